@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Idempotent set-up: find or install libtorch (PyTorch 2.13.0, the version tch 0.26 needs), then
+# build the workspace in release mode. Safe to run any number of times; the second run reuses
+# the cached libtorch and only rebuilds what changed.
+#
+#   LIBTORCH=/path/to/libtorch scripts/setup.sh   use your own libtorch 2.13.0 (nothing downloaded)
+#   NER_CACHE_DIR=/big/disk scripts/setup.sh      where the PyTorch environment is kept
+#                                                 (default: ${XDG_CACHE_HOME:-$HOME/.cache}/ner)
+#   NER_SKIP_BUILD=1 scripts/setup.sh             only prepare libtorch
+#
+# It can also be sourced (`source scripts/setup.sh`): then LIBTORCH and friends stay exported.
+set -euo pipefail
+
+NER_TORCH_VERSION=2.13.0
+NER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NER_CACHE_DIR=${NER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ner}
+NER_VENV=${NER_VENV:-$NER_CACHE_DIR/torch-$NER_TORCH_VERSION}
+
+ner_say() { printf '[setup] %s\n' "$*" >&2; }
+ner_die() {
+  printf '[setup] error: %s\n' "$*" >&2
+  exit 1
+}
+
+ner_check_prerequisites() {
+  local missing=()
+  command -v cargo >/dev/null 2>&1 || missing+=("cargo (the Rust toolchain: install rustup from rustup.rs, then re-run)")
+  if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1 && ! command -v clang++ >/dev/null 2>&1; then
+    missing+=("a C++ compiler (Debian/Ubuntu: apt-get install g++)")
+  fi
+  if [[ -z ${LIBTORCH:-} ]]; then
+    if ! command -v python3 >/dev/null 2>&1; then
+      missing+=("python3 (Debian/Ubuntu: apt-get install python3 python3-venv), or set LIBTORCH to a libtorch $NER_TORCH_VERSION directory")
+    elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+      missing+=("python3's venv module (Debian/Ubuntu: apt-get install python3-venv), or set LIBTORCH to a libtorch $NER_TORCH_VERSION directory")
+    fi
+  fi
+  if ((${#missing[@]})); then
+    printf '[setup] missing prerequisites:\n' >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 1
+  fi
+}
+
+ner_torch_ok() {
+  [[ -x $NER_VENV/bin/python && -e $NER_VENV/.ner-complete ]] &&
+    "$NER_VENV/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.split('+')[0] == '$NER_TORCH_VERSION' else 1)" >/dev/null 2>&1
+}
+
+ner_prepare_libtorch() {
+  if [[ -n ${LIBTORCH:-} ]]; then
+    [[ -e $LIBTORCH/lib/libtorch_cpu.so || -e $LIBTORCH/lib/libtorch_cpu.dylib ]] ||
+      ner_die "LIBTORCH=$LIBTORCH has no lib/libtorch_cpu.so; point it at a libtorch $NER_TORCH_VERSION directory or unset it"
+    ner_say "using your libtorch at $LIBTORCH"
+    return
+  fi
+  if ner_torch_ok; then
+    ner_say "reusing PyTorch $NER_TORCH_VERSION in $NER_VENV"
+  else
+    ner_say "first run: installing PyTorch $NER_TORCH_VERSION from PyPI into $NER_VENV"
+    ner_say "this downloads about 530 MB and takes about 4.7 GB on disk (set LIBTORCH to use your own libtorch instead)"
+    mkdir -p "$NER_CACHE_DIR"
+    # An interrupted install leaves no marker and is started again from scratch.
+    rm -rf "$NER_VENV"
+    python3 -m venv "$NER_VENV"
+    "$NER_VENV/bin/python" -m pip install --quiet --no-input --disable-pip-version-check \
+      "torch==$NER_TORCH_VERSION" || ner_die "pip could not install torch==$NER_TORCH_VERSION into $NER_VENV (see the messages above)"
+    touch "$NER_VENV/.ner-complete"
+    ner_torch_ok || ner_die "torch was installed but does not import from $NER_VENV"
+  fi
+  LIBTORCH=$("$NER_VENV/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  export NER_PYTHON=$NER_VENV/bin/python
+}
+
+ner_check_prerequisites
+ner_prepare_libtorch
+export LIBTORCH NER_ROOT NER_CACHE_DIR NER_VENV
+export LIBTORCH_CXX11_ABI=${LIBTORCH_CXX11_ABI:-1}
+unset LIBTORCH_USE_PYTORCH
+
+if [[ -z ${NER_SKIP_BUILD:-} ]]; then
+  ner_say "building the workspace (release)"
+  (cd "$NER_ROOT" && cargo build --release --workspace --bins --quiet) || ner_die "cargo build failed (see above)"
+  ner_say "ready: $NER_ROOT/target/release/ner"
+fi
