@@ -1,11 +1,35 @@
-use clap::Parser;
+//! The `ner` command. This is the one crate that uses `anyhow`: library errors are typed and
+//! turned into messages here.
+
+mod score;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Named-entity recognition with a BiLSTM-CRF: train, evaluate, tag and serve.
 #[derive(Debug, Parser)]
-#[command(name = "ner", version, about)]
-struct Cli {}
+#[command(name = "ner", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
-    println!("libtorch threads: {}", ner_model::libtorch_threads());
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Score a CoNLL file whose last two columns are gold and predicted tags (conlleval's input).
+    Score(score::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Score(a) => score::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

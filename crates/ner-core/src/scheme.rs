@@ -470,7 +470,8 @@ mod tests {
     #[test]
     fn decodes_like_conlleval() {
         // table: tags -> spans (start, end exclusive, type)
-        let cases: &[(&str, &[(usize, usize, &str)])] = &[
+        type Expected<'a> = &'a [(usize, usize, &'a str)];
+        let cases: &[(&str, Expected)] = &[
             ("B-PER I-PER O B-LOC", &[(0, 2, "PER"), (3, 4, "LOC")]),
             ("I-PER I-PER O I-LOC", &[(0, 2, "PER"), (3, 4, "LOC")]),
             ("I-PER B-PER", &[(0, 1, "PER"), (1, 2, "PER")]),
