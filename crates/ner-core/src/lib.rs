@@ -14,6 +14,7 @@
 )]
 
 pub mod conll;
+pub mod crf;
 pub mod label;
 pub mod metrics;
 pub mod offsets;

@@ -1,0 +1,202 @@
+//! Forward-backward for a linear-chain CRF: the log-partition, per-token marginals, and the
+//! probability that a whole entity span carries its label.
+//!
+//! Same layout and score as [`crate::viterbi`]. Computation is in `f64` log space. Forbidden
+//! moves (`-inf` in [`Transitions`]) contribute nothing.
+
+use crate::viterbi::Transitions;
+
+fn logsumexp(xs: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = xs.clone().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
+    }
+    m + xs.map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// Forward and backward tables of one sentence.
+///
+/// `alpha[t][j]`: log-sum of the scores of all prefixes `y0..=yt` with `yt = j`, emissions up to
+/// `t` included. `beta[t][j]`: log-sum of the scores of all suffixes after `t` given `yt = j`
+/// (transitions from `j`, emissions after `t`, and the end score).
+#[derive(Debug, Clone)]
+pub struct ForwardBackward {
+    k: usize,
+    t_len: usize,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    log_z: f64,
+}
+
+impl ForwardBackward {
+    pub fn new(tr: &Transitions, emissions: &[f32]) -> Self {
+        let k = tr.num_tags();
+        let t_len = if k == 0 { 0 } else { emissions.len() / k };
+        let em = |t: usize, j: usize| emissions[t * k + j] as f64;
+        let trans = |i: usize, j: usize| tr.trans()[i * k + j] as f64;
+        let mut alpha = vec![f64::NEG_INFINITY; t_len * k];
+        let mut beta = vec![f64::NEG_INFINITY; t_len * k];
+        if t_len == 0 {
+            return ForwardBackward {
+                k,
+                t_len,
+                alpha,
+                beta,
+                log_z: 0.0,
+            };
+        }
+        for j in 0..k {
+            alpha[j] = tr.start()[j] as f64 + em(0, j);
+        }
+        for t in 1..t_len {
+            for j in 0..k {
+                let prev = &alpha[(t - 1) * k..t * k];
+                alpha[t * k + j] = logsumexp((0..k).map(|i| prev[i] + trans(i, j))) + em(t, j);
+            }
+        }
+        for j in 0..k {
+            beta[(t_len - 1) * k + j] = tr.end()[j] as f64;
+        }
+        for t in (0..t_len - 1).rev() {
+            for i in 0..k {
+                let next = &beta[(t + 1) * k..(t + 2) * k];
+                beta[t * k + i] = logsumexp((0..k).map(|j| trans(i, j) + em(t + 1, j) + next[j]));
+            }
+        }
+        let last = &alpha[(t_len - 1) * k..];
+        let log_z = logsumexp((0..k).map(|j| last[j] + tr.end()[j] as f64));
+        ForwardBackward {
+            k,
+            t_len,
+            alpha,
+            beta,
+            log_z,
+        }
+    }
+
+    /// The log-partition: log-sum of the scores of all paths.
+    pub fn log_partition(&self) -> f64 {
+        self.log_z
+    }
+
+    /// `P(y_t = j)`.
+    pub fn marginal(&self, t: usize, j: usize) -> f64 {
+        (self.alpha[t * self.k + j] + self.beta[t * self.k + j] - self.log_z).exp()
+    }
+
+    /// All marginals, `[T][K]`.
+    pub fn marginals(&self) -> Vec<f64> {
+        (0..self.t_len * self.k)
+            .map(|i| (self.alpha[i] + self.beta[i] - self.log_z).exp())
+            .collect()
+    }
+
+    /// The probability that positions `start..start + tags.len()` carry exactly `tags` and that
+    /// the position right after does not carry any of `continuations` (the tags that would
+    /// extend the entity, such as `I-X` after a BIO span). That is the probability that the
+    /// whole span, and not a longer one, has its label.
+    pub fn segment_probability(
+        &self,
+        tr: &Transitions,
+        emissions: &[f32],
+        start: usize,
+        tags: &[usize],
+        continuations: &[usize],
+    ) -> f64 {
+        let k = self.k;
+        let end = start + tags.len();
+        if tags.is_empty() || end > self.t_len {
+            return 0.0;
+        }
+        let em = |t: usize, j: usize| emissions[t * k + j] as f64;
+        let trans = |i: usize, j: usize| tr.trans()[i * k + j] as f64;
+        let mut s = if start == 0 {
+            tr.start()[tags[0]] as f64
+        } else {
+            let prev = &self.alpha[(start - 1) * k..start * k];
+            logsumexp((0..k).map(|i| prev[i] + trans(i, tags[0])))
+        };
+        s += em(start, tags[0]);
+        for w in 1..tags.len() {
+            s += trans(tags[w - 1], tags[w]) + em(start + w, tags[w]);
+        }
+        let last = tags[tags.len() - 1];
+        s += if end == self.t_len {
+            tr.end()[last] as f64
+        } else {
+            let next = &self.beta[end * k..(end + 1) * k];
+            logsumexp(
+                (0..k)
+                    .filter(|j| !continuations.contains(j))
+                    .map(|j| trans(last, j) + em(end, j) + next[j]),
+            )
+        };
+        (s - self.log_z).exp()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::label::LabelSet;
+    use crate::scheme::{TagScheme, TagSet};
+    use proptest::prelude::*;
+
+    fn all_paths(tr: &Transitions, em: &[f32]) -> Vec<(Vec<usize>, f64)> {
+        let k = tr.num_tags();
+        let t_len = em.len() / k;
+        (0..k.pow(t_len as u32))
+            .map(|mut code| {
+                let path: Vec<usize> = (0..t_len)
+                    .map(|_| {
+                        let j = code % k;
+                        code /= k;
+                        j
+                    })
+                    .collect();
+                let s = tr.path_score(em, &path) as f64;
+                (path, s)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn matches_brute_force(
+            t_len in 1usize..=5,
+            masked in any::<bool>(),
+            seed in proptest::collection::vec(-2.0f32..2.0, 5 * 5 + 5 * 5 + 10),
+        ) {
+            let k = 5;
+            let tags = TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["A", "B"]));
+            let em = &seed[..t_len * k];
+            let tr = Transitions::new(k, &seed[25..30], &seed[30..35], &seed[35..60], masked.then_some(&tags)).unwrap();
+            let paths = all_paths(&tr, em);
+            let fb = ForwardBackward::new(&tr, em);
+            let log_z = paths.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = paths.iter().map(|p| (p.1 - log_z).exp()).sum();
+            prop_assert!((fb.log_partition() - (log_z + z.ln())).abs() < 1e-4);
+            let prob = |p: &(Vec<usize>, f64)| (p.1 - fb.log_partition()).exp();
+            for t in 0..t_len {
+                for j in 0..k {
+                    let want: f64 = paths.iter().filter(|p| p.0[t] == j).map(prob).sum();
+                    prop_assert!((fb.marginal(t, j) - want).abs() < 1e-6);
+                }
+            }
+            // Span "B-A I-A" at 0..2 (indices 1, 2), not continued by I-A (2).
+            if t_len >= 2 {
+                let want: f64 = paths
+                    .iter()
+                    .filter(|p| p.0[0] == 1 && p.0[1] == 2 && p.0.get(2) != Some(&2))
+                    .map(prob)
+                    .sum();
+                let got = fb.segment_probability(&tr, em, 0, &[1, 2], &[2]);
+                prop_assert!((got - want).abs() < 1e-6, "{} vs {}", got, want);
+            }
+            // Single-token span "B-B" (3) at the last position.
+            let want: f64 = paths.iter().filter(|p| p.0[t_len - 1] == 3).map(prob).sum();
+            let got = fb.segment_probability(&tr, em, t_len - 1, &[3], &[4]);
+            prop_assert!((got - want).abs() < 1e-6);
+        }
+    }
+}

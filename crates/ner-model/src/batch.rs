@@ -1,0 +1,86 @@
+//! Padding encoded sentences into tensors.
+
+use crate::cells::reverse_index;
+use crate::vocab::{Encoded, PAD};
+use tch::{Device, Kind, Tensor};
+
+/// A padded batch. Shapes: `words`, `casing`, `mask`, `tags`: `[B, T]`; `chars`: `[B, T, L]`;
+/// `char_lengths`: `[B·T]`; `rev`: `[B, T]` (see [`reverse_index`]).
+#[derive(Debug)]
+pub struct Batch {
+    pub words: Tensor,
+    pub chars: Tensor,
+    pub char_lengths: Vec<i64>,
+    pub casing: Tensor,
+    pub mask: Tensor,
+    pub lengths: Vec<i64>,
+    pub rev: Tensor,
+    pub tags: Option<Tensor>,
+}
+
+impl Batch {
+    /// Pads `items` (none empty). Gold tags are included when every item has them.
+    pub fn new(items: &[&Encoded], device: Device) -> Batch {
+        let b = items.len();
+        let t_max = items.iter().map(|e| e.len()).max().unwrap_or(0).max(1);
+        let l_max = items
+            .iter()
+            .flat_map(|e| e.chars.iter().map(Vec::len))
+            .max()
+            .unwrap_or(0)
+            .max(1);
+        let mut words = vec![PAD; b * t_max];
+        let mut casing = vec![0i64; b * t_max];
+        let mut mask = vec![false; b * t_max];
+        let mut chars = vec![PAD; b * t_max * l_max];
+        let mut char_lengths = vec![0i64; b * t_max];
+        let with_tags = items.iter().all(|e| e.tags.is_some());
+        let mut tags = vec![0i64; if with_tags { b * t_max } else { 0 }];
+        for (i, e) in items.iter().enumerate() {
+            for t in 0..e.len() {
+                let at = i * t_max + t;
+                words[at] = e.words[t];
+                casing[at] = e.casing[t];
+                mask[at] = true;
+                let cs = &e.chars[t];
+                char_lengths[at] = cs.len() as i64;
+                chars[at * l_max..at * l_max + cs.len()].copy_from_slice(cs);
+                if let Some(tg) = &e.tags {
+                    tags[at] = tg[t];
+                }
+            }
+        }
+        let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
+        let shape = [b as i64, t_max as i64];
+        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+        Batch {
+            words: t(&words),
+            chars: Tensor::from_slice(&chars)
+                .view([b as i64, t_max as i64, l_max as i64])
+                .to_device(device),
+            char_lengths,
+            casing: t(&casing),
+            mask: Tensor::from_slice(&mask).view(shape).to_device(device),
+            rev: reverse_index(&lengths, t_max as i64).to_device(device),
+            lengths,
+            tags: with_tags.then(|| t(&tags)),
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.lengths.len()
+    }
+
+    pub fn max_len(&self) -> i64 {
+        self.words.size()[1]
+    }
+
+    pub fn tokens(&self) -> i64 {
+        self.lengths.iter().sum()
+    }
+
+    /// The mask as floats `[B, T, 1]`.
+    pub fn mask_f(&self, kind: Kind) -> Tensor {
+        self.mask.to_kind(kind).unsqueeze(2)
+    }
+}

@@ -1,0 +1,326 @@
+//! Model directories: `model.safetensors`, `config.json`, `vocab.json`, `labels.json`,
+//! `meta.json`.
+//!
+//! Loading validates every file and names what is wrong: a missing file, an unknown format
+//! version, labels that do not fit the scheme, a corrupted safetensors file, a missing,
+//! unexpected or wrongly shaped tensor. Saving is atomic: everything is written into a
+//! temporary directory beside the target, which is then renamed into place, so an interrupted
+//! save never leaves a half model.
+
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::model::BiLstmCrf;
+use crate::vocab::Vocab;
+use ner_core::{LabelSet, TagScheme, TagSet};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tch::nn::VarStore;
+use tch::{Device, Tensor};
+
+/// The model-directory format this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const WEIGHTS: &str = "model.safetensors";
+pub const CONFIG: &str = "config.json";
+pub const VOCAB: &str = "vocab.json";
+pub const LABELS: &str = "labels.json";
+pub const META: &str = "meta.json";
+
+/// `labels.json`: the model's tag scheme and entity types, in index order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Labels {
+    pub scheme: TagScheme,
+    pub labels: Vec<String>,
+}
+
+/// `meta.json`: format version, provenance and metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub format_version: u32,
+    /// A short model name, shown by the server.
+    pub name: String,
+    /// UTC creation time, RFC 3339.
+    pub created: String,
+    pub ner_version: String,
+    /// Training data and settings (free-form).
+    #[serde(default)]
+    pub training: serde_json::Value,
+    /// Evaluation results (free-form).
+    #[serde(default)]
+    pub metrics: serde_json::Value,
+}
+
+impl Meta {
+    pub fn new(name: impl Into<String>) -> Self {
+        Meta {
+            format_version: FORMAT_VERSION,
+            name: name.into(),
+            created: utc_now(),
+            ner_version: env!("CARGO_PKG_VERSION").to_owned(),
+            training: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+}
+
+/// The current UTC time as `YYYY-MM-DDThh:mm:ssZ`.
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A model with everything needed to use it.
+pub struct LoadedModel {
+    pub vs: VarStore,
+    pub model: BiLstmCrf,
+    pub vocab: Vocab,
+    pub meta: Meta,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &'static str,
+    what: &'static str,
+) -> Result<T> {
+    let path = dir.join(file);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ModelError::MissingFile {
+                dir: dir.to_owned(),
+                file,
+            })
+        }
+        Err(e) => return Err(ModelError::io(path, e)),
+    };
+    serde_json::from_str(&text).map_err(|source| ModelError::Json { path, what, source })
+}
+
+fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|source| ModelError::Json {
+        path: path.to_owned(),
+        what: "writing",
+        source,
+    })?;
+    std::fs::write(path, text + "\n").map_err(|e| ModelError::io(path, e))
+}
+
+/// Builds the tag set of a `labels.json`, checking that it fits its scheme.
+pub fn tag_set(labels: &Labels, path: &Path) -> Result<TagSet> {
+    let bad = |message: String| ModelError::Checkpoint {
+        path: path.to_owned(),
+        message,
+    };
+    if !matches!(labels.scheme, TagScheme::Bio | TagScheme::Bioes) {
+        return Err(bad(format!(
+            "the model's tag scheme must be bio or bioes, found {}",
+            labels.scheme
+        )));
+    }
+    if labels.labels.is_empty() {
+        return Err(bad("the model has no entity labels".into()));
+    }
+    for l in &labels.labels {
+        if l.is_empty()
+            || l == "O"
+            || l.chars().any(char::is_whitespace)
+            || ner_core::scheme::parse_tag(l).is_ok()
+        {
+            return Err(bad(format!(
+                "label {l:?} does not fit the {} scheme: labels are bare types such as PER, without B-/I- prefixes or spaces",
+                labels.scheme
+            )));
+        }
+    }
+    let set = LabelSet::frozen_from(&labels.labels);
+    if set.len() != labels.labels.len() {
+        return Err(bad("labels.json lists a label twice".into()));
+    }
+    Ok(TagSet::new(labels.scheme, set))
+}
+
+/// Writes a model directory atomically (replacing an existing one).
+pub fn save(
+    dir: &Path,
+    vs: &VarStore,
+    model: &BiLstmCrf,
+    vocab: &Vocab,
+    meta: &Meta,
+) -> Result<()> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let stamp = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
+    let result = (|| -> Result<()> {
+        std::fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        vs.save(tmp.join(WEIGHTS))?;
+        write_json(&tmp.join(CONFIG), &model.config)?;
+        write_json(&tmp.join(VOCAB), vocab)?;
+        let labels = Labels {
+            scheme: model.tags.scheme(),
+            labels: model.tags.labels().names().to_vec(),
+        };
+        write_json(&tmp.join(LABELS), &labels)?;
+        write_json(&tmp.join(META), meta)?;
+        for f in [WEIGHTS, CONFIG, VOCAB, LABELS, META] {
+            let p = tmp.join(f);
+            std::fs::File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| ModelError::io(&p, e))?;
+        }
+        let old = parent.join(format!(".{name}.old-{stamp}"));
+        let had_old = dir.exists();
+        if had_old {
+            std::fs::rename(dir, &old).map_err(|e| ModelError::io(dir, e))?;
+        }
+        std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
+        if had_old {
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Reads and validates a model directory onto `device`.
+pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
+    if !dir.is_dir() {
+        return Err(ModelError::Checkpoint {
+            path: dir.to_owned(),
+            message: "not a model directory (it does not exist or is not a directory)".into(),
+        });
+    }
+    let meta: Meta = read_json(dir, META, "model metadata")?;
+    if meta.format_version != FORMAT_VERSION {
+        return Err(ModelError::FormatVersion {
+            path: dir.join(META),
+            found: meta.format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    let config: ModelConfig = read_json(dir, CONFIG, "the model configuration")?;
+    config.validate().map_err(|m| ModelError::Checkpoint {
+        path: dir.join(CONFIG),
+        message: m,
+    })?;
+    let labels: Labels = read_json(dir, LABELS, "the label list")?;
+    let tags = tag_set(&labels, &dir.join(LABELS))?;
+    let mut vocab: Vocab = read_json(dir, VOCAB, "the vocabulary")?;
+    vocab.reindex();
+    vocab.validate().map_err(|m| ModelError::Checkpoint {
+        path: dir.join(VOCAB),
+        message: m,
+    })?;
+    let weights = dir.join(WEIGHTS);
+    if !weights.exists() {
+        return Err(ModelError::MissingFile {
+            dir: dir.to_owned(),
+            file: WEIGHTS,
+        });
+    }
+    let vs = VarStore::new(device);
+    let model = BiLstmCrf::new(
+        &vs.root(),
+        &config,
+        &tags,
+        vocab.num_words() as i64,
+        vocab.num_chars() as i64,
+    );
+    load_weights(&vs, &weights)?;
+    Ok(LoadedModel {
+        vs,
+        model,
+        vocab,
+        meta,
+    })
+}
+
+/// Copies tensors from a safetensors file into `vs` after checking that names and shapes match
+/// exactly (libtorch would silently broadcast some mismatches).
+pub fn load_weights(vs: &VarStore, path: &PathBuf) -> Result<()> {
+    let bad = |message: String| ModelError::Checkpoint {
+        path: path.clone(),
+        message,
+    };
+    let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .map_err(|e| bad(format!("corrupted or unreadable safetensors file: {e}")))?
+        .into_iter()
+        .collect();
+    let mut vars = vs.variables();
+    let mut names: Vec<&String> = stored.keys().collect();
+    names.sort();
+    for n in names {
+        if !vars.contains_key(n) {
+            return Err(bad(format!(
+                "unexpected tensor {n:?}: the weights do not belong to this configuration"
+            )));
+        }
+    }
+    for (name, var) in vars.iter_mut() {
+        let src = stored.get(name).ok_or_else(|| {
+            bad(format!(
+                "tensor {name:?} is missing: the weights do not belong to this configuration"
+            ))
+        })?;
+        if src.size() != var.size() {
+            return Err(bad(format!(
+                "tensor {name:?} has shape {:?}, the configuration needs {:?}",
+                src.size(),
+                var.size()
+            )));
+        }
+        tch::no_grad(|| var.f_copy_(&src.to_kind(var.kind()).to_device(var.device())))?;
+    }
+    Ok(())
+}
+
+/// Makes `path` a sibling temporary name of `dir` (shared with callers that stage files).
+pub fn is_model_dir(dir: &Path) -> bool {
+    [WEIGHTS, CONFIG, VOCAB, LABELS, META]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+}

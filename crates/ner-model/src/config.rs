@@ -1,0 +1,232 @@
+//! The model's architecture, all of it in one serde config (`config.json` of a model directory).
+
+use ner_core::tokenize::Mode;
+use ner_core::TagScheme;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The recurrent cell of the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    /// Long short-term memory (Hochreiter & Schmidhuber 1997), libtorch's fused kernel.
+    #[default]
+    Lstm,
+    /// Gated recurrent unit (Cho et al. 2014), libtorch's fused kernel.
+    Gru,
+    /// Plain tanh recurrence (Elman), libtorch's fused kernel.
+    Rnn,
+    /// LSTM whose gates also read the cell state (Gers & Schmidhuber 2000); explicit cell.
+    Peephole,
+    /// LSTM with coupled input and forget gates, `i = 1 - f` (Greff et al. 2015); explicit cell.
+    Cifg,
+}
+
+impl CellKind {
+    pub const ALL: [CellKind; 5] = [
+        CellKind::Rnn,
+        CellKind::Gru,
+        CellKind::Lstm,
+        CellKind::Peephole,
+        CellKind::Cifg,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CellKind::Lstm => "lstm",
+            CellKind::Gru => "gru",
+            CellKind::Rnn => "rnn",
+            CellKind::Peephole => "peephole",
+            CellKind::Cifg => "cifg",
+        }
+    }
+}
+
+impl fmt::Display for CellKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CellKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CellKind::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| format!("unknown cell {s:?}: expected lstm, gru, rnn, peephole or cifg"))
+    }
+}
+
+/// The character-level word encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CharEncoderKind {
+    /// Convolution and max-pooling over characters (Ma & Hovy 2016).
+    #[default]
+    Cnn,
+    /// Bidirectional LSTM over characters, final states (Lample et al. 2016).
+    Lstm,
+    /// No character features.
+    None,
+}
+
+impl FromStr for CharEncoderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cnn" => Ok(Self::Cnn),
+            "lstm" => Ok(Self::Lstm),
+            "none" => Ok(Self::None),
+            _ => Err(format!(
+                "unknown char encoder {s:?}: expected cnn, lstm or none"
+            )),
+        }
+    }
+}
+
+/// Dropout flavour for embeddings and encoder outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DropoutKind {
+    /// A new mask for every element.
+    #[default]
+    Standard,
+    /// One mask per sentence shared by all time steps (variational, Gal & Ghahramani 2016).
+    Locked,
+}
+
+impl FromStr for DropoutKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "standard" => Ok(Self::Standard),
+            "locked" | "variational" => Ok(Self::Locked),
+            _ => Err(format!(
+                "unknown dropout kind {s:?}: expected standard or locked"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Word embedding size.
+    pub word_dim: i64,
+    /// Look words up lower-cased (casing is then carried by the casing feature).
+    pub lowercase: bool,
+    /// Replace every digit by `0` before lookup.
+    pub normalize_digits: bool,
+    /// Probability of replacing a word by the unknown word during training.
+    pub word_dropout: f64,
+    pub char_encoder: CharEncoderKind,
+    pub char_dim: i64,
+    /// CNN filters (output size of the char encoder for `cnn`).
+    pub char_filters: i64,
+    pub char_kernel: i64,
+    /// Hidden size per direction of the char BiLSTM.
+    pub char_hidden: i64,
+    /// Longer words are truncated to this many characters for the char encoder.
+    pub max_word_chars: usize,
+    /// Size of the casing feature embedding; 0 turns it off.
+    pub casing_dim: i64,
+    pub cell: CellKind,
+    /// Hidden size per direction.
+    pub hidden: i64,
+    pub layers: i64,
+    pub dropout: f64,
+    pub dropout_kind: DropoutKind,
+    /// The tag scheme inside the model (BIO or BIOES), whatever the files use.
+    pub scheme: TagScheme,
+    /// How raw text is tokenised at serving time.
+    pub tokenization: Mode,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            word_dim: 100,
+            lowercase: true,
+            normalize_digits: false,
+            word_dropout: 0.0,
+            char_encoder: CharEncoderKind::Cnn,
+            char_dim: 30,
+            char_filters: 50,
+            char_kernel: 3,
+            char_hidden: 25,
+            max_word_chars: 30,
+            casing_dim: 8,
+            cell: CellKind::Lstm,
+            hidden: 200,
+            layers: 1,
+            dropout: 0.5,
+            dropout_kind: DropoutKind::Standard,
+            scheme: TagScheme::Bio,
+            tokenization: Mode::Word,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Checks ranges; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("word_dim", self.word_dim),
+            ("hidden", self.hidden),
+            ("layers", self.layers),
+        ];
+        for (name, v) in positive {
+            if v <= 0 {
+                return Err(format!("{name} must be positive, got {v}"));
+            }
+        }
+        if self.char_encoder != CharEncoderKind::None {
+            for (name, v) in [
+                ("char_dim", self.char_dim),
+                ("char_filters", self.char_filters),
+                ("char_kernel", self.char_kernel),
+                ("char_hidden", self.char_hidden),
+            ] {
+                if v <= 0 {
+                    return Err(format!("{name} must be positive, got {v}"));
+                }
+            }
+            if self.max_word_chars == 0 {
+                return Err("max_word_chars must be positive".into());
+            }
+        }
+        if self.casing_dim < 0 {
+            return Err(format!(
+                "casing_dim must be 0 or more, got {}",
+                self.casing_dim
+            ));
+        }
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("word_dropout", self.word_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("{name} must be in [0, 1), got {p}"));
+            }
+        }
+        if !matches!(self.scheme, TagScheme::Bio | TagScheme::Bioes) {
+            return Err(format!(
+                "the model's scheme must be bio or bioes (files in {} are converted), got {}",
+                self.scheme, self.scheme
+            ));
+        }
+        Ok(())
+    }
+
+    /// The size of a word's input feature vector.
+    pub fn input_dim(&self) -> i64 {
+        let chars = match self.char_encoder {
+            CharEncoderKind::Cnn => self.char_filters,
+            CharEncoderKind::Lstm => 2 * self.char_hidden,
+            CharEncoderKind::None => 0,
+        };
+        self.word_dim + chars + self.casing_dim
+    }
+}

@@ -1,0 +1,234 @@
+//! The BiLSTM-CRF: word embeddings, a character encoder and casing features, a bidirectional
+//! recurrent encoder, a linear layer to tag scores, and a CRF.
+//!
+//! Variable names (the keys of `model.safetensors`): `word_emb`, `char/emb`, `char/conv` or
+//! `char/lstm/{fwd,bwd}`, `casing`, `encoder/l{n}/{fwd,bwd}/{w_ih,w_hh,b_ih,b_hh,peep}`,
+//! `proj`, `crf/{start,end,trans}`.
+
+use crate::batch::Batch;
+use crate::cells::{permute_time, reverse_index, BiLayer, Encoder};
+use crate::config::{CellKind, CharEncoderKind, DropoutKind, ModelConfig};
+use crate::crf::Crf;
+use crate::vocab::{CASING_CLASSES, UNK};
+use ner_core::TagSet;
+use tch::nn::{self, Init, Module};
+use tch::{Kind, Tensor};
+
+#[derive(Debug)]
+enum CharEncoder {
+    Cnn {
+        emb: nn::Embedding,
+        conv: nn::Conv1D,
+    },
+    Lstm {
+        emb: nn::Embedding,
+        lstm: BiLayer,
+    },
+}
+
+#[derive(Debug)]
+pub struct BiLstmCrf {
+    pub config: ModelConfig,
+    pub tags: TagSet,
+    pub word_emb: nn::Embedding,
+    char_enc: Option<CharEncoder>,
+    casing_emb: Option<nn::Embedding>,
+    pub encoder: Encoder,
+    proj: nn::Linear,
+    pub crf: Crf,
+}
+
+fn emb_init(dim: i64) -> Init {
+    let b = (3.0 / dim as f64).sqrt();
+    Init::Uniform { lo: -b, up: b }
+}
+
+impl BiLstmCrf {
+    /// A freshly initialised model for `num_words` words and `num_chars` characters.
+    pub fn new(
+        root: &nn::Path,
+        config: &ModelConfig,
+        tags: &TagSet,
+        num_words: i64,
+        num_chars: i64,
+    ) -> Self {
+        let word_emb = nn::embedding(
+            root / "word_emb",
+            num_words,
+            config.word_dim,
+            nn::EmbeddingConfig {
+                ws_init: emb_init(config.word_dim),
+                ..Default::default()
+            },
+        );
+        let char_p = root / "char";
+        let char_emb = || {
+            nn::embedding(
+                &char_p / "emb",
+                num_chars,
+                config.char_dim,
+                nn::EmbeddingConfig {
+                    ws_init: emb_init(config.char_dim),
+                    ..Default::default()
+                },
+            )
+        };
+        let char_enc = match config.char_encoder {
+            CharEncoderKind::Cnn => Some(CharEncoder::Cnn {
+                emb: char_emb(),
+                conv: nn::conv1d(
+                    &char_p / "conv",
+                    config.char_dim,
+                    config.char_filters,
+                    config.char_kernel,
+                    nn::ConvConfig {
+                        padding: config.char_kernel / 2,
+                        ..Default::default()
+                    },
+                ),
+            }),
+            CharEncoderKind::Lstm => Some(CharEncoder::Lstm {
+                emb: char_emb(),
+                lstm: BiLayer::new(
+                    &char_p / "lstm",
+                    CellKind::Lstm,
+                    config.char_dim,
+                    config.char_hidden,
+                ),
+            }),
+            CharEncoderKind::None => None,
+        };
+        let casing_emb = (config.casing_dim > 0).then(|| {
+            nn::embedding(
+                root / "casing",
+                CASING_CLASSES,
+                config.casing_dim,
+                nn::EmbeddingConfig {
+                    ws_init: emb_init(config.casing_dim),
+                    ..Default::default()
+                },
+            )
+        });
+        let encoder = Encoder::new(
+            root / "encoder",
+            config.cell,
+            config.input_dim(),
+            config.hidden,
+            config.layers,
+        );
+        let proj = nn::linear(
+            root / "proj",
+            2 * config.hidden,
+            tags.len() as i64,
+            Default::default(),
+        );
+        let crf = Crf::new(root / "crf", tags);
+        BiLstmCrf {
+            config: config.clone(),
+            tags: tags.clone(),
+            word_emb,
+            char_enc,
+            casing_emb,
+            encoder,
+            proj,
+            crf,
+        }
+    }
+
+    /// Dropout by the model's own train flag.
+    pub fn dropout(&self, x: &Tensor, train: bool) -> Tensor {
+        let p = self.config.dropout;
+        if !train || p == 0.0 {
+            return x.shallow_clone();
+        }
+        match self.config.dropout_kind {
+            DropoutKind::Standard => x.dropout(p, true),
+            DropoutKind::Locked => {
+                let s = x.size();
+                let mask = Tensor::empty([s[0], 1, s[2]], (x.kind(), x.device()))
+                    .bernoulli_float_(1.0 - p)
+                    / (1.0 - p);
+                x * mask
+            }
+        }
+    }
+
+    fn char_features(&self, batch: &Batch, train: bool) -> Option<Tensor> {
+        let enc = self.char_enc.as_ref()?;
+        let s = batch.chars.size();
+        let (b, t, l) = (s[0], s[1], s[2]);
+        let flat = batch.chars.view([b * t, l]);
+        let device = batch.chars.device();
+        let lens = Tensor::from_slice(&batch.char_lengths).to_device(device);
+        let has_chars = lens.gt(0).unsqueeze(1);
+        let out = match enc {
+            CharEncoder::Cnn { emb, conv } => {
+                // Padding characters embed to zeros, exactly like the convolution's own zero
+                // padding, so a word's features do not depend on the longest word of its batch.
+                let valid = flat.ne(0).unsqueeze(1); // [N, 1, L]
+                let x = emb.forward(&flat).transpose(1, 2) * valid.to_kind(Kind::Float); // [N, C, L]
+                let y = conv.forward(&x); // [N, F, L]
+                let y = y.masked_fill(&valid.logical_not(), f64::NEG_INFINITY);
+                let (m, _) = y.max_dim(2, false);
+                m.where_self(&has_chars, &m.zeros_like())
+            }
+            CharEncoder::Lstm { emb, lstm } => {
+                let x = emb.forward(&flat); // [N, L, C]
+                let rev = reverse_index(&batch.char_lengths, l).to_device(device);
+                let f = lstm.fwd.forward(&x, train);
+                let bk = lstm.bwd.forward(&permute_time(&x, &rev), train);
+                let last = (&lens - 1).clamp_min(0).view([-1, 1, 1]);
+                let h = lstm.fwd.hidden();
+                let pick = |o: &Tensor| {
+                    o.gather(1, &last.expand([-1, 1, h], false), false)
+                        .squeeze_dim(1)
+                };
+                let both = Tensor::cat(&[pick(&f), pick(&bk)], 1);
+                both.where_self(&has_chars, &both.zeros_like())
+            }
+        };
+        Some(out.view([b, t, -1]))
+    }
+
+    /// The word features `[B, T, input_dim]`, before dropout.
+    pub fn features(&self, batch: &Batch, train: bool) -> Tensor {
+        let mut words = batch.words.shallow_clone();
+        if train && self.config.word_dropout > 0.0 {
+            let r = Tensor::rand(words.size(), (Kind::Float, words.device()));
+            let drop = r.lt(self.config.word_dropout).logical_and(&words.ne(0));
+            words = words.masked_fill(&drop, UNK);
+        }
+        let mut feats = vec![self.word_emb.forward(&words)];
+        if let Some(c) = self.char_features(batch, train) {
+            feats.push(c);
+        }
+        if let Some(e) = &self.casing_emb {
+            feats.push(e.forward(&batch.casing));
+        }
+        Tensor::cat(&feats, 2)
+    }
+
+    /// Encoder states from features `x [B, T, D]`: `[B, T, 2H]`, with dropout on the input,
+    /// between layers and on the output when `train`.
+    pub fn encode(&self, x: &Tensor, rev: &Tensor, train: bool) -> Tensor {
+        let x = self.dropout(x, train);
+        let h = self
+            .encoder
+            .forward(&x, rev, train, |h| self.dropout(h, train));
+        self.dropout(&h, train)
+    }
+
+    /// Tag scores `[B, T, K]`.
+    pub fn emissions(&self, batch: &Batch, train: bool) -> Tensor {
+        let x = self.features(batch, train);
+        let h = self.encode(&x, &batch.rev, train);
+        self.proj.forward(&h)
+    }
+
+    /// Mean negative log-likelihood over the batch's sentences (needs gold tags).
+    pub fn loss(&self, batch: &Batch, train: bool) -> Option<Tensor> {
+        let tags = batch.tags.as_ref()?;
+        let em = self.emissions(batch, train);
+        Some(self.crf.nll(&em, tags, &batch.mask).mean(Kind::Float))
+    }
+}

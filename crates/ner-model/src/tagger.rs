@@ -1,0 +1,219 @@
+//! The `Tagger` used by the CLI and the server: owns a loaded model on the thread that created
+//! it, takes batches of tokenised sentences, and returns tags, scores, confidences and n-best.
+//!
+//! Sentences are sorted by length and cut into batches to limit padding; the model runs under
+//! `no_grad`; decoding (Viterbi, forward-backward) runs in plain Rust on the emissions.
+
+use crate::batch::Batch;
+use crate::checkpoint::{self, LoadedModel};
+use crate::error::Result;
+use ner_core::crf::ForwardBackward;
+use ner_core::scheme::{decode_spans, Prefix, Tag};
+use ner_core::viterbi::{Transitions, Viterbi};
+use ner_core::{LabelId, TagSet};
+use std::path::Path;
+use tch::{Device, Kind};
+
+/// How the tagger runs.
+#[derive(Debug, Clone)]
+pub struct TaggerOptions {
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+    /// libtorch intra-op threads (`None`: libtorch's default).
+    pub threads: Option<i32>,
+    pub device: Device,
+}
+
+impl Default for TaggerOptions {
+    fn default() -> Self {
+        TaggerOptions {
+            batch_size: 64,
+            threads: None,
+            device: Device::Cpu,
+        }
+    }
+}
+
+/// What to compute besides the best tags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TagRequest {
+    /// Per-token and per-entity probabilities (forward-backward).
+    pub probabilities: bool,
+    /// The k best labelings with their probabilities (0: none).
+    pub nbest: usize,
+}
+
+/// An entity over token positions `[start, end)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenEntity {
+    pub start: usize,
+    pub end: usize,
+    pub label: LabelId,
+    /// The probability that exactly these tokens carry this label (1.0 when not computed).
+    pub probability: f64,
+}
+
+/// The result for one sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagged {
+    /// Tag indices of the model's [`TagSet`].
+    pub tags: Vec<usize>,
+    /// The best path's score.
+    pub score: f32,
+    /// The marginal probability of each chosen tag (empty when not computed).
+    pub token_probabilities: Vec<f64>,
+    pub entities: Vec<TokenEntity>,
+    /// The k best labelings with their probabilities.
+    pub nbest: Vec<(Vec<usize>, f64)>,
+}
+
+pub struct Tagger {
+    loaded: LoadedModel,
+    transitions: Transitions,
+    viterbi: Viterbi,
+    opts: TaggerOptions,
+}
+
+impl std::fmt::Debug for Tagger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tagger")
+            .field("model", &self.loaded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tagger {
+    pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Self> {
+        if let Some(n) = opts.threads {
+            tch::set_num_threads(n.max(1));
+        }
+        let loaded = checkpoint::load(dir, opts.device)?;
+        Self::from_loaded(loaded, opts)
+    }
+
+    pub fn from_loaded(loaded: LoadedModel, opts: TaggerOptions) -> Result<Self> {
+        let transitions = loaded.model.crf.transitions()?;
+        Ok(Tagger {
+            loaded,
+            transitions,
+            viterbi: Viterbi::new(),
+            opts,
+        })
+    }
+
+    pub fn model(&self) -> &LoadedModel {
+        &self.loaded
+    }
+
+    pub fn tag_set(&self) -> &TagSet {
+        &self.loaded.model.tags
+    }
+
+    /// Tags sentences (each a slice of tokens); results come back in input order. Empty
+    /// sentences get empty results.
+    pub fn tag<S: AsRef<str>>(
+        &mut self,
+        sentences: &[Vec<S>],
+        req: TagRequest,
+    ) -> Result<Vec<Tagged>> {
+        let encoded: Vec<_> = sentences
+            .iter()
+            .map(|s| self.loaded.vocab.encode(s))
+            .collect();
+        let mut order: Vec<usize> = (0..sentences.len())
+            .filter(|&i| !encoded[i].is_empty())
+            .collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
+        let mut out: Vec<Tagged> = (0..sentences.len())
+            .map(|_| Tagged {
+                tags: Vec::new(),
+                score: 0.0,
+                token_probabilities: Vec::new(),
+                entities: Vec::new(),
+                nbest: Vec::new(),
+            })
+            .collect();
+        let k = self.tag_set().len();
+        for chunk in order.chunks(self.opts.batch_size.max(1)) {
+            let items: Vec<_> = chunk.iter().map(|&i| &encoded[i]).collect();
+            let batch = Batch::new(&items, self.opts.device);
+            let em = tch::no_grad(|| self.loaded.model.emissions(&batch, false));
+            let t_max = batch.max_len() as usize;
+            let flat =
+                Vec::<f32>::try_from(em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))?;
+            for (row, &i) in chunk.iter().enumerate() {
+                let len = encoded[i].len();
+                let start = row * t_max * k;
+                let e = &flat[start..start + len * k];
+                out[i] = self.decode(e, req);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decodes one sentence's emissions `[len][K]`.
+    pub fn decode(&mut self, em: &[f32], req: TagRequest) -> Tagged {
+        let mut tags = Vec::new();
+        let score = self.viterbi.decode(&self.transitions, em, &mut tags);
+        let ts = &self.loaded.model.tags;
+        let typed: Vec<Tag> = tags.iter().map(|&t| ts.tag(t)).collect();
+        let spans = decode_spans(&typed);
+        let mut result = Tagged {
+            tags,
+            score,
+            token_probabilities: Vec::new(),
+            entities: Vec::new(),
+            nbest: Vec::new(),
+        };
+        let fb = (req.probabilities || req.nbest > 0)
+            .then(|| ForwardBackward::new(&self.transitions, em));
+        for s in spans {
+            let label = *s.label();
+            let probability = match &fb {
+                Some(fb) if req.probabilities => {
+                    let cont: Vec<usize> =
+                        ts.index(Tag::new(Prefix::I, label)).into_iter().collect();
+                    let cont = if ts.scheme() == ner_core::TagScheme::Bio {
+                        cont
+                    } else {
+                        Vec::new()
+                    };
+                    fb.segment_probability(
+                        &self.transitions,
+                        em,
+                        s.start(),
+                        &result.tags[s.start()..s.end()],
+                        &cont,
+                    )
+                }
+                _ => 1.0,
+            };
+            result.entities.push(TokenEntity {
+                start: s.start(),
+                end: s.end(),
+                label,
+                probability,
+            });
+        }
+        if let Some(fb) = &fb {
+            if req.probabilities {
+                result.token_probabilities = result
+                    .tags
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &j)| fb.marginal(t, j))
+                    .collect();
+            }
+            if req.nbest > 0 {
+                let log_z = fb.log_partition();
+                result.nbest = self
+                    .viterbi
+                    .nbest(&self.transitions, em, req.nbest)
+                    .into_iter()
+                    .map(|(p, s)| (p, (s as f64 - log_z).exp()))
+                    .collect();
+            }
+        }
+        result
+    }
+}

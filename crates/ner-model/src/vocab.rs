@@ -1,0 +1,296 @@
+//! Word and character vocabularies, word normalisation and the casing feature.
+//!
+//! Index 0 is padding and 1 the unknown entry in both vocabularies. Vocabularies are built from
+//! training data, extended by pretrained vectors when asked, and frozen in `vocab.json`.
+
+use crate::config::ModelConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub const PAD: i64 = 0;
+pub const UNK: i64 = 1;
+const SPECIALS: [&str; 2] = ["<pad>", "<unk>"];
+
+/// Casing classes of a word (index 0 is padding).
+pub const CASING_CLASSES: i64 = 9;
+
+/// The casing class of a token: 1 all caps, 2 initial capital, 3 lower case, 4 mixed case,
+/// 5 numeric, 6 contains a digit, 7 punctuation only, 8 other (scripts without case).
+pub fn casing(word: &str) -> i64 {
+    let mut upper = 0;
+    let mut lower = 0;
+    let mut digit = 0;
+    let mut alnum = 0;
+    let mut n = 0;
+    for c in word.chars() {
+        n += 1;
+        if c.is_uppercase() {
+            upper += 1;
+        } else if c.is_lowercase() {
+            lower += 1;
+        }
+        if c.is_numeric() {
+            digit += 1;
+        }
+        if c.is_alphanumeric() {
+            alnum += 1;
+        }
+    }
+    let first_upper = word.chars().next().is_some_and(char::is_uppercase);
+    if n > 0 && digit == n {
+        5
+    } else if digit > 0 {
+        6
+    } else if alnum == 0 {
+        7
+    } else if upper > 0 && lower == 0 {
+        if n == 1 {
+            2
+        } else {
+            1
+        }
+    } else if first_upper && upper == 1 {
+        2
+    } else if upper == 0 && lower > 0 {
+        3
+    } else if upper > 0 {
+        4
+    } else {
+        8
+    }
+}
+
+/// One sentence as model inputs (no padding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub words: Vec<i64>,
+    pub chars: Vec<Vec<i64>>,
+    pub casing: Vec<i64>,
+    /// Gold tag indices, for training.
+    pub tags: Option<Vec<i64>>,
+}
+
+impl Encoded {
+    pub fn len(&self) -> usize {
+        self.words.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vocab {
+    words: Vec<String>,
+    chars: Vec<String>,
+    lowercase: bool,
+    normalize_digits: bool,
+    max_word_chars: usize,
+    #[serde(skip)]
+    word_index: HashMap<String, i64>,
+    #[serde(skip)]
+    char_index: HashMap<char, i64>,
+}
+
+impl Vocab {
+    /// Builds from training tokens: every normalised word seen at least `min_count` times, and
+    /// every character.
+    pub fn build<'a>(
+        tokens: impl IntoIterator<Item = &'a str>,
+        config: &ModelConfig,
+        min_count: usize,
+    ) -> Self {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        let mut char_counts: HashMap<char, usize> = HashMap::new();
+        let mut v = Vocab {
+            words: Vec::new(),
+            chars: Vec::new(),
+            lowercase: config.lowercase,
+            normalize_digits: config.normalize_digits,
+            max_word_chars: config.max_word_chars,
+            word_index: HashMap::new(),
+            char_index: HashMap::new(),
+        };
+        for t in tokens {
+            *counts.entry(v.normalize(t)).or_default() += 1;
+            for c in t.chars() {
+                *char_counts.entry(c).or_default() += 1;
+            }
+        }
+        let mut words: Vec<_> = counts
+            .into_iter()
+            .filter(|(_, n)| *n >= min_count.max(1))
+            .map(|(w, _)| w)
+            .collect();
+        words.sort();
+        let mut chars: Vec<_> = char_counts.into_keys().collect();
+        chars.sort();
+        v.words = SPECIALS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(words)
+            .collect();
+        v.chars = SPECIALS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(chars.into_iter().map(String::from))
+            .collect();
+        v.reindex();
+        v
+    }
+
+    /// Rebuilds the lookup tables (after deserialising).
+    pub fn reindex(&mut self) {
+        self.word_index = self
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.clone(), i as i64))
+            .collect();
+        self.char_index = self
+            .chars
+            .iter()
+            .enumerate()
+            .skip(SPECIALS.len())
+            .filter_map(|(i, c)| {
+                let mut it = c.chars();
+                match (it.next(), it.next()) {
+                    (Some(ch), None) => Some((ch, i as i64)),
+                    _ => None,
+                }
+            })
+            .collect();
+    }
+
+    /// Checks a deserialised vocabulary.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.words.len() < 2
+            || self.words[..2] != SPECIALS
+            || self.chars[..2.min(self.chars.len())] != SPECIALS
+        {
+            return Err("vocabulary must start with <pad> and <unk>".into());
+        }
+        if self.word_index.len() != self.words.len() {
+            return Err("vocabulary has duplicate words".into());
+        }
+        if self.char_index.len() + SPECIALS.len() != self.chars.len() {
+            return Err(
+                "character vocabulary has duplicates or entries that are not one character".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// The lookup form of a word.
+    pub fn normalize(&self, word: &str) -> String {
+        let w = if self.lowercase {
+            word.to_lowercase()
+        } else {
+            word.to_owned()
+        };
+        if self.normalize_digits {
+            w.chars()
+                .map(|c| if c.is_ascii_digit() { '0' } else { c })
+                .collect()
+        } else {
+            w
+        }
+    }
+
+    /// Adds a word (already normalised) and returns its index.
+    pub fn add_word(&mut self, word: &str) -> i64 {
+        if let Some(&i) = self.word_index.get(word) {
+            return i;
+        }
+        let i = self.words.len() as i64;
+        self.words.push(word.to_owned());
+        self.word_index.insert(word.to_owned(), i);
+        i
+    }
+
+    pub fn word_id(&self, word: &str) -> i64 {
+        let n = self.normalize(word);
+        if let Some(&i) = self.word_index.get(&n) {
+            return i;
+        }
+        if !self.lowercase {
+            if let Some(&i) = self.word_index.get(&n.to_lowercase()) {
+                return i;
+            }
+        }
+        UNK
+    }
+
+    pub fn char_ids(&self, word: &str) -> Vec<i64> {
+        word.chars()
+            .take(self.max_word_chars)
+            .map(|c| self.char_index.get(&c).copied().unwrap_or(UNK))
+            .collect()
+    }
+
+    pub fn encode<S: AsRef<str>>(&self, tokens: &[S]) -> Encoded {
+        Encoded {
+            words: tokens.iter().map(|t| self.word_id(t.as_ref())).collect(),
+            chars: tokens.iter().map(|t| self.char_ids(t.as_ref())).collect(),
+            casing: tokens.iter().map(|t| casing(t.as_ref())).collect(),
+            tags: None,
+        }
+    }
+
+    pub fn num_words(&self) -> usize {
+        self.words.len()
+    }
+    pub fn num_chars(&self) -> usize {
+        self.chars.len()
+    }
+    pub fn words(&self) -> &[String] {
+        &self.words
+    }
+    pub fn contains(&self, normalized: &str) -> bool {
+        self.word_index.contains_key(normalized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casing_classes() {
+        let cases = [
+            ("EU", 1),
+            ("Peter", 2),
+            ("A", 2),
+            ("rejects", 3),
+            ("iPhone", 4),
+            ("1996", 5),
+            ("1996-08-22", 6),
+            ("F1", 6),
+            (",", 7),
+            ("中国", 8),
+        ];
+        for (w, c) in cases {
+            assert_eq!(casing(w), c, "{w}");
+        }
+    }
+
+    #[test]
+    fn builds_and_encodes() {
+        let cfg = ModelConfig {
+            normalize_digits: true,
+            max_word_chars: 3,
+            ..Default::default()
+        };
+        let v = Vocab::build(["The", "the", "cat", "1996"], &cfg, 1);
+        assert_eq!(v.words(), ["<pad>", "<unk>", "0000", "cat", "the"]);
+        let e = v.encode(&["THE", "dog", "2001", "cats"]);
+        assert_eq!(e.words, [4, UNK, 2, 3]);
+        assert_eq!(e.chars[3].len(), 3);
+        assert_eq!(e.chars[1][0], v.char_ids("d")[0]);
+        assert_eq!(e.casing, [1, 3, 5, 3]);
+        let mut back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        back.reindex();
+        back.validate().unwrap();
+        assert_eq!(back.encode(&["THE", "dog"]), v.encode(&["THE", "dog"]));
+    }
+}
