@@ -22,6 +22,7 @@ pub mod crf;
 pub mod error;
 pub mod model;
 pub mod tagger;
+pub mod train;
 pub mod vocab;
 
 pub use config::{CellKind, ModelConfig};

@@ -7,6 +7,8 @@
 use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
 use crate::error::Result;
+use crate::model::BiLstmCrf;
+use crate::vocab::Encoded;
 use ner_core::crf::ForwardBackward;
 use ner_core::scheme::{decode_spans, Prefix, Tag};
 use ner_core::viterbi::{Transitions, Viterbi};
@@ -54,7 +56,7 @@ pub struct TokenEntity {
 }
 
 /// The result for one sentence.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Tagged {
     /// Tag indices of the model's [`TagSet`].
     pub tags: Vec<usize>,
@@ -120,100 +122,129 @@ impl Tagger {
             .iter()
             .map(|s| self.loaded.vocab.encode(s))
             .collect();
-        let mut order: Vec<usize> = (0..sentences.len())
-            .filter(|&i| !encoded[i].is_empty())
-            .collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
-        let mut out: Vec<Tagged> = (0..sentences.len())
-            .map(|_| Tagged {
-                tags: Vec::new(),
-                score: 0.0,
-                token_probabilities: Vec::new(),
-                entities: Vec::new(),
-                nbest: Vec::new(),
-            })
-            .collect();
-        let k = self.tag_set().len();
-        for chunk in order.chunks(self.opts.batch_size.max(1)) {
-            let items: Vec<_> = chunk.iter().map(|&i| &encoded[i]).collect();
-            let batch = Batch::new(&items, self.opts.device);
-            let em = tch::no_grad(|| self.loaded.model.emissions(&batch, false));
-            let t_max = batch.max_len() as usize;
-            let flat =
-                Vec::<f32>::try_from(em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))?;
-            for (row, &i) in chunk.iter().enumerate() {
-                let len = encoded[i].len();
-                let start = row * t_max * k;
-                let e = &flat[start..start + len * k];
-                out[i] = self.decode(e, req);
-            }
-        }
+        let mut out: Vec<Tagged> = vec![Tagged::default(); sentences.len()];
+        let Tagger {
+            loaded,
+            transitions,
+            viterbi,
+            opts,
+        } = self;
+        let tags = &loaded.model.tags;
+        for_each_emissions(
+            &loaded.model,
+            &encoded,
+            opts.batch_size,
+            opts.device,
+            |i, em| {
+                out[i] = decode(viterbi, transitions, tags, em, req);
+            },
+        )?;
         Ok(out)
     }
 
     /// Decodes one sentence's emissions `[len][K]`.
     pub fn decode(&mut self, em: &[f32], req: TagRequest) -> Tagged {
-        let mut tags = Vec::new();
-        let score = self.viterbi.decode(&self.transitions, em, &mut tags);
-        let ts = &self.loaded.model.tags;
-        let typed: Vec<Tag> = tags.iter().map(|&t| ts.tag(t)).collect();
-        let spans = decode_spans(&typed);
-        let mut result = Tagged {
-            tags,
-            score,
-            token_probabilities: Vec::new(),
-            entities: Vec::new(),
-            nbest: Vec::new(),
-        };
-        let fb = (req.probabilities || req.nbest > 0)
-            .then(|| ForwardBackward::new(&self.transitions, em));
-        for s in spans {
-            let label = *s.label();
-            let probability = match &fb {
-                Some(fb) if req.probabilities => {
-                    let cont: Vec<usize> =
-                        ts.index(Tag::new(Prefix::I, label)).into_iter().collect();
-                    let cont = if ts.scheme() == ner_core::TagScheme::Bio {
-                        cont
-                    } else {
-                        Vec::new()
-                    };
-                    fb.segment_probability(
-                        &self.transitions,
-                        em,
-                        s.start(),
-                        &result.tags[s.start()..s.end()],
-                        &cont,
-                    )
-                }
-                _ => 1.0,
-            };
-            result.entities.push(TokenEntity {
-                start: s.start(),
-                end: s.end(),
-                label,
-                probability,
-            });
-        }
-        if let Some(fb) = &fb {
-            if req.probabilities {
-                result.token_probabilities = result
-                    .tags
-                    .iter()
-                    .enumerate()
-                    .map(|(t, &j)| fb.marginal(t, j))
-                    .collect();
-            }
-            if req.nbest > 0 {
-                let log_z = fb.log_partition();
-                result.nbest = self
-                    .viterbi
-                    .nbest(&self.transitions, em, req.nbest)
-                    .into_iter()
-                    .map(|(p, s)| (p, (s as f64 - log_z).exp()))
-                    .collect();
-            }
-        }
-        result
+        decode(
+            &mut self.viterbi,
+            &self.transitions,
+            &self.loaded.model.tags,
+            em,
+            req,
+        )
     }
+}
+
+/// Decodes one sentence's emissions `[len][K]`: best path, entities and, on request,
+/// probabilities and n-best.
+pub fn decode(
+    viterbi: &mut Viterbi,
+    transitions: &Transitions,
+    ts: &TagSet,
+    em: &[f32],
+    req: TagRequest,
+) -> Tagged {
+    let mut tags = Vec::new();
+    let score = viterbi.decode(transitions, em, &mut tags);
+    let typed: Vec<Tag> = tags.iter().map(|&t| ts.tag(t)).collect();
+    let spans = decode_spans(&typed);
+    let mut result = Tagged {
+        tags,
+        score,
+        ..Tagged::default()
+    };
+    let fb = (req.probabilities || req.nbest > 0).then(|| ForwardBackward::new(&transitions, em));
+    for s in spans {
+        let label = *s.label();
+        let probability = match &fb {
+            Some(fb) if req.probabilities => {
+                let cont: Vec<usize> = ts.index(Tag::new(Prefix::I, label)).into_iter().collect();
+                let cont = if ts.scheme() == ner_core::TagScheme::Bio {
+                    cont
+                } else {
+                    Vec::new()
+                };
+                fb.segment_probability(
+                    &transitions,
+                    em,
+                    s.start(),
+                    &result.tags[s.start()..s.end()],
+                    &cont,
+                )
+            }
+            _ => 1.0,
+        };
+        result.entities.push(TokenEntity {
+            start: s.start(),
+            end: s.end(),
+            label,
+            probability,
+        });
+    }
+    if let Some(fb) = &fb {
+        if req.probabilities {
+            result.token_probabilities = result
+                .tags
+                .iter()
+                .enumerate()
+                .map(|(t, &j)| fb.marginal(t, j))
+                .collect();
+        }
+        if req.nbest > 0 {
+            let log_z = fb.log_partition();
+            result.nbest = viterbi
+                .nbest(transitions, em, req.nbest)
+                .into_iter()
+                .map(|(p, s)| (p, (s as f64 - log_z).exp()))
+                .collect();
+        }
+    }
+    result
+}
+
+/// Runs the model over `data` in batches of `batch_size` sentences sorted by length (to limit
+/// padding), under `no_grad`, and calls `f(index, emissions)` with each non-empty sentence's
+/// emissions `[len][K]`.
+pub fn for_each_emissions(
+    model: &BiLstmCrf,
+    data: &[Encoded],
+    batch_size: usize,
+    device: Device,
+    mut f: impl FnMut(usize, &[f32]),
+) -> Result<()> {
+    let k = model.tags.len();
+    let mut order: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
+    for chunk in order.chunks(batch_size.max(1)) {
+        let items: Vec<_> = chunk.iter().map(|&i| &data[i]).collect();
+        let batch = Batch::new(&items, device);
+        let em = tch::no_grad(|| model.emissions(&batch, false));
+        let t_max = batch.max_len() as usize;
+        let flat =
+            Vec::<f32>::try_from(em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))?;
+        for (row, &i) in chunk.iter().enumerate() {
+            let start = row * t_max * k;
+            f(i, &flat[start..start + data[i].len() * k]);
+        }
+    }
+    Ok(())
 }

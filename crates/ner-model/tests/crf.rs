@@ -52,14 +52,20 @@ fn setup(seed: i64, scheme: TagScheme) -> (VarStore, Crf, TagSet) {
 
 #[test]
 fn log_partition_gold_score_and_best_path_match_brute_force() {
-    for (seed, scheme) in [(1, TagScheme::Bio), (2, TagScheme::Bioes), (3, TagScheme::Bio)] {
+    for (seed, scheme) in [
+        (1, TagScheme::Bio),
+        (2, TagScheme::Bioes),
+        (3, TagScheme::Bio),
+    ] {
         let (_vs, crf, tags) = setup(seed, scheme);
         let k = tags.len() as i64;
         let lengths = [4i64, 2, 3];
         let t_max = 4;
         let em = Tensor::randn([3, t_max, k], (Kind::Double, Device::Cpu));
         let mask = Tensor::from_slice(
-            &(0..3 * t_max).map(|i| i % t_max < lengths[(i / t_max) as usize]).collect::<Vec<_>>(),
+            &(0..3 * t_max)
+                .map(|i| i % t_max < lengths[(i / t_max) as usize])
+                .collect::<Vec<_>>(),
         )
         .view([3, t_max]);
         let log_z = f64s(&crf.log_partition(&em, &mask));
@@ -110,9 +116,19 @@ fn nll_gradient_matches_finite_differences() {
         plus[i] += eps;
         let mut minus = base.clone();
         minus[i] -= eps;
-        let f = |v: &[f64]| f64::try_from(tch::no_grad(|| loss(&Tensor::from_slice(v).view([2, 3, k])))).unwrap();
+        let f = |v: &[f64]| {
+            f64::try_from(tch::no_grad(|| {
+                loss(&Tensor::from_slice(v).view([2, 3, k]))
+            }))
+            .unwrap()
+        };
         let fd = (f(&plus) - f(&minus)) / (2.0 * eps);
-        assert!((fd - g_em[i]).abs() < 1e-5, "d/d em[{i}]: autograd {} vs {}", g_em[i], fd);
+        assert!(
+            (fd - g_em[i]).abs() < 1e-5,
+            "d/d em[{i}]: autograd {} vs {}",
+            g_em[i],
+            fd
+        );
     }
     let trans = crf.trans.shallow_clone();
     for i in (0..(k * k) as usize).step_by(5) {
@@ -126,6 +142,11 @@ fn nll_gradient_matches_finite_differences() {
         };
         let fd = (at(orig + eps) - at(orig - eps)) / (2.0 * eps);
         at(orig);
-        assert!((fd - g_tr[i]).abs() < 1e-5, "d/d trans[{i}]: autograd {} vs {}", g_tr[i], fd);
+        assert!(
+            (fd - g_tr[i]).abs() < 1e-5,
+            "d/d trans[{i}]: autograd {} vs {}",
+            g_tr[i],
+            fd
+        );
     }
 }
