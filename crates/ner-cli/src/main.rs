@@ -1,7 +1,11 @@
 //! The `ner` command. This is the one crate that uses `anyhow`: library errors are typed and
 //! turned into messages here.
 
+mod data;
+mod evaluate;
+mod plot;
 mod score;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,12 +22,15 @@ struct Cli {
 enum Command {
     /// Score a CoNLL file whose last two columns are gold and predicted tags (conlleval's input).
     Score(score::Args),
+    /// Train a model on CoNLL files.
+    Train(Box<train::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Score(a) => score::run(a),
+        Command::Train(a) => train::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -167,7 +167,14 @@ pub fn tag_set(labels: &Labels, path: &Path) -> Result<TagSet> {
     Ok(TagSet::new(labels.scheme, set))
 }
 
-/// Writes a model directory atomically (replacing an existing one).
+/// Writes a model into `dir` (created if needed), replacing the model files of an earlier save
+/// and leaving other files (metrics, plots) alone.
+///
+/// Every file is first written and synced in a staging directory inside `dir`, then renamed
+/// into place, weights before metadata; a rename is atomic, so an interrupted save leaves
+/// either the old or the new version of each file and never a truncated one. The files of one
+/// training run share their configuration, vocabulary and labels, so every mix is a loadable
+/// model.
 pub fn save(
     dir: &Path,
     vs: &VarStore,
@@ -175,15 +182,7 @@ pub fn save(
     vocab: &Vocab,
     meta: &Meta,
 ) -> Result<()> {
-    let parent = dir
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| ModelError::io(parent, e))?;
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
+    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     let stamp = format!(
         "{}-{}",
         std::process::id(),
@@ -191,38 +190,34 @@ pub fn save(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
     );
-    let tmp = parent.join(format!(".{name}.tmp-{stamp}"));
+    let staging = dir.join(format!(".staging-{stamp}"));
     let result = (|| -> Result<()> {
-        std::fs::create_dir(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
-        vs.save(tmp.join(WEIGHTS))?;
-        write_json(&tmp.join(CONFIG), &model.config)?;
-        write_json(&tmp.join(VOCAB), vocab)?;
+        std::fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
+        vs.save(staging.join(WEIGHTS))?;
+        write_json(&staging.join(CONFIG), &model.config)?;
+        write_json(&staging.join(VOCAB), vocab)?;
         let labels = Labels {
             scheme: model.tags.scheme(),
             labels: model.tags.labels().names().to_vec(),
         };
-        write_json(&tmp.join(LABELS), &labels)?;
-        write_json(&tmp.join(META), meta)?;
-        for f in [WEIGHTS, CONFIG, VOCAB, LABELS, META] {
-            let p = tmp.join(f);
+        write_json(&staging.join(LABELS), &labels)?;
+        write_json(&staging.join(META), meta)?;
+        for f in [CONFIG, VOCAB, LABELS, WEIGHTS, META] {
+            let p = staging.join(f);
             std::fs::File::open(&p)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| ModelError::io(&p, e))?;
         }
-        let old = parent.join(format!(".{name}.old-{stamp}"));
-        let had_old = dir.exists();
-        if had_old {
-            std::fs::rename(dir, &old).map_err(|e| ModelError::io(dir, e))?;
+        for f in [CONFIG, VOCAB, LABELS, WEIGHTS, META] {
+            std::fs::rename(staging.join(f), dir.join(f))
+                .map_err(|e| ModelError::io(dir.join(f), e))?;
         }
-        std::fs::rename(&tmp, dir).map_err(|e| ModelError::io(dir, e))?;
-        if had_old {
-            let _ = std::fs::remove_dir_all(&old);
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
         }
         Ok(())
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
+    let _ = std::fs::remove_dir_all(&staging);
     result
 }
 
@@ -318,7 +313,7 @@ pub fn load_weights(vs: &VarStore, path: &PathBuf) -> Result<()> {
     Ok(())
 }
 
-/// Makes `path` a sibling temporary name of `dir` (shared with callers that stage files).
+/// Whether `dir` holds every file of a model.
 pub fn is_model_dir(dir: &Path) -> bool {
     [WEIGHTS, CONFIG, VOCAB, LABELS, META]
         .iter()

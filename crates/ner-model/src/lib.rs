@@ -21,6 +21,7 @@ pub mod config;
 pub mod crf;
 pub mod error;
 pub mod model;
+pub mod pretrained;
 pub mod tagger;
 pub mod train;
 pub mod vocab;
@@ -32,4 +33,21 @@ pub use tagger::{TagRequest, Tagged, Tagger, TaggerOptions};
 /// libtorch's current intra-op thread count.
 pub fn libtorch_threads() -> i32 {
     tch::get_num_threads()
+}
+
+pub use tch::Device;
+
+/// Sets libtorch's intra-op thread count (process-wide).
+pub fn set_threads(n: i32) {
+    tch::set_num_threads(n.max(1));
+}
+
+/// Whether libtorch can use a CUDA device here.
+pub fn cuda_available() -> bool {
+    tch::Cuda::is_available()
+}
+
+/// The number of CUDA devices libtorch sees.
+pub fn cuda_device_count() -> usize {
+    tch::Cuda::device_count().max(0) as usize
 }

@@ -1,0 +1,171 @@
+//! Plots of a training run from its `metrics.jsonl`: loss and dev F1 per epoch, and per-type
+//! dev F1 of the best epoch (SVG).
+
+use anyhow::{Context, Result};
+use plotters::prelude::*;
+use std::path::Path;
+
+struct Epoch {
+    epoch: f64,
+    loss: f64,
+    f1: f64,
+    per_type: Vec<(String, f64)>,
+    best: bool,
+}
+
+fn read(dir: &Path) -> Result<Vec<Epoch>> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).context("no metrics.jsonl")?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let per_type = v["dev"]["per_type"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, x)| (k.clone(), x["f1"].as_f64().unwrap_or(0.0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(Epoch {
+            epoch: v["epoch"].as_f64().unwrap_or(0.0),
+            loss: v["train_loss"].as_f64().unwrap_or(0.0),
+            f1: v["dev"]["f1"].as_f64().unwrap_or(0.0),
+            per_type,
+            best: v["best"].as_bool().unwrap_or(false),
+        });
+    }
+    Ok(out)
+}
+
+/// A line chart of `(x, y)` series, written as SVG.
+pub fn line_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    log_y: bool,
+) -> Result<()> {
+    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let pts = series.iter().flat_map(|s| s.1.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in pts.filter(|p| p.1.is_finite() && (!log_y || p.1 > 0.0)) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.1, 1.0);
+    }
+    if x1 == x0 {
+        x1 = x0 + 1.0;
+    }
+    let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK];
+    let mut chart = ChartBuilder::on(&root);
+    chart
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60);
+    if log_y {
+        let (lo, hi) = (y0.max(1e-30) / 2.0, y1 * 2.0);
+        let mut c = chart.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?;
+        c.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let col = colors[i % colors.len()];
+            c.draw_series(LineSeries::new(
+                pts.iter().copied().filter(|p| p.1 > 0.0),
+                col,
+            ))?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    } else {
+        let pad = ((y1 - y0) * 0.05).max(1e-6);
+        let mut c = chart.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
+        c.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let col = colors[i % colors.len()];
+            c.draw_series(LineSeries::new(pts.iter().copied(), col))?
+                .label(name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
+            c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
+        }
+        c.configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+/// Writes `loss.svg`, `dev_f1.svg` and `per_type_f1.svg` into `dir`.
+pub fn plot_run(dir: &Path) -> Result<()> {
+    let epochs = read(dir)?;
+    if epochs.is_empty() {
+        return Ok(());
+    }
+    line_chart(
+        &dir.join("loss.svg"),
+        "Training loss",
+        "epoch",
+        "mean NLL per sentence",
+        &[(
+            "train loss".into(),
+            epochs.iter().map(|e| (e.epoch, e.loss)).collect(),
+        )],
+        false,
+    )?;
+    line_chart(
+        &dir.join("dev_f1.svg"),
+        "Dev entity F1",
+        "epoch",
+        "F1 (%)",
+        &[(
+            "dev F1".into(),
+            epochs.iter().map(|e| (e.epoch, e.f1)).collect(),
+        )],
+        false,
+    )?;
+    let best = epochs
+        .iter()
+        .rev()
+        .find(|e| e.best)
+        .unwrap_or(&epochs[epochs.len() - 1]);
+    let path = dir.join("per_type_f1.svg");
+    let root = SVGBackend::new(&path, (720, 440)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let names: Vec<String> = best.per_type.iter().map(|p| p.0.clone()).collect();
+    let n = names.len().max(1);
+    let mut c = ChartBuilder::on(&root)
+        .caption(
+            format!("Dev F1 per type, best epoch ({})", best.epoch),
+            ("sans-serif", 22),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((0..n).into_segmented(), 0.0..100.0)?;
+    c.configure_mesh()
+        .y_desc("F1 (%)")
+        .x_label_formatter(&|x| match x {
+            SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .draw()?;
+    c.draw_series(
+        Histogram::vertical(&c)
+            .style(BLUE.mix(0.6).filled())
+            .margin(20)
+            .data(best.per_type.iter().enumerate().map(|(i, p)| (i, p.1))),
+    )?;
+    root.present()?;
+    Ok(())
+}
