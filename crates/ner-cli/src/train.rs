@@ -14,6 +14,7 @@ use ner_core::{LabelSet, Prefix, TagScheme, TagSet};
 use ner_model::checkpoint::{self, Meta};
 use ner_model::config::{CharEncoderKind, DropoutKind};
 use ner_model::pretrained;
+use ner_model::subword::Subword;
 use ner_model::train::{training_example, OptimizerKind, TrainOptions, Trainer};
 use ner_model::vocab::Vocab;
 use ner_model::{CellKind, Device, ModelConfig};
@@ -140,6 +141,16 @@ pub struct Args {
     /// Keep up to this many pretrained words that the training data lacks.
     #[arg(long, default_value_t = 0)]
     pub pretrained_extra: usize,
+    /// A BERT-style model directory (tokenizer.json and an embedding table in safetensors)
+    /// whose word-piece vectors, mean-pooled per word, become a frozen input feature.
+    #[arg(long, value_name = "DIR")]
+    pub subword_model: Option<PathBuf>,
+    /// Project the subword vectors to this many dimensions by PCA (0: keep all).
+    #[arg(long, default_value_t = 128)]
+    pub subword_dim: usize,
+    /// Name of the embedding tensor (default: the one ending in word_embeddings.weight).
+    #[arg(long)]
+    pub subword_table: Option<String>,
     /// Train this many seeds (seed, seed+1, ...) and report mean and standard deviation.
     #[arg(long, default_value_t = 1)]
     pub seeds: usize,
@@ -434,9 +445,12 @@ fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
         }
     };
 
-    let (vocab, vectors) = if resume {
+    let mut config = config;
+    let (vocab, vectors, subword_table) = if resume {
         let ck = checkpoint::load(&out.join(CHECKPOINT), Device::Cpu)?;
-        (ck.vocab, None)
+        config.subword_dim = ck.model.config.subword_dim;
+        config.subword_source = ck.model.config.subword_source.clone();
+        (ck.vocab, None, ck.model.subword_table)
     } else {
         let mut vocab = Vocab::build(
             train
@@ -466,9 +480,29 @@ fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
             }
             None => None,
         };
-        (vocab, vectors)
+        let table = match &args.subword_model {
+            Some(dir) => {
+                let dim = (args.subword_dim > 0).then_some(args.subword_dim);
+                let sw = Subword::from_pretrained(dir, args.subword_table.as_deref(), dim)?;
+                eprintln!(
+                    "subword vectors: {} pieces x {} dimensions from {}",
+                    sw.table.size()[0],
+                    sw.dim(),
+                    dir.display()
+                );
+                config.subword_dim = sw.dim();
+                config.subword_source = Some(dir.display().to_string());
+                vocab.set_subword(Some(sw.tokenizer().clone()));
+                Some(sw.table)
+            }
+            None => None,
+        };
+        (vocab, vectors, table)
     };
     let mut trainer = Trainer::new(&config, vocab, &tags, opts.clone(), device, |_| Ok(()))?;
+    if let Some(t) = subword_table {
+        trainer.model.set_subword_table(t, device);
+    }
     if let Some(v) = &vectors {
         let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, v);
         eprintln!(

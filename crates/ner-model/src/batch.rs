@@ -16,6 +16,8 @@ pub struct Batch {
     pub lengths: Vec<i64>,
     pub rev: Tensor,
     pub tags: Option<Tensor>,
+    /// Word-piece ids `[B, T, P]` and their counts `[B, T]`, when the model uses them.
+    pub pieces: Option<(Tensor, Tensor)>,
 }
 
 impl Batch {
@@ -50,6 +52,32 @@ impl Batch {
                 }
             }
         }
+        let with_pieces = items.iter().any(|e| !e.pieces.is_empty());
+        let pieces = with_pieces.then(|| {
+            let p_max = items
+                .iter()
+                .flat_map(|e| e.pieces.iter().map(Vec::len))
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let mut ids = vec![0i64; b * t_max * p_max];
+            let mut counts = vec![0i64; b * t_max];
+            for (i, e) in items.iter().enumerate() {
+                for (t, ps) in e.pieces.iter().enumerate() {
+                    let at = i * t_max + t;
+                    counts[at] = ps.len() as i64;
+                    ids[at * p_max..at * p_max + ps.len()].copy_from_slice(ps);
+                }
+            }
+            (
+                Tensor::from_slice(&ids)
+                    .view([b as i64, t_max as i64, p_max as i64])
+                    .to_device(device),
+                Tensor::from_slice(&counts)
+                    .view([b as i64, t_max as i64])
+                    .to_device(device),
+            )
+        });
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -64,6 +92,7 @@ impl Batch {
             rev: reverse_index(&lengths, t_max as i64).to_device(device),
             lengths,
             tags: with_tags.then(|| t(&tags)),
+            pieces,
         }
     }
 

@@ -202,13 +202,21 @@ pub fn save(
         };
         write_json(&staging.join(LABELS), &labels)?;
         write_json(&staging.join(META), meta)?;
-        for f in [CONFIG, VOCAB, LABELS, WEIGHTS, META] {
+        let mut files = vec![CONFIG, VOCAB, LABELS, WEIGHTS, META];
+        if let (Some(tok), Some(table)) = (vocab.subword(), &model.subword_table) {
+            crate::subword::save_parts(&staging, tok, table)?;
+            files.splice(
+                0..0,
+                [crate::subword::TOKENIZER_FILE, crate::subword::TABLE_FILE],
+            );
+        }
+        for &f in &files {
             let p = staging.join(f);
             std::fs::File::open(&p)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| ModelError::io(&p, e))?;
         }
-        for f in [CONFIG, VOCAB, LABELS, WEIGHTS, META] {
+        for &f in &files {
             std::fs::rename(staging.join(f), dir.join(f))
                 .map_err(|e| ModelError::io(dir.join(f), e))?;
         }
@@ -257,8 +265,25 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
             file: WEIGHTS,
         });
     }
+    let subword = if config.subword_dim > 0 {
+        let sw = crate::subword::Subword::load(dir)?;
+        if sw.dim() != config.subword_dim {
+            return Err(ModelError::Checkpoint {
+                path: dir.join(crate::subword::TABLE_FILE),
+                message: format!(
+                    "subword table has {} dimensions, config.json says {}",
+                    sw.dim(),
+                    config.subword_dim
+                ),
+            });
+        }
+        vocab.set_subword(Some(sw.tokenizer().clone()));
+        Some(sw.table)
+    } else {
+        None
+    };
     let vs = VarStore::new(device);
-    let model = BiLstmCrf::new(
+    let mut model = BiLstmCrf::new(
         &vs.root(),
         &config,
         &tags,
@@ -266,6 +291,9 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
         vocab.num_chars() as i64,
     );
     load_weights(&vs, &weights)?;
+    if let Some(table) = subword {
+        model.set_subword_table(table, device);
+    }
     Ok(LoadedModel {
         vs,
         model,

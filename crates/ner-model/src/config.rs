@@ -132,6 +132,10 @@ pub struct ModelConfig {
     pub max_word_chars: usize,
     /// Size of the casing feature embedding; 0 turns it off.
     pub casing_dim: i64,
+    /// Size of the frozen pretrained subword vectors (0: none); see [`crate::subword`].
+    pub subword_dim: i64,
+    /// Where the subword vectors came from (informational).
+    pub subword_source: Option<String>,
     pub cell: CellKind,
     /// Hidden size per direction.
     pub hidden: i64,
@@ -158,6 +162,8 @@ impl Default for ModelConfig {
             char_hidden: 25,
             max_word_chars: 30,
             casing_dim: 8,
+            subword_dim: 0,
+            subword_source: None,
             cell: CellKind::Lstm,
             hidden: 200,
             layers: 1,
@@ -197,6 +203,12 @@ impl ModelConfig {
                 return Err("max_word_chars must be positive".into());
             }
         }
+        if self.subword_dim < 0 {
+            return Err(format!(
+                "subword_dim must be 0 or more, got {}",
+                self.subword_dim
+            ));
+        }
         if self.casing_dim < 0 {
             return Err(format!(
                 "casing_dim must be 0 or more, got {}",
@@ -227,6 +239,6 @@ impl ModelConfig {
             CharEncoderKind::Lstm => 2 * self.char_hidden,
             CharEncoderKind::None => 0,
         };
-        self.word_dim + chars + self.casing_dim
+        self.word_dim + chars + self.casing_dim + self.subword_dim
     }
 }

@@ -22,6 +22,7 @@ pub mod crf;
 pub mod error;
 pub mod model;
 pub mod pretrained;
+pub mod subword;
 pub mod tagger;
 pub mod train;
 pub mod vocab;

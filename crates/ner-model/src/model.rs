@@ -36,6 +36,8 @@ pub struct BiLstmCrf {
     pub encoder: Encoder,
     proj: nn::Linear,
     pub crf: Crf,
+    /// Frozen subword vectors `[V, D]` (not a variable: stored in `subword.safetensors`).
+    pub subword_table: Option<Tensor>,
 }
 
 fn emb_init(dim: i64) -> Init {
@@ -132,7 +134,13 @@ impl BiLstmCrf {
             encoder,
             proj,
             crf,
+            subword_table: None,
         }
+    }
+
+    /// Attaches the frozen subword table (its width must be `config.subword_dim`).
+    pub fn set_subword_table(&mut self, table: Tensor, device: tch::Device) {
+        self.subword_table = Some(table.to_kind(Kind::Float).to_device(device));
     }
 
     /// Dropout by the model's own train flag.
@@ -204,6 +212,29 @@ impl BiLstmCrf {
         }
         if let Some(e) = &self.casing_emb {
             feats.push(e.forward(&batch.casing));
+        }
+        if self.config.subword_dim > 0 {
+            let s = batch.words.size();
+            feats.push(match (&self.subword_table, &batch.pieces) {
+                (Some(table), Some((ids, counts))) => {
+                    let p = ids.size()[2];
+                    let d = table.size()[1];
+                    let v = table
+                        .index_select(0, &ids.reshape([-1]))
+                        .view([s[0], s[1], p, d]);
+                    let valid = Tensor::arange(p, (Kind::Int64, ids.device()))
+                        .view([1, 1, p])
+                        .lt_tensor(&counts.unsqueeze(2))
+                        .to_kind(Kind::Float)
+                        .unsqueeze(3);
+                    (v * &valid).sum_dim_intlist([2].as_slice(), false, Kind::Float)
+                        / counts.clamp_min(1).to_kind(Kind::Float).unsqueeze(2)
+                }
+                _ => Tensor::zeros(
+                    [s[0], s[1], self.config.subword_dim],
+                    (Kind::Float, batch.words.device()),
+                ),
+            });
         }
         Tensor::cat(&feats, 2)
     }

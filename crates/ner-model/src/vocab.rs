@@ -66,6 +66,8 @@ pub struct Encoded {
     pub words: Vec<i64>,
     pub chars: Vec<Vec<i64>>,
     pub casing: Vec<i64>,
+    /// Word-piece ids per word, when the model has subword vectors.
+    pub pieces: Vec<Vec<i64>>,
     /// Gold tag indices, for training.
     pub tags: Option<Vec<i64>>,
 }
@@ -79,7 +81,7 @@ impl Encoded {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Vocab {
     words: Vec<String>,
     chars: Vec<String>,
@@ -90,6 +92,9 @@ pub struct Vocab {
     word_index: HashMap<String, i64>,
     #[serde(skip)]
     char_index: HashMap<char, i64>,
+    /// The word-piece tokenizer of the model's subword vectors, if any.
+    #[serde(skip)]
+    subword: Option<tokenizers::Tokenizer>,
 }
 
 impl Vocab {
@@ -110,6 +115,7 @@ impl Vocab {
             max_word_chars: config.max_word_chars,
             word_index: HashMap::new(),
             char_index: HashMap::new(),
+            subword: None,
         };
         for t in tokens {
             *counts.entry(v.normalize(t)).or_default() += 1;
@@ -233,8 +239,24 @@ impl Vocab {
             words: tokens.iter().map(|t| self.word_id(t.as_ref())).collect(),
             chars: tokens.iter().map(|t| self.char_ids(t.as_ref())).collect(),
             casing: tokens.iter().map(|t| casing(t.as_ref())).collect(),
+            pieces: match &self.subword {
+                Some(tok) => tokens
+                    .iter()
+                    .map(|t| crate::subword::pieces(tok, t.as_ref()))
+                    .collect(),
+                None => Vec::new(),
+            },
             tags: None,
         }
+    }
+
+    /// Attaches the word-piece tokenizer of subword vectors.
+    pub fn set_subword(&mut self, tokenizer: Option<tokenizers::Tokenizer>) {
+        self.subword = tokenizer;
+    }
+
+    pub fn subword(&self) -> Option<&tokenizers::Tokenizer> {
+        self.subword.as_ref()
     }
 
     pub fn num_words(&self) -> usize {

