@@ -2,8 +2,10 @@
 //! turned into messages here.
 
 mod data;
+mod eval;
 mod evaluate;
 mod plot;
+mod predict;
 mod score;
 mod train;
 
@@ -24,6 +26,10 @@ enum Command {
     Score(score::Args),
     /// Train a model on CoNLL files.
     Train(Box<train::Args>),
+    /// Evaluate a model on a CoNLL file (conlleval's report).
+    Eval(eval::Args),
+    /// Tag raw text, JSONL or CoNLL tokens.
+    Predict(predict::Args),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +37,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Score(a) => score::run(a),
         Command::Train(a) => train::run(*a),
+        Command::Eval(a) => eval::run(a),
+        Command::Predict(a) => predict::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

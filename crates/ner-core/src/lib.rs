@@ -15,6 +15,7 @@
 
 pub mod conll;
 pub mod crf;
+pub mod document;
 pub mod label;
 pub mod metrics;
 pub mod offsets;

@@ -1,0 +1,216 @@
+//! `ner predict`: tags raw text, JSONL or CoNLL tokens from files or standard input, streaming
+//! in chunks so that memory stays bounded whatever the input size.
+
+use crate::train::parse_device;
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use ner_core::conll::{write_sentence, Reader, ReaderOptions};
+use ner_core::document::{Document, TokenEntity};
+use ner_core::offsets::OffsetUnit;
+use ner_model::{TagRequest, Tagged, Tagger, TaggerOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// One document per line.
+    Text,
+    /// One JSON object with a "text" field per line (other fields are passed through).
+    Jsonl,
+    /// CoNLL tokens (first column), blank lines between sentences.
+    Conll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Jsonl,
+    Conll,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory.
+    #[arg(long)]
+    model: PathBuf,
+    /// Input files (default or `-`: standard input).
+    #[arg(long)]
+    input: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: InputFormat,
+    /// Output format (default: jsonl, or conll for conll input).
+    #[arg(long, value_enum)]
+    output_format: Option<OutputFormat>,
+    /// Offset unit of entity start/end: char (Python), byte (UTF-8) or utf16 (JavaScript).
+    #[arg(long, default_value = "char")]
+    offsets: OffsetUnit,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Documents (or sentences for CoNLL) read and tagged at a time.
+    #[arg(long, default_value_t = 512)]
+    chunk: usize,
+    /// Maximum tokens per sentence piece of long texts.
+    #[arg(long, default_value_t = 128)]
+    max_sentence_tokens: usize,
+    #[arg(long)]
+    threads: Option<i32>,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+fn token_entities<'a>(t: &Tagged, tagger: &'a Tagger) -> Vec<TokenEntity<'a>> {
+    t.entities
+        .iter()
+        .map(|e| TokenEntity {
+            start: e.start,
+            end: e.end,
+            label: tagger.tag_set().labels().name(e.label),
+            score: e.probability,
+        })
+        .collect()
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let device = parse_device(&args.device)?;
+    let mut tagger = Tagger::load(
+        &args.model,
+        TaggerOptions {
+            batch_size: args.batch_size,
+            threads: args.threads,
+            device,
+        },
+    )?;
+    let mode = tagger.model().model.config.tokenization;
+    let out_format = args.output_format.unwrap_or(match args.format {
+        InputFormat::Conll => OutputFormat::Conll,
+        _ => OutputFormat::Jsonl,
+    });
+    if out_format == OutputFormat::Conll && args.format != InputFormat::Conll {
+        bail!("--output-format conll needs --format conll input");
+    }
+    let inputs = if args.input.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        args.input.clone()
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(if args.format == InputFormat::Conll {
+        "sentences"
+    } else {
+        "documents"
+    });
+    let req = TagRequest {
+        probabilities: true,
+        nbest: 0,
+    };
+    for path in &inputs {
+        let name = path.display().to_string();
+        let reader: Box<dyn BufRead> = if name == "-" {
+            Box::new(BufReader::new(std::io::stdin()))
+        } else {
+            Box::new(BufReader::new(
+                std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?,
+            ))
+        };
+        if args.format == InputFormat::Conll {
+            let mut sentences = Reader::new(reader, name.clone(), ReaderOptions::tokens_only());
+            loop {
+                let chunk: Vec<_> = sentences
+                    .by_ref()
+                    .take(args.chunk.max(1))
+                    .collect::<Result<_, _>>()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let toks: Vec<Vec<&str>> = chunk
+                    .iter()
+                    .map(|s| s.tokens.iter().map(String::as_str).collect())
+                    .collect();
+                let tagged = tagger.tag(&toks, req)?;
+                for (s, t) in chunk.iter().zip(&tagged) {
+                    match out_format {
+                        OutputFormat::Conll => {
+                            let names: Vec<String> =
+                                t.tags.iter().map(|&i| tagger.tag_set().name(i)).collect();
+                            write_sentence(&mut out, &s.tokens, &[&names])?;
+                        }
+                        OutputFormat::Jsonl => {
+                            let ents: Vec<_> = token_entities(t, &tagger)
+                                .iter()
+                                .map(|e| serde_json::json!({"start": e.start, "end": e.end, "label": e.label, "score": e.score, "text": s.tokens[e.start..e.end].join(" ")}))
+                                .collect();
+                            writeln!(
+                                out,
+                                "{}",
+                                serde_json::json!({"tokens": s.tokens, "entities": ents})
+                            )?;
+                        }
+                    }
+                }
+                bar.inc(chunk.len() as u64);
+            }
+            continue;
+        }
+        let mut lines = reader.lines().enumerate();
+        loop {
+            let mut docs: Vec<(String, serde_json::Value)> = Vec::new();
+            for (i, line) in lines.by_ref() {
+                let line =
+                    line.with_context(|| format!("{name}:{}: cannot read (is it UTF-8?)", i + 1))?;
+                match args.format {
+                    InputFormat::Text => docs.push((line, serde_json::Value::Null)),
+                    _ => {
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        let v: serde_json::Value = serde_json::from_str(&line)
+                            .with_context(|| format!("{name}:{}: not a JSON object", i + 1))?;
+                        let Some(text) = v.get("text").and_then(|t| t.as_str()) else {
+                            bail!("{name}:{}: the object has no string field \"text\"", i + 1);
+                        };
+                        docs.push((text.to_owned(), v));
+                    }
+                }
+                if docs.len() >= args.chunk.max(1) {
+                    break;
+                }
+            }
+            if docs.is_empty() {
+                break;
+            }
+            let prepared: Vec<Document> = docs
+                .iter()
+                .map(|(t, _)| Document::new(t, mode, args.max_sentence_tokens))
+                .collect();
+            let all: Vec<Vec<&str>> = prepared.iter().flat_map(|d| d.sentences()).collect();
+            let tagged = tagger.tag(&all, req)?;
+            let mut at = 0;
+            for (doc, (text, extra)) in prepared.iter().zip(&docs) {
+                let n = doc.num_sentences();
+                let per: Vec<Vec<TokenEntity>> = tagged[at..at + n]
+                    .iter()
+                    .map(|t| token_entities(t, &tagger))
+                    .collect();
+                at += n;
+                let entities = doc.entities(&per, args.offsets);
+                let mut obj = match extra {
+                    serde_json::Value::Object(m) => m.clone(),
+                    _ => serde_json::Map::new(),
+                };
+                obj.insert("text".into(), text.clone().into());
+                obj.insert("entities".into(), serde_json::to_value(&entities)?);
+                writeln!(out, "{}", serde_json::Value::Object(obj))?;
+            }
+            bar.inc(docs.len() as u64);
+        }
+    }
+    bar.finish_and_clear();
+    out.flush()?;
+    Ok(())
+}
