@@ -7,6 +7,7 @@ mod evaluate;
 mod plot;
 mod predict;
 mod score;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -16,6 +17,9 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "ner", version, about, propagate_version = true)]
 struct Cli {
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "NER_LOG_FORMAT", default_value = "text")]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,15 +34,19 @@ enum Command {
     Eval(eval::Args),
     /// Tag raw text, JSONL or CoNLL tokens.
     Predict(predict::Args),
+    /// Serve the HTTP API.
+    Serve(Box<serve::Args>),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.log_format);
     let result = match cli.command {
         Command::Score(a) => score::run(a),
         Command::Train(a) => train::run(*a),
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Serve(a) => serve::run(*a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,5 +54,19 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn init_logging(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("NER_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }

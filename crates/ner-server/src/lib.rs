@@ -1,1 +1,293 @@
-//! ner-server
+//! The HTTP service. It talks to the model through the [`model::NerModel`] trait and never links
+//! libtorch, so its router tests run with a fake model.
+//!
+//! A `POST /ner` request flows: body limit → typed JSON ([`api`], our error format on every
+//! rejection, [`error`]) → validation → admission (a semaphore, then the bounded queue; full →
+//! 429) → tokenisation into words with offsets → the queue → the model's own thread takes a
+//! batch ([`worker`]) → spans built by slicing the original text → JSON.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod worker;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::worker::{BatchConfig, Worker};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Limits and behaviour of the service.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub max_body_bytes: usize,
+    /// The longest text accepted, in characters (413 beyond).
+    pub max_text_chars: usize,
+    /// The most texts in one batch request.
+    pub max_texts: usize,
+    pub request_timeout: Duration,
+    /// Requests tagged at once; more get 429.
+    pub concurrency_limit: usize,
+    /// Long texts are cut into sentence pieces of at most this many tokens.
+    pub max_sentence_tokens: usize,
+    pub batch: BatchConfig,
+    /// When set, `/ner` requires `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// Origins allowed by CORS (`*` for any); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 2 << 20,
+            max_text_chars: 200_000,
+            max_texts: 256,
+            request_timeout: Duration::from_secs(30),
+            concurrency_limit: 512,
+            max_sentence_tokens: 128,
+            batch: BatchConfig {
+                queue_size: 1024,
+                max_batch_tokens: 4096,
+                max_batch_wait: Duration::from_millis(2),
+            },
+            api_key: None,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServerConfig>,
+    pub worker: Worker,
+    pub metrics: Metrics,
+    pub concurrency: Arc<Semaphore>,
+    request_ids: Arc<AtomicU64>,
+}
+
+impl AppState {
+    pub fn new(config: ServerConfig, worker: Worker, metrics: Metrics) -> Self {
+        AppState {
+            concurrency: Arc::new(Semaphore::new(config.concurrency_limit.max(1))),
+            config: Arc::new(config),
+            worker,
+            metrics,
+            request_ids: Arc::new(AtomicU64::new(1)),
+        }
+    }
+}
+
+/// Starts the model thread and returns the state the router needs.
+pub fn start(config: ServerConfig, factory: model::ModelFactory) -> std::io::Result<AppState> {
+    let metrics = Metrics::new();
+    let worker = Worker::spawn(factory, config.batch, metrics.clone())?;
+    Ok(AppState::new(config, worker, metrics))
+}
+
+const OPENAPI: &str = include_str!("openapi.json");
+const DEMO: &str = include_str!("demo.html");
+
+/// The router: every route, our JSON errors for unknown routes and methods, CORS, metrics and
+/// one log line per request.
+pub fn app(state: AppState) -> Router {
+    let ner_routes = Router::new()
+        .route("/ner", post(api::ner).fallback(method_not_allowed))
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
+    let mut router = Router::new()
+        .merge(ner_routes)
+        .route("/", get(demo).fallback(method_not_allowed))
+        .route("/health", get(health).fallback(method_not_allowed))
+        .route("/ready", get(ready).fallback(method_not_allowed))
+        .route("/info", get(info).fallback(method_not_allowed))
+        .route("/metrics", get(metrics_text).fallback(method_not_allowed))
+        .route("/openapi.json", get(openapi).fallback(method_not_allowed))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe));
+    if let Some(cors) = cors_layer(&state.config.cors_origins) {
+        router = router.layer(cors);
+    }
+    router.with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let base = CorsLayer::new()
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    if origins.iter().any(|o| o == "*") {
+        return Some(base.allow_origin(Any));
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(base.allow_origin(AllowOrigin::list(list)))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+async fn demo() -> Html<&'static str> {
+    Html(DEMO)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn ready(State(st): State<AppState>) -> Response {
+    if st.worker.is_ready() {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        let message = match st.worker.load_error() {
+            Some(e) => format!("the model failed to load: {e}"),
+            None => ApiError::NotReady.message(),
+        };
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"error": {"type": "not_ready", "message": message}})),
+        )
+            .into_response()
+    }
+}
+
+async fn info(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let info = st.worker.info().ok_or(ApiError::NotReady)?;
+    let c = &st.config;
+    Ok(Json(serde_json::json!({
+        "model": info.name,
+        "labels": info.labels,
+        "scheme": info.scheme,
+        "tokenization": info.tokenization,
+        "config": info.config,
+        "metrics": info.metrics,
+        "version": env!("CARGO_PKG_VERSION"),
+        "limits": {
+            "max_body_bytes": c.max_body_bytes, "max_text_chars": c.max_text_chars,
+            "max_texts": c.max_texts, "request_timeout_ms": c.request_timeout.as_millis() as u64,
+            "max_batch_tokens": c.batch.max_batch_tokens, "queue_size": c.batch.queue_size,
+        },
+    })))
+}
+
+async fn metrics_text(State(st): State<AppState>) -> Response {
+    st.metrics.queue_depth.set(st.worker.queue_depth() as i64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Compares in time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_key(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(key) = &st.config.api_key {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !constant_time_eq(given.as_bytes(), key.as_bytes()) {
+            return ApiError::Unauthorized.into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// Request id, metrics and one log line per request.
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 128)
+        .map_or_else(
+            || format!("{:016x}", st.request_ids.fetch_add(1, Ordering::Relaxed)),
+            str::to_owned,
+        );
+    let method = req.method().clone();
+    let mut resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let secs = start.elapsed().as_secs_f64();
+    st.metrics
+        .requests
+        .with_label_values(&[route.as_str(), &status.to_string()])
+        .inc();
+    st.metrics
+        .latency
+        .with_label_values(&[route.as_str()])
+        .observe(secs);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    tracing::info!(request_id = %id, method = %method, route = %route, status, duration_ms = secs * 1e3, "request");
+    resp
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish
+/// (for at most `grace`), and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let handle = tokio::spawn(async move { server.await });
+    // After the signal, give in-flight requests `grace` to finish.
+    let finished = async {
+        match handle.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    };
+    tokio::pin!(finished);
+    tokio::select! {
+        r = &mut finished => r,
+        _ = async { let _ = rx.await; tokio::time::sleep(grace).await; } => {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
+            Ok(())
+        }
+    }
+}

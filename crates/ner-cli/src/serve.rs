@@ -1,0 +1,214 @@
+//! `ner serve`: the HTTP service with a model from a model directory.
+
+use crate::train::parse_device;
+use anyhow::{Context, Result};
+use ner_model::{TagRequest, Tagger, TaggerOptions};
+use ner_server::model::{ModelInfo, NerModel, SentenceEntity, SentenceTags, TagOptions};
+use ner_server::worker::BatchConfig;
+use ner_server::ServerConfig;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Model directory (default: the English model shipped in models/).
+    #[arg(long, env = "NER_MODEL")]
+    model: Option<PathBuf>,
+    #[arg(long, env = "NER_HOST", default_value = "127.0.0.1")]
+    host: String,
+    /// Port (0: any free port; `PORT` is honoured too).
+    #[arg(long, env = "NER_PORT")]
+    port: Option<u16>,
+    /// Largest request body in bytes.
+    #[arg(long, env = "NER_MAX_BODY_BYTES", default_value_t = 2 << 20)]
+    max_body_bytes: usize,
+    /// Longest text in characters (413 beyond).
+    #[arg(long, env = "NER_MAX_TEXT_CHARS", default_value_t = 200_000)]
+    max_text_chars: usize,
+    /// Most texts per batch request.
+    #[arg(long, env = "NER_MAX_TEXTS", default_value_t = 256)]
+    max_texts: usize,
+    /// Per-request time limit in milliseconds.
+    #[arg(long, env = "NER_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// Requests tagged at once; more are refused with 429.
+    #[arg(long, env = "NER_CONCURRENCY_LIMIT", default_value_t = 512)]
+    concurrency_limit: usize,
+    /// Requests waiting for the model; more are refused with 429.
+    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = 1024)]
+    queue_size: usize,
+    /// A model batch is closed at this many tokens...
+    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = 4096)]
+    max_batch_tokens: usize,
+    /// ...or after waiting this many microseconds for more requests.
+    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = 1000)]
+    max_batch_wait_us: u64,
+    /// Sentences per forward pass inside a batch.
+    #[arg(long, env = "NER_MODEL_BATCH_SIZE", default_value_t = 64)]
+    model_batch_size: usize,
+    /// Long texts are cut into pieces of at most this many tokens.
+    #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = 128)]
+    max_sentence_tokens: usize,
+    /// Require `Authorization: Bearer <key>` on /ner.
+    #[arg(long, env = "NER_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Allowed CORS origins (repeat, or comma-separated; `*` for any).
+    #[arg(long, env = "NER_CORS_ALLOW_ORIGIN", value_delimiter = ',')]
+    cors_allow_origin: Vec<String>,
+    /// libtorch intra-op threads.
+    #[arg(long, env = "NER_THREADS")]
+    threads: Option<i32>,
+    #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
+    device: String,
+    /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
+    #[arg(long, env = "NER_SHUTDOWN_GRACE_S", default_value_t = 20)]
+    shutdown_grace_s: u64,
+}
+
+/// The BiLSTM-CRF behind the server's model trait.
+struct Model {
+    tagger: Tagger,
+}
+
+impl NerModel for Model {
+    fn info(&self) -> ModelInfo {
+        let m = self.tagger.model();
+        ModelInfo {
+            name: m.meta.name.clone(),
+            labels: self.tagger.tag_set().labels().names().to_vec(),
+            scheme: self.tagger.tag_set().scheme().to_string(),
+            tokenization: m.model.config.tokenization,
+            config: serde_json::to_value(&m.model.config).unwrap_or_default(),
+            metrics: m.meta.metrics.clone(),
+        }
+    }
+
+    fn tag(
+        &mut self,
+        sentences: &[Vec<String>],
+        options: TagOptions,
+    ) -> Result<Vec<SentenceTags>, String> {
+        let req = TagRequest {
+            probabilities: true,
+            nbest: options.nbest,
+        };
+        let tagged = self.tagger.tag(sentences, req).map_err(|e| e.to_string())?;
+        let ts = self.tagger.tag_set();
+        let names = |tags: &[usize]| tags.iter().map(|&i| ts.name(i)).collect::<Vec<_>>();
+        Ok(tagged
+            .into_iter()
+            .map(|t| SentenceTags {
+                tags: names(&t.tags),
+                token_scores: t.token_probabilities.clone(),
+                entities: t
+                    .entities
+                    .iter()
+                    .map(|e| SentenceEntity {
+                        start: e.start,
+                        end: e.end,
+                        label: ts.labels().name(e.label).to_owned(),
+                        score: e.probability,
+                    })
+                    .collect(),
+                nbest: t.nbest.iter().map(|(p, prob)| (names(p), *prob)).collect(),
+            })
+            .collect())
+    }
+}
+
+/// The model shipped in `models/`, next to the binary's repository or the working directory.
+fn default_model() -> PathBuf {
+    let candidates = [
+        PathBuf::from("models/en-conll03"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/en-conll03"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.join("meta.json").exists())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let model_dir = args.model.clone().unwrap_or_else(default_model);
+    let device = parse_device(&args.device)?;
+    let port = match args.port {
+        Some(p) => p,
+        None => std::env::var("PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(8080),
+    };
+    let config = ServerConfig {
+        max_body_bytes: args.max_body_bytes,
+        max_text_chars: args.max_text_chars,
+        max_texts: args.max_texts,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        concurrency_limit: args.concurrency_limit,
+        max_sentence_tokens: args.max_sentence_tokens,
+        batch: BatchConfig {
+            queue_size: args.queue_size,
+            max_batch_tokens: args.max_batch_tokens,
+            max_batch_wait: Duration::from_micros(args.max_batch_wait_us),
+        },
+        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        cors_origins: args.cors_allow_origin.clone(),
+    };
+    let opts = TaggerOptions {
+        batch_size: args.model_batch_size,
+        threads: args.threads,
+        device,
+    };
+    let dir = model_dir.clone();
+    let factory: ner_server::model::ModelFactory = Box::new(move || {
+        let tagger = Tagger::load(&dir, opts).map_err(|e| e.to_string())?;
+        Ok(Box::new(Model { tagger }) as Box<dyn NerModel>)
+    });
+    let state = ner_server::start(config, factory).context("cannot start the model thread")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let addr = format!("{}:{}", args.host, port);
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        // The model loads on its own thread while the socket already answers /health.
+        let worker = state.worker.clone();
+        let waited = tokio::task::spawn_blocking(move || worker.wait_ready(Duration::from_secs(300))).await?;
+        if !waited {
+            let why = state.worker.load_error().unwrap_or("timed out").to_owned();
+            anyhow::bail!("the model in {} could not be loaded: {why}", model_dir.display());
+        }
+        tracing::info!(addr = %local, model = %model_dir.display(), startup_ms = started.elapsed().as_millis() as u64, "ready");
+        eprintln!("listening on http://{local} (model {}, ready in {} ms)", model_dir.display(), started.elapsed().as_millis());
+        ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,340 @@
+//! `POST /ner`: body → typed request → validation → admission → tokenisation → the model's
+//! queue → entities built by slicing the original text → JSON.
+
+use crate::error::ApiError;
+use crate::model::{SentenceTags, TagOptions};
+use crate::worker::{Job, SubmitError};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ner_core::document::{Document, Entity, TokenEntity};
+use ner_core::offsets::{bytes_to_unit, OffsetUnit};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+/// The JSON body of `POST /ner`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NerRequest {
+    /// One text.
+    pub text: Option<String>,
+    /// Several texts, answered in order.
+    pub texts: Option<Vec<String>>,
+    /// Unit of `start`/`end`: `char` (default), `byte` or `utf16`.
+    #[serde(default)]
+    pub offsets: OffsetUnit,
+    /// Also return the words with their tags and offsets.
+    #[serde(default)]
+    pub tokens: bool,
+    /// Drop entities scoring below this.
+    pub min_score: Option<f64>,
+    /// Also return the k best labelings of each sentence.
+    #[serde(default)]
+    pub nbest: usize,
+}
+
+/// The most labelings `nbest` may ask for.
+pub const MAX_NBEST: usize = 20;
+
+#[derive(Debug, Serialize)]
+pub struct TokenOut {
+    pub text: String,
+    pub start: usize,
+    pub end: usize,
+    pub tag: String,
+    pub score: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Labeling {
+    pub tags: Vec<String>,
+    pub probability: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SentenceNbest {
+    /// Index of the sentence within the text.
+    pub sentence: usize,
+    /// Offsets of the sentence in the text.
+    pub start: usize,
+    pub end: usize,
+    pub labelings: Vec<Labeling>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TextResult {
+    pub entities: Vec<Entity>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vec<TokenOut>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbest: Option<Vec<SentenceNbest>>,
+}
+
+fn content_type(headers: &HeaderMap) -> Result<bool, ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(false);
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    match essence {
+        "application/json" | "" => Ok(false),
+        "text/plain" => Ok(true),
+        other => Err(ApiError::UnsupportedMediaType(other.to_owned())),
+    }
+}
+
+fn parse(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<NerRequest, ApiError> {
+    let plain = content_type(headers)?;
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge(limit)
+        } else {
+            ApiError::MalformedBody(e.body_text())
+        }
+    })?;
+    if body.len() > limit {
+        return Err(ApiError::BodyTooLarge(limit));
+    }
+    let text = std::str::from_utf8(&body).map_err(|e| {
+        ApiError::MalformedBody(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+    })?;
+    if plain {
+        return Ok(NerRequest {
+            text: Some(text.to_owned()),
+            texts: None,
+            offsets: OffsetUnit::Char,
+            tokens: false,
+            min_score: None,
+            nbest: 0,
+        });
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    let req: NerRequest = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::InvalidField(if path == "." {
+                format!("{inner}")
+            } else {
+                format!("field `{path}`: {inner}")
+            }),
+            _ => ApiError::MalformedBody(inner.to_string()),
+        }
+    })?;
+    Ok(req)
+}
+
+fn validate(req: NerRequest, st: &AppState) -> Result<(Vec<String>, bool, NerRequest), ApiError> {
+    let mut req = req;
+    let (texts, single) = match (req.text.take(), req.texts.take()) {
+        (Some(t), None) => (vec![t], true),
+        (None, Some(ts)) => {
+            if ts.is_empty() {
+                return Err(ApiError::InvalidField(
+                    "field `texts`: must hold at least one text".into(),
+                ));
+            }
+            if ts.len() > st.config.max_texts {
+                return Err(ApiError::InvalidField(format!(
+                    "field `texts`: {} texts, more than the limit of {} per request",
+                    ts.len(),
+                    st.config.max_texts
+                )));
+            }
+            (ts, false)
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidField(
+                "give either `text` or `texts`, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::InvalidField(
+                "missing field `text` (or `texts` for a batch)".into(),
+            ))
+        }
+    };
+    if req.nbest > MAX_NBEST {
+        return Err(ApiError::InvalidField(format!(
+            "field `nbest`: at most {MAX_NBEST}, got {}",
+            req.nbest
+        )));
+    }
+    if let Some(m) = req.min_score {
+        if !(0.0..=1.0).contains(&m) {
+            return Err(ApiError::InvalidField(format!(
+                "field `min_score`: must be between 0 and 1, got {m}"
+            )));
+        }
+    }
+    for (index, t) in texts.iter().enumerate() {
+        let chars = t.chars().count();
+        if chars > st.config.max_text_chars {
+            return Err(ApiError::TextTooLong {
+                index,
+                chars,
+                limit: st.config.max_text_chars,
+            });
+        }
+    }
+    Ok((texts, single, req))
+}
+
+pub async fn ner(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let req = parse(&headers, body, st.config.max_body_bytes)?;
+    let (texts, single, req) = validate(req, &st)?;
+    if !st.worker.is_ready() {
+        return Err(ApiError::NotReady);
+    }
+    let Ok(_permit) = st.concurrency.clone().try_acquire_owned() else {
+        return Err(ApiError::Overloaded(1));
+    };
+    let mode = st.worker.info().map(|i| i.tokenization).unwrap_or_default();
+    let docs: Vec<Document> = texts
+        .iter()
+        .map(|t| Document::new(t, mode, st.config.max_sentence_tokens))
+        .collect();
+    let sentences: Vec<Vec<String>> = docs
+        .iter()
+        .flat_map(|d| {
+            d.sentences()
+                .into_iter()
+                .map(|s| s.into_iter().map(str::to_owned).collect())
+        })
+        .collect();
+    let tagged = if sentences.is_empty() {
+        Vec::new()
+    } else {
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            sentences,
+            options: TagOptions { nbest: req.nbest },
+            reply: tx,
+        };
+        match st.worker.submit(job) {
+            Ok(()) => {}
+            Err(SubmitError::Full) => return Err(ApiError::Overloaded(1)),
+            Err(SubmitError::Stopped) => return Err(ApiError::NotReady),
+        }
+        st.metrics.queue_depth.set(st.worker.queue_depth() as i64);
+        match tokio::time::timeout(st.config.request_timeout, rx).await {
+            Ok(Ok(Ok(t))) => t,
+            Ok(Ok(Err(e))) => {
+                tracing::error!(error = %e, "model error");
+                return Err(ApiError::Internal);
+            }
+            Ok(Err(_)) => return Err(ApiError::Internal),
+            Err(_) => return Err(ApiError::Timeout),
+        }
+    };
+    let model = st.worker.info().map(|i| i.name.clone()).unwrap_or_default();
+    let mut at = 0;
+    let mut results = Vec::with_capacity(docs.len());
+    for doc in &docs {
+        let n = doc.num_sentences();
+        let Some(part) = tagged.get(at..at + n) else {
+            return Err(ApiError::Internal);
+        };
+        at += n;
+        results.push(build(doc, part, &req));
+    }
+    let body = if single {
+        let r = results.pop().unwrap_or(TextResult {
+            entities: Vec::new(),
+            tokens: None,
+            nbest: None,
+        });
+        let mut v = serde_json::to_value(r).map_err(|_| ApiError::Internal)?;
+        v["model"] = model.into();
+        v
+    } else {
+        serde_json::json!({"results": results, "model": model})
+    };
+    Ok(Json(body).into_response())
+}
+
+fn build(doc: &Document, tagged: &[SentenceTags], req: &NerRequest) -> TextResult {
+    let per: Vec<Vec<TokenEntity>> = tagged
+        .iter()
+        .map(|t| {
+            t.entities
+                .iter()
+                .filter(|e| req.min_score.is_none_or(|m| e.score >= m))
+                .map(|e| TokenEntity {
+                    start: e.start,
+                    end: e.end,
+                    label: &e.label,
+                    score: e.score,
+                })
+                .collect()
+        })
+        .collect();
+    let entities = doc.entities(&per, req.offsets);
+    let text = doc.text();
+    let tokens = req.tokens.then(|| {
+        let mut out = Vec::new();
+        let mut offs = Vec::new();
+        for (i, t) in tagged.iter().enumerate() {
+            for (j, r) in doc.sentence_tokens(i).iter().enumerate() {
+                offs.extend([r.start, r.end]);
+                out.push(TokenOut {
+                    text: text[r.clone()].to_owned(),
+                    start: 0,
+                    end: 0,
+                    tag: t.tags.get(j).cloned().unwrap_or_else(|| "O".into()),
+                    score: t.token_scores.get(j).copied().unwrap_or(1.0),
+                });
+            }
+        }
+        bytes_to_unit(text, &mut offs, req.offsets);
+        for (i, t) in out.iter_mut().enumerate() {
+            t.start = offs[2 * i];
+            t.end = offs[2 * i + 1];
+        }
+        out
+    });
+    let nbest = (req.nbest > 0).then(|| {
+        tagged
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let toks = doc.sentence_tokens(i);
+                let mut se = [
+                    toks.first().map_or(0, |r| r.start),
+                    toks.last().map_or(0, |r| r.end),
+                ];
+                bytes_to_unit(text, &mut se, req.offsets);
+                SentenceNbest {
+                    sentence: i,
+                    start: se[0],
+                    end: se[1],
+                    labelings: t
+                        .nbest
+                        .iter()
+                        .map(|(tags, p)| Labeling {
+                            tags: tags.clone(),
+                            probability: *p,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    });
+    TextResult {
+        entities,
+        tokens,
+        nbest,
+    }
+}

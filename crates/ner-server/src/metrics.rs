@@ -1,0 +1,100 @@
+//! Prometheus metrics: requests by route and status, latency histograms, queue depth, batch
+//! sizes and tokens processed.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub requests: IntCounterVec,
+    pub latency: HistogramVec,
+    pub queue_depth: IntGauge,
+    pub batch_sentences: Histogram,
+    pub batch_tokens: Histogram,
+    pub tokens: IntCounter,
+    pub dropped_jobs: IntCounter,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    match r {
+        Ok(t) => t,
+        // Only reachable with invalid metric names, which are constants here.
+        Err(e) => unreachable!("invalid metric definition: {e}"),
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = must(IntCounterVec::new(
+            Opts::new("ner_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        ));
+        let latency = must(HistogramVec::new(
+            HistogramOpts::new(
+                "ner_request_duration_seconds",
+                "HTTP request latency by route",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+            ]),
+            &["route"],
+        ));
+        let queue_depth = must(IntGauge::new(
+            "ner_queue_depth",
+            "requests waiting for the model",
+        ));
+        let batch_sentences = must(Histogram::with_opts(
+            HistogramOpts::new("ner_batch_sentences", "sentences per model batch").buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+            ]),
+        ));
+        let batch_tokens = must(Histogram::with_opts(
+            HistogramOpts::new("ner_batch_tokens", "tokens per model batch").buckets(vec![
+                16.0, 64.0, 256.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
+            ]),
+        ));
+        let tokens = must(IntCounter::new("ner_tokens_total", "tokens tagged"));
+        let dropped_jobs = must(IntCounter::new(
+            "ner_dropped_jobs_total",
+            "queued requests skipped because their client had gone",
+        ));
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(batch_sentences.clone()),
+            Box::new(batch_tokens.clone()),
+            Box::new(tokens.clone()),
+            Box::new(dropped_jobs.clone()),
+        ] {
+            must(registry.register(c));
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            queue_depth,
+            batch_sentences,
+            batch_tokens,
+            tokens,
+            dropped_jobs,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
