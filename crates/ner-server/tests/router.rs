@@ -1,0 +1,430 @@
+//! Router tests with a fake model: every status of the error table, batch order, offsets in
+//! every unit, text/plain bodies, auth, readiness, metrics.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use ner_core::offsets::slice;
+use ner_core::tokenize::Mode;
+use ner_server::model::{
+    ModelFactory, ModelInfo, NerModel, SentenceEntity, SentenceTags, TagOptions,
+};
+use ner_server::{app, start, ServerConfig};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tower::ServiceExt;
+
+/// Tags runs of capitalised words as PER; can be told to fail or to block.
+struct Fake {
+    fail: bool,
+    gate: Option<Arc<Mutex<()>>>,
+}
+
+impl NerModel for Fake {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            name: "fake".into(),
+            labels: vec!["PER".into()],
+            scheme: "bio".into(),
+            tokenization: Mode::Word,
+            config: serde_json::json!({}),
+            metrics: serde_json::json!({}),
+        }
+    }
+
+    fn tag(
+        &mut self,
+        sentences: &[Vec<String>],
+        options: TagOptions,
+    ) -> Result<Vec<SentenceTags>, String> {
+        if let Some(g) = &self.gate {
+            drop(g.lock());
+        }
+        if self.fail {
+            return Err("secret internal detail".into());
+        }
+        Ok(sentences
+            .iter()
+            .map(|s| {
+                let cap = |w: &String| w.chars().next().is_some_and(char::is_uppercase);
+                let mut tags = Vec::new();
+                let mut entities: Vec<SentenceEntity> = Vec::new();
+                for (i, w) in s.iter().enumerate() {
+                    if cap(w) {
+                        if i > 0 && cap(&s[i - 1]) {
+                            tags.push("I-PER".to_owned());
+                            if let Some(e) = entities.last_mut() {
+                                e.end = i + 1;
+                            }
+                        } else {
+                            tags.push("B-PER".to_owned());
+                            entities.push(SentenceEntity {
+                                start: i,
+                                end: i + 1,
+                                label: "PER".into(),
+                                score: 0.9,
+                            });
+                        }
+                    } else {
+                        tags.push("O".to_owned());
+                    }
+                }
+                let nbest = (0..options.nbest.min(1))
+                    .map(|_| (tags.clone(), 1.0))
+                    .collect();
+                SentenceTags {
+                    token_scores: vec![0.9; tags.len()],
+                    tags,
+                    entities,
+                    nbest,
+                }
+            })
+            .collect())
+    }
+}
+
+fn router_with(config: ServerConfig, factory: ModelFactory) -> Router {
+    let state = start(config, factory).unwrap();
+    let ok = state.worker.wait_ready(Duration::from_secs(5));
+    let _ = ok;
+    app(state)
+}
+
+fn router(config: ServerConfig) -> Router {
+    router_with(
+        config,
+        Box::new(|| {
+            Ok(Box::new(Fake {
+                fail: false,
+                gate: None,
+            }) as Box<dyn NerModel>)
+        }),
+    )
+}
+
+async fn call(
+    app: &Router,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(
+        String::from_utf8_lossy(&bytes).into(),
+    ));
+    (status, headers, v)
+}
+
+fn post(body: impl Into<Body>, ct: &str) -> Request<Body> {
+    Request::post("/ner")
+        .header(header::CONTENT_TYPE, ct)
+        .body(body.into())
+        .unwrap()
+}
+
+fn json(v: serde_json::Value) -> Request<Body> {
+    post(v.to_string(), "application/json")
+}
+
+#[tokio::test]
+async fn entities_with_offsets_in_every_unit() {
+    let app = router(ServerConfig::default());
+    let text = "Ünïcödé 👩‍👩‍👧 says Angela Merkel met 中 Peter in Paris.";
+    for unit in ["char", "byte", "utf16"] {
+        let (s, _, v) = call(
+            &app,
+            json(serde_json::json!({"text": text, "offsets": unit, "tokens": true})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let ents = v["entities"].as_array().unwrap();
+        let names: Vec<_> = ents.iter().map(|e| e["text"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Ünïcödé", "Angela Merkel", "Peter", "Paris"]);
+        let u = unit.parse().unwrap();
+        for e in ents.iter().chain(v["tokens"].as_array().unwrap()) {
+            let (a, b) = (
+                e["start"].as_u64().unwrap() as usize,
+                e["end"].as_u64().unwrap() as usize,
+            );
+            assert_eq!(slice(text, a, b, u), e["text"].as_str(), "{unit}: {e}");
+        }
+        assert_eq!(v["model"], "fake");
+    }
+}
+
+#[tokio::test]
+async fn batches_keep_their_order_and_plain_text_works() {
+    let app = router(ServerConfig::default());
+    let texts: Vec<String> = (0..30)
+        .map(|i| format!("number {i} is Name{i} here"))
+        .collect();
+    let (s, _, v) = call(&app, json(serde_json::json!({"texts": texts, "nbest": 2}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 30);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r["entities"][0]["text"], format!("Name{i}"));
+        assert_eq!(r["nbest"][0]["labelings"][0]["probability"], 1.0);
+    }
+    let (s, _, v) = call(&app, post("Hello Bob", "text/plain; charset=utf-8")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["entities"][0]["text"], "Hello Bob");
+    let (s, _, v) = call(
+        &app,
+        json(serde_json::json!({"text": "", "min_score": 0.95})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["entities"].as_array().unwrap().len()),
+        (StatusCode::OK, 0)
+    );
+}
+
+#[tokio::test]
+async fn every_client_error_has_its_status_and_our_format() {
+    let cfg = ServerConfig {
+        max_body_bytes: 1000,
+        max_text_chars: 50,
+        max_texts: 3,
+        ..Default::default()
+    };
+    let app = router(cfg);
+    let cases: Vec<(Request<Body>, StatusCode, &str, &str)> = vec![
+        (
+            post("{\"text\": ", "application/json"),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            "JSON",
+        ),
+        (
+            post(vec![b'"', 0xff, b'"'], "application/json"),
+            StatusCode::BAD_REQUEST,
+            "malformed_body",
+            "UTF-8",
+        ),
+        (
+            json(serde_json::json!({"txt": "a"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "txt",
+        ),
+        (
+            json(serde_json::json!({"text": 5})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "`text`",
+        ),
+        (
+            json(serde_json::json!({"texts": ["a", 1]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "texts[1]",
+        ),
+        (
+            json(serde_json::json!({"text": "a", "offsets": "words"})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "offsets",
+        ),
+        (
+            json(serde_json::json!({"text": "a", "nbest": 100})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "nbest",
+        ),
+        (
+            json(serde_json::json!({})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "text",
+        ),
+        (
+            json(serde_json::json!({"texts": ["a", "b", "c", "d"]})),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "limit",
+        ),
+        (
+            json(serde_json::json!({"text": "x".repeat(2000)})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "1000",
+        ),
+        (
+            json(serde_json::json!({"text": "x ".repeat(40)})),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text_too_long",
+            "80",
+        ),
+        (
+            post("text=a", "application/x-www-form-urlencoded"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        (
+            Request::get("/ner").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "",
+        ),
+        (
+            Request::post("/health").body(Body::empty()).unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "",
+        ),
+        (
+            Request::get("/nope").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "",
+        ),
+    ];
+    for (req, status, ty, needle) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let (s, _, v) = call(&app, req).await;
+        assert_eq!(s, status, "{what}: {v}");
+        assert_eq!(v["error"]["type"], ty, "{what}: {v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(needle),
+            "{what}: {v}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn api_key_guards_ner_only() {
+    let app = router(ServerConfig {
+        api_key: Some("s3cret".into()),
+        ..Default::default()
+    });
+    let (s, _, v) = call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let req = Request::post("/ner")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, "Bearer wrong")
+        .body(Body::from("{\"text\":\"a\"}"))
+        .unwrap();
+    assert_eq!(call(&app, req).await.0, StatusCode::UNAUTHORIZED);
+    let req = Request::post("/ner")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, "Bearer s3cret")
+        .body(Body::from("{\"text\":\"a\"}"))
+        .unwrap();
+    assert_eq!(call(&app, req).await.0, StatusCode::OK);
+    for path in ["/health", "/ready"] {
+        assert_eq!(
+            call(&app, Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .0,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn overload_gets_429_with_retry_after() {
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let g = gate.clone();
+    let app = router_with(
+        ServerConfig {
+            concurrency_limit: 1,
+            ..Default::default()
+        },
+        Box::new(move || {
+            Ok(Box::new(Fake {
+                fail: false,
+                gate: Some(g),
+            }) as Box<dyn NerModel>)
+        }),
+    );
+    let first = tokio::spawn({
+        let app = app.clone();
+        async move { call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, h, v) = call(&app, json(serde_json::json!({"text": "Hi Ann"}))).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("overloaded"))
+    );
+    assert!(h.contains_key(header::RETRY_AFTER));
+    drop(held);
+    let (s, _, v) = first.await.unwrap();
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn model_failures_are_500_without_internals_and_503_when_not_loaded() {
+    let app = router_with(
+        ServerConfig::default(),
+        Box::new(|| {
+            Ok(Box::new(Fake {
+                fail: true,
+                gate: None,
+            }) as Box<dyn NerModel>)
+        }),
+    );
+    let (s, _, v) = call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!v.to_string().contains("secret"), "{v}");
+    let app = router_with(
+        ServerConfig::default(),
+        Box::new(|| Err("no such model".into())),
+    );
+    let (s, _, v) = call(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("no such model"));
+    let (s, h, v) = call(&app, json(serde_json::json!({"text": "Hi"}))).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready"))
+    );
+    assert!(h.contains_key(header::RETRY_AFTER));
+    assert_eq!(
+        call(&app, Request::get("/health").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn info_metrics_and_openapi() {
+    let app = router(ServerConfig::default());
+    call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
+    let (s, _, v) = call(&app, Request::get("/info").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (s, v["model"].as_str(), v["labels"][0].as_str()),
+        (StatusCode::OK, Some("fake"), Some("PER"))
+    );
+    let (s, _, v) = call(&app, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    let text = v.as_str().unwrap().to_owned();
+    assert_eq!(s, StatusCode::OK);
+    for m in [
+        "ner_requests_total{route=\"/ner\",status=\"200\"} 1",
+        "ner_request_duration_seconds",
+        "ner_queue_depth",
+        "ner_batch_tokens",
+        "ner_tokens_total 2",
+    ] {
+        assert!(text.contains(m), "missing {m} in\n{text}");
+    }
+    let (s, _, v) = call(
+        &app,
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!((s, v["openapi"].as_str()), (StatusCode::OK, Some("3.0.3")));
+    assert!(v["paths"]["/ner"]["post"].is_object());
+}
