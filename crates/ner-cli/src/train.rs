@@ -633,6 +633,10 @@ fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
             break;
         }
         if STOP.load(Ordering::SeqCst) {
+            eprintln!(
+                "interrupted after epoch {epoch}; the run can continue with --resume {}",
+                out.display()
+            );
             break;
         }
     }

@@ -1,0 +1,359 @@
+//! `ner train`, `eval`, `predict` and `score` on the project's own small fixtures.
+
+mod common;
+use common::*;
+use ner_core::offsets::{slice, OffsetUnit};
+use ner_core::scheme::{convert, parse_tag, Prefix, Tag};
+use ner_core::TagScheme;
+use std::io::Write;
+use std::process::Stdio;
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn train_eval_predict_score() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("m");
+    train_fixture_model(&model, 4);
+    for f in [
+        "model.safetensors",
+        "config.json",
+        "vocab.json",
+        "labels.json",
+        "meta.json",
+        "metrics.jsonl",
+        "loss.svg",
+        "dev_f1.svg",
+        "per_type_f1.svg",
+    ] {
+        assert!(model.join(f).exists(), "{f} missing");
+    }
+    let metrics = std::fs::read_to_string(model.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 4);
+
+    // The IOB1 test file scores exactly like its BIO conversion.
+    let iob1 = fixture("en-test-iob1.conll");
+    let bio = tmp.path().join("test-bio.conll");
+    let text = std::fs::read_to_string(&iob1).unwrap();
+    let mut out = String::new();
+    for block in text.split("\n\n") {
+        let lines: Vec<&str> = block.lines().filter(|l| !l.is_empty()).collect();
+        let tags: Vec<Tag<&str>> = lines
+            .iter()
+            .map(|l| {
+                let t = l.rsplit(' ').next().unwrap();
+                let (p, ty) = parse_tag(t).unwrap();
+                if p == Prefix::O {
+                    Tag::O
+                } else {
+                    Tag::new(p, ty)
+                }
+            })
+            .collect();
+        let conv = convert(&tags, TagScheme::Bio);
+        for (l, t) in lines.iter().zip(conv) {
+            let (head, _) = l.rsplit_once(' ').unwrap();
+            out.push_str(&format!(
+                "{head} {}\n",
+                TagScheme::Bio.render(t, |x| x.to_string())
+            ));
+        }
+        out.push('\n');
+    }
+    std::fs::write(&bio, out).unwrap();
+    let preds = tmp.path().join("pred.conll");
+    let e1 = json(&run_ok(
+        ner()
+            .args(["eval", "--json", "--model"])
+            .arg(&model)
+            .arg(&iob1)
+            .arg("--write-predictions")
+            .arg(&preds),
+    ));
+    let e2 = json(&run_ok(
+        ner()
+            .args(["eval", "--json", "--model"])
+            .arg(&model)
+            .arg(&bio),
+    ));
+    assert_eq!(
+        e1["overall"], e2["overall"],
+        "IOB1 and BIO versions score differently"
+    );
+    assert!(
+        e1["overall"]["f1"].as_f64().unwrap() > 50.0,
+        "the fixture model learned nothing: {}",
+        e1["overall"]
+    );
+    // `ner score` on the written predictions gives the same numbers.
+    let s = json(&run_ok(ner().args(["score", "--json"]).arg(&preds)));
+    assert_eq!(s["overall"], e1["overall"]);
+    let text_report = String::from_utf8(run_ok(ner().arg("score").arg(&preds)).stdout).unwrap();
+    assert!(text_report.starts_with("processed "), "{text_report}");
+
+    // predict: raw text and JSONL, offsets slice the input in every unit.
+    let input = "Maria Garcia visited Tokyo on Monday .\nShares of Toyota rose 5 percent in Oslo trading . Ünïcödé 😀 Wei Chen said so .\n\n";
+    for unit in OffsetUnit::ALL {
+        let name = format!("{unit:?}").to_lowercase();
+        let mut child = ner()
+            .args(["predict", "--offsets", &name, "--model"])
+            .arg(&model)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            lines.len(),
+            3,
+            "one output line per input line, empty ones included"
+        );
+        let mut found = 0;
+        for v in &lines {
+            let text = v["text"].as_str().unwrap();
+            for e in v["entities"].as_array().unwrap() {
+                let (a, b) = (
+                    e["start"].as_u64().unwrap() as usize,
+                    e["end"].as_u64().unwrap() as usize,
+                );
+                assert_eq!(slice(text, a, b, unit), e["text"].as_str());
+                found += 1;
+            }
+        }
+        assert!(
+            found >= 3,
+            "expected the fixture model to find names: {lines:?}"
+        );
+    }
+    let jsonl = tmp.path().join("in.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"id\": 1, \"text\": \"John Smith visited Paris .\"}\n",
+    )
+    .unwrap();
+    let out = run_ok(
+        ner()
+            .args(["predict", "--format", "jsonl", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(&jsonl),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["id"], 1);
+    let conll_out = run_ok(
+        ner()
+            .args(["predict", "--format", "conll", "--model"])
+            .arg(&model)
+            .arg("--input")
+            .arg(fixture("en-dev.conll")),
+    );
+    let text = String::from_utf8(conll_out.stdout).unwrap();
+    assert_eq!(
+        text.split("\n\n").filter(|b| !b.trim().is_empty()).count(),
+        60,
+        "one output sentence per input sentence"
+    );
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\": 1}\n").unwrap();
+    let out = ner()
+        .args(["predict", "--format", "jsonl", "--model"])
+        .arg(&model)
+        .arg("--input")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("bad.jsonl:1: the object has no string field \"text\""));
+}
+
+#[test]
+fn interrupted_training_resumes_from_its_last_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let child = ner()
+        .args([
+            "train",
+            "--quiet",
+            "--threads",
+            "1",
+            "--epochs",
+            "40",
+            "--patience",
+            "0",
+            "--hidden",
+            "16",
+            "--word-dim",
+            "16",
+        ])
+        .arg("--train")
+        .arg(fixture("en-train.conll"))
+        .arg("--dev")
+        .arg(fixture("en-dev.conll"))
+        .arg("--out")
+        .arg(&dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = dir.join("metrics.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 2 {
+        assert!(start.elapsed().as_secs() < 120, "training made no progress");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Ctrl-C: stop cleanly, keeping the best model and the checkpoint.
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    let done = std::fs::read_to_string(&metrics).unwrap().lines().count();
+    assert!(done < 40);
+    run_ok(ner().arg("train").arg("--resume").arg(&dir));
+    let epochs: Vec<u64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        epochs,
+        (1..=40).collect::<Vec<_>>(),
+        "every epoch exactly once, in order"
+    );
+    // A finished run cannot be started again over itself.
+    let again = ner()
+        .args(["train", "--epochs", "1"])
+        .arg("--train")
+        .arg(fixture("en-train.conll"))
+        .arg("--dev")
+        .arg(fixture("en-dev.conll"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds"));
+}
+
+#[test]
+fn broken_files_stop_training_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, needle) in [
+        (
+            "broken-columns.conll",
+            "broken-columns.conll:3: found 3 columns, but the first token line (line 1) has 4",
+        ),
+        (
+            "broken-tag.conll",
+            "broken-tag.conll:2: tag \"Q-ORG\" has an unknown prefix",
+        ),
+        ("broken-utf8.conll", "broken-utf8.conll:2: invalid UTF-8"),
+    ] {
+        let out_dir = tmp.path().join(file);
+        let out = ner()
+            .args(["train", "--epochs", "1"])
+            .arg("--train")
+            .arg(fixture("en-train.conll"))
+            .arg("--dev")
+            .arg(fixture(file))
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains(needle), "{file}: {err}");
+        assert!(!out_dir.exists(), "{file}: a model directory was created");
+    }
+}
+
+#[test]
+fn chinese_character_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("zh");
+    run_ok(
+        ner()
+            .args([
+                "train",
+                "--quiet",
+                "--threads",
+                "1",
+                "--epochs",
+                "6",
+                "--tokenization",
+                "char",
+                "--model-scheme",
+                "bioes",
+                "--hidden",
+                "32",
+                "--word-dim",
+                "32",
+                "--lr",
+                "0.05",
+            ])
+            .arg("--train")
+            .arg(fixture("zh-train.bmes"))
+            .arg("--dev")
+            .arg(fixture("zh-dev.bmes"))
+            .arg("--out")
+            .arg(&dir),
+    );
+    let e = json(&run_ok(
+        ner()
+            .args(["eval", "--json", "--model"])
+            .arg(&dir)
+            .arg(fixture("zh-dev.bmes")),
+    ));
+    assert!(e["overall"]["f1"].as_f64().unwrap() > 50.0, "{e}");
+    let mut child = ner()
+        .arg("predict")
+        .arg("--model")
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("王芳，现任北京大学教授。\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let texts: Vec<&str> = v["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"王芳") || texts.contains(&"北京大学"),
+        "{v}"
+    );
+}

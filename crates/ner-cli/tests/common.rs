@@ -1,0 +1,79 @@
+//! Helpers shared by the CLI and end-to-end tests (included with `mod common`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn ner() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ner"));
+    c.env("NER_LOG", "warn")
+        .env_remove("NER_MODEL")
+        .env_remove("NER_PORT")
+        .env_remove("PORT");
+    // Tests may run in parallel: keep each libtorch process on one thread.
+    c.env("OMP_NUM_THREADS", "1");
+    c
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the ner binary runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Trains a small model on the English fixture into `dir` (a few seconds).
+pub fn train_fixture_model(dir: &Path, epochs: u32) {
+    run_ok(
+        ner()
+            .args([
+                "train",
+                "--quiet",
+                "--threads",
+                "1",
+                "--epochs",
+                &epochs.to_string(),
+            ])
+            .args([
+                "--train".as_ref(),
+                fixture("en-train.conll").as_os_str(),
+                "--dev".as_ref(),
+                fixture("en-dev.conll").as_os_str(),
+                "--out".as_ref(),
+                dir.as_os_str(),
+            ])
+            .args([
+                "--hidden",
+                "32",
+                "--word-dim",
+                "32",
+                "--lr",
+                "0.05",
+                "--batch-size",
+                "8",
+            ]),
+    );
+}
+
+/// The default English model shipped in `models/`.
+pub fn shipped_model() -> PathBuf {
+    let p = repo().join("models/en-conll03");
+    assert!(
+        p.join("model.safetensors").exists(),
+        "the shipped model {} is missing",
+        p.display()
+    );
+    p
+}
