@@ -1,0 +1,329 @@
+//! End-to-end: the real `ner serve` binary with the shipped model, on port 0, over TCP.
+
+mod common;
+use common::*;
+use ner_core::offsets::{slice, OffsetUnit};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let mut child = ner()
+            .args(["serve", "--port", "0", "--threads", "1", "--model"])
+            .arg(shipped_model())
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server reports its address");
+        Server {
+            child,
+            addr: addr.parse().unwrap(),
+        }
+    }
+
+    /// A complete HTTP/1.1 exchange: (status, body).
+    fn request(&self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+        request(self.addr, method, path, body)
+    }
+
+    fn ner(&self, body: serde_json::Value) -> serde_json::Value {
+        let (s, b) = self.request("POST", "/ner", &body.to_string()).unwrap();
+        assert_eq!(s, 200, "{b}");
+        serde_json::from_str(&b).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("incomplete response: {text:?}"),
+        )
+    })?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap_or(0))
+        })
+        .unwrap_or(rest.len());
+    if rest.len() < len {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "truncated body",
+        ));
+    }
+    Ok((status, rest.to_owned()))
+}
+
+/// A small deterministic generator for random Unicode texts.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn text(&mut self) -> String {
+        const PIECES: &[&str] = &[
+            "Angela Merkel",
+            "Paris",
+            "the United Nations",
+            " ",
+            ", ",
+            ". ",
+            "said",
+            "Ünïcödé",
+            "👩‍👩‍👧",
+            "❤️",
+            "e\u{301}",
+            "中文",
+            "東京",
+            "שלום",
+            "مرحبا",
+            "\u{0}",
+            "\t",
+            "\n",
+            "U.S.",
+            "don't",
+            "New York",
+            "Reuters",
+            "1996-08-22",
+            "\u{200D}",
+            "👍🏽",
+        ];
+        let n = self.next() % 25;
+        (0..n)
+            .map(|_| PIECES[(self.next() % PIECES.len() as u64) as usize])
+            .collect()
+    }
+}
+
+#[test]
+fn realistic_sentences_offsets_and_batches() {
+    let srv = Server::start(&[]);
+    let (s, b) = srv.request("GET", "/ready", "").unwrap();
+    assert_eq!(s, 200, "{b}");
+    let v = srv.ner(serde_json::json!({"text": "German Chancellor Angela Merkel met Emmanuel Macron in Paris on Monday, Reuters reported."}));
+    let got: Vec<(String, String)> = v["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["text"].as_str().unwrap().to_owned(),
+                e["label"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for want in [
+        ("Angela Merkel", "PER"),
+        ("Emmanuel Macron", "PER"),
+        ("Paris", "LOC"),
+        ("Reuters", "ORG"),
+    ] {
+        assert!(
+            got.iter().any(|(t, l)| t == want.0 && l == want.1),
+            "{want:?} not in {got:?}"
+        );
+    }
+    assert!(got.iter().any(|(t, _)| t == "German"), "{got:?}");
+
+    // Random Unicode: every entity's text is the original text sliced by its offsets.
+    let mut rng = Lcg(7);
+    let texts: Vec<String> = (0..60).map(|_| rng.text()).collect();
+    for unit in OffsetUnit::ALL {
+        let name = serde_json::to_value(unit).unwrap();
+        let v = srv.ner(serde_json::json!({"texts": texts, "offsets": name, "tokens": true}));
+        for (t, r) in texts.iter().zip(v["results"].as_array().unwrap()) {
+            for e in r["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(r["tokens"].as_array().unwrap())
+            {
+                let (a, b) = (
+                    e["start"].as_u64().unwrap() as usize,
+                    e["end"].as_u64().unwrap() as usize,
+                );
+                assert_eq!(
+                    slice(t, a, b, unit),
+                    e["text"].as_str(),
+                    "{unit:?} in {t:?}"
+                );
+            }
+        }
+    }
+
+    // Batched equals one by one.
+    let batch = srv.ner(serde_json::json!({"texts": texts}));
+    for (t, r) in texts.iter().zip(batch["results"].as_array().unwrap()) {
+        let alone = srv.ner(serde_json::json!({"text": t}));
+        let (a, b) = (
+            r["entities"].as_array().unwrap(),
+            alone["entities"].as_array().unwrap(),
+        );
+        assert_eq!(a.len(), b.len(), "{t:?}");
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(
+                (&x["text"], &x["label"], &x["start"]),
+                (&y["text"], &y["label"], &y["start"])
+            );
+            assert!((x["score"].as_f64().unwrap() - y["score"].as_f64().unwrap()).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn two_hundred_concurrent_clients() {
+    let srv = Server::start(&[]);
+    let addr = srv.addr;
+    let handles: Vec<_> = (0..200)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let text = format!("Client {i} says Angela Merkel visited Berlin {i} times.");
+                let (s, b) = request(
+                    addr,
+                    "POST",
+                    "/ner",
+                    &serde_json::json!({"text": text}).to_string(),
+                )
+                .unwrap();
+                assert_eq!(s, 200, "{b}");
+                let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+                for e in v["entities"].as_array().unwrap() {
+                    let (a, z) = (
+                        e["start"].as_u64().unwrap() as usize,
+                        e["end"].as_u64().unwrap() as usize,
+                    );
+                    assert_eq!(
+                        slice(&text, a, z, OffsetUnit::Char),
+                        e["text"].as_str(),
+                        "answer of another client?"
+                    );
+                }
+                v["entities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["text"] == "Berlin")
+            })
+        })
+        .collect();
+    let found = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&b| b)
+        .count();
+    assert!(found >= 190, "only {found} of 200 answers found Berlin");
+}
+
+#[test]
+fn sigterm_during_load_loses_no_accepted_request() {
+    let mut srv = Server::start(&[]);
+    let addr = srv.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..16)
+        .map(|i| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut refused) = (0, 0);
+                let start = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
+                    let body = serde_json::json!({"text": format!("Request {i}: Angela Merkel visited Paris and Berlin.")}).to_string();
+                    match request(addr, "POST", "/ner", &body) {
+                        Ok((200, _)) => ok += 1,
+                        Ok((s, b)) => panic!("status {s}: {b}"),
+                        // Not accepted (refused or reset before any byte came back).
+                        Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset) => {
+                            refused += 1;
+                            break;
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && e.to_string().contains("incomplete response: \"\"") => {
+                            refused += 1;
+                            break;
+                        }
+                        Err(e) => panic!("an accepted request was lost: {e}"),
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(800));
+    let pid = srv.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = srv.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(25),
+            "the server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let results: Vec<(u32, u32)> = clients.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(status.success(), "exit status {status:?}");
+    let ok: u32 = results.iter().map(|r| r.0).sum();
+    assert!(
+        ok > 16,
+        "too few requests completed before the signal: {ok}"
+    );
+}
