@@ -1,6 +1,7 @@
 //! The `ner` command. This is the one crate that uses `anyhow`: library errors are typed and
 //! turned into messages here.
 
+mod bench;
 mod data;
 mod eval;
 mod evaluate;
@@ -36,6 +37,9 @@ enum Command {
     Predict(predict::Args),
     /// Serve the HTTP API.
     Serve(Box<serve::Args>),
+    /// Measure model speed (used by scripts/bench-model.sh).
+    #[command(hide = true)]
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(*a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
