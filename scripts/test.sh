@@ -17,5 +17,19 @@ cargo fmt --all --check
 step "cargo clippy --workspace --all-targets --release -- -D warnings"
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 
+# The demo page is tested in a real browser: install Debian's Chromium when it is missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  step "installing chromium for the browser test"
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 ||
+      echo "[test] WARNING: chromium could not be installed; the browser test will be skipped" >&2
+  else
+    echo "[test] WARNING: chromium is missing and cannot be installed here (not root); the browser test will be skipped" >&2
+  fi
+fi
+
 step "cargo test --workspace --release"
 cargo test --workspace --release
+
+step "deployment files and the packaged runtime"
+scripts/check-deploy.sh

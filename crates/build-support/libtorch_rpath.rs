@@ -33,6 +33,9 @@ fn emit_libtorch_rpath() {
     println!("cargo:rerun-if-env-changed=NER_LINK_CUDA");
     match libtorch_lib_dir() {
         Some(dir) => {
+            // First `lib/` beside the binary's own directory, where scripts/package.sh puts
+            // the libraries of a self-contained runtime; then libtorch where it was built.
+            println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/../lib");
             println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
             // The linker drops libtorch_cuda (nothing names its symbols), and with it CUDA.
             // `NER_LINK_CUDA=1` keeps it, for `--device cuda`; CPU builds stay lean without it.

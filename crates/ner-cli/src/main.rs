@@ -5,6 +5,7 @@ mod bench;
 mod data;
 mod eval;
 mod evaluate;
+mod health;
 mod plot;
 mod predict;
 mod score;
@@ -37,6 +38,8 @@ enum Command {
     Predict(predict::Args),
     /// Serve the HTTP API.
     Serve(Box<serve::Args>),
+    /// Ask a running server's /health (for container health checks).
+    Health(health::Args),
     /// Measure model speed (used by scripts/bench-model.sh).
     #[command(hide = true)]
     Bench(bench::Args),
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(*a),
         Command::Bench(a) => bench::run(a),
+        Command::Health(a) => health::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
