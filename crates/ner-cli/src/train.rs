@@ -151,6 +151,10 @@ pub struct Args {
     /// Name of the embedding tensor (default: the one ending in word_embeddings.weight).
     #[arg(long)]
     pub subword_table: Option<String>,
+    /// Start every word embedding from its pooled subword vector (needs --word-dim equal to
+    /// the subword dimension).
+    #[arg(long)]
+    pub init_words_from_subword: bool,
     /// Train this many seeds (seed, seed+1, ...) and report mean and standard deviation.
     #[arg(long, default_value_t = 1)]
     pub seeds: usize,
@@ -502,6 +506,12 @@ fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
     let mut trainer = Trainer::new(&config, vocab, &tags, opts.clone(), device, |_| Ok(()))?;
     if let Some(t) = subword_table {
         trainer.model.set_subword_table(t, device);
+        if args.init_words_from_subword && !resume {
+            let n = pretrained::init_words_from_subword(&trainer.model, &trainer.vocab)?;
+            eprintln!("word embeddings: {n} initialised from pooled subword vectors");
+        }
+    } else if args.init_words_from_subword {
+        bail!("--init-words-from-subword needs --subword-model");
     }
     if let Some(v) = &vectors {
         let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, v);
