@@ -10,6 +10,7 @@ mod plot;
 mod predict;
 mod score;
 mod serve;
+mod study;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ enum Command {
     Predict(predict::Args),
     /// Serve the HTTP API.
     Serve(Box<serve::Args>),
+    /// Studies: the recurrent cells compared, and gradient flow through time.
+    #[command(subcommand)]
+    Study(study::Study),
     /// Ask a running server's /health (for container health checks).
     Health(health::Args),
     /// Measure model speed (used by scripts/bench-model.sh).
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Health(a) => health::run(a),
+        Command::Study(s) => study::run(s),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -259,7 +259,7 @@ const STATE: &str = "state.json";
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
-fn install_ctrl_c() {
+pub fn install_ctrl_c() {
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             eprintln!("\nsecond interrupt: exiting now");
@@ -373,6 +373,11 @@ fn run_seeds(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir` holds an unfinished run that `--resume` can continue.
+pub fn has_checkpoint(dir: &Path) -> bool {
+    dir.join(CHECKPOINT).join(STATE).exists()
+}
+
 fn read_state(dir: &Path) -> Result<RunState> {
     let p = dir.join(CHECKPOINT).join(STATE);
     let text = std::fs::read_to_string(&p).with_context(|| {
@@ -385,12 +390,18 @@ fn read_state(dir: &Path) -> Result<RunState> {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct RunResult {
-    dev_f1: f64,
-    test_f1: Option<f64>,
+pub struct RunResult {
+    pub dev_f1: f64,
+    pub test_f1: Option<f64>,
 }
 
-fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
+/// Whether a stop was requested (Ctrl-C).
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Trains one run into `out` (or resumes it when `args.resume` is set).
+pub fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
     let (config, opts) = resolve(args)?;
     let device = parse_device(&args.device)?;
     let cols = &args.columns;

@@ -19,6 +19,7 @@ pub mod cells;
 pub mod checkpoint;
 pub mod config;
 pub mod crf;
+pub mod diagnostics;
 pub mod error;
 pub mod model;
 pub mod pretrained;
