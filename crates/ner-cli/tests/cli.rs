@@ -357,3 +357,114 @@ fn chinese_character_model() {
         "{v}"
     );
 }
+
+#[test]
+fn study_commands_on_small_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let g = tmp.path().join("grad");
+    run_ok(
+        ner()
+            .args([
+                "study",
+                "gradients",
+                "--length",
+                "30",
+                "--samples",
+                "8",
+                "--hidden",
+                "16",
+                "--out",
+            ])
+            .arg(&g),
+    );
+    let csv = std::fs::read_to_string(g.join("gradients.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 5 * 30);
+    assert!(g.join("gradients_untrained.svg").exists());
+    let at = |cell: &str, dist: usize| -> f64 {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{cell},untrained,{dist},")))
+            .and_then(|l| l.rsplit(',').next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // The tanh RNN loses its gradient faster than the LSTM.
+    assert!(
+        at("rnn", 20) / at("rnn", 0) < at("lstm", 20) / at("lstm", 0),
+        "{csv}"
+    );
+
+    let out = tmp.path().join("cells");
+    let study = |out: &std::path::Path| {
+        run_ok(
+            ner()
+                .args([
+                    "study",
+                    "cells",
+                    "--cells",
+                    "rnn,cifg",
+                    "--seeds",
+                    "2",
+                    "--epochs",
+                    "1",
+                    "--quiet",
+                    "--threads",
+                    "1",
+                    "--hidden",
+                    "16",
+                    "--word-dim",
+                    "16",
+                ])
+                .arg("--train")
+                .arg(fixture("en-train.conll"))
+                .arg("--dev")
+                .arg(fixture("en-dev.conll"))
+                .arg("--out")
+                .arg(out),
+        )
+    };
+    study(&out);
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cells.json")).unwrap()).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["cell"], "cifg");
+    assert_eq!(rows[1]["seeds"], 2);
+    assert!(rows[0]["parameters"].as_u64().unwrap() > 0);
+    assert!(out.join("cells.md").exists() && out.join("cells_dev_f1.svg").exists());
+    // A second run finds every run done and trains nothing again.
+    let before = std::fs::metadata(out.join("rnn/seed-1/metrics.jsonl"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    study(&out);
+    assert_eq!(
+        before,
+        std::fs::metadata(out.join("rnn/seed-1/metrics.jsonl"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    );
+    // Training the trained encoders' gradients uses the study's best models.
+    run_ok(
+        ner()
+            .args([
+                "study",
+                "gradients",
+                "--cells",
+                "rnn,cifg",
+                "--length",
+                "10",
+                "--samples",
+                "4",
+                "--hidden",
+                "8",
+                "--out",
+            ])
+            .arg(&g)
+            .arg("--trained")
+            .arg(&out)
+            .arg("--data")
+            .arg(fixture("en-dev.conll")),
+    );
+    assert!(g.join("gradients_trained.svg").exists());
+}
