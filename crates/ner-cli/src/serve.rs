@@ -207,8 +207,12 @@ pub fn run(args: Args) -> Result<()> {
         }
         tracing::info!(addr = %local, model = %model_dir.display(), startup_ms = started.elapsed().as_millis() as u64, "ready");
         eprintln!("listening on http://{local} (model {}, ready in {} ms)", model_dir.display(), started.elapsed().as_millis());
+        let joiner = state.worker.joiner();
         ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
-        tracing::info!("stopped");
+        // Every handle to the queue is gone now: let the model thread free the model before
+        // the process exits (libtorch must not be torn down under a running thread).
+        let done = tokio::task::spawn_blocking(move || joiner.wait(Duration::from_secs(10))).await?;
+        tracing::info!(model_thread_stopped = done, "stopped");
         Ok(())
     })
 }

@@ -11,7 +11,8 @@ use crate::model::{ModelFactory, ModelInfo, NerModel, SentenceTags, TagOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -44,6 +45,31 @@ pub struct Worker {
     depth: Arc<AtomicUsize>,
     info: Arc<OnceLock<ModelInfo>>,
     load_error: Arc<OnceLock<String>>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+/// Waits for the model thread to end, without keeping its queue open.
+pub struct Joiner {
+    alive: Arc<AtomicBool>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Joiner {
+    /// Waits up to `timeout` for the model thread to finish (it does once every handle to the
+    /// queue is gone), so that the model is freed before the process exits.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        while self.alive.load(Ordering::SeqCst) {
+            if start.elapsed() >= timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Some(h) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = h.join();
+        }
+        true
+    }
 }
 
 /// Why a job was not queued.
@@ -68,9 +94,10 @@ impl Worker {
             depth: Arc::new(AtomicUsize::new(0)),
             info: Arc::new(OnceLock::new()),
             load_error: Arc::new(OnceLock::new()),
+            thread: Arc::new(Mutex::new(None)),
         };
         let inner = w.clone_inner();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("ner-model".into())
             .spawn(move || {
                 let (ready, alive, depth, info, load_error) = inner;
@@ -94,6 +121,9 @@ impl Worker {
                 ready.store(false, Ordering::SeqCst);
                 alive.store(false, Ordering::SeqCst);
             })?;
+        if let Ok(mut t) = w.thread.lock() {
+            *t = Some(handle);
+        }
         Ok(w)
     }
 
@@ -114,6 +144,14 @@ impl Worker {
             self.info.clone(),
             self.load_error.clone(),
         )
+    }
+
+    /// A handle that can wait for the thread's end.
+    pub fn joiner(&self) -> Joiner {
+        Joiner {
+            alive: self.alive.clone(),
+            thread: self.thread.clone(),
+        }
     }
 
     /// Queues a job without waiting; a full queue is refused at once.
