@@ -31,7 +31,7 @@ pub struct ForwardBackward {
 impl ForwardBackward {
     pub fn new(tr: &Transitions, emissions: &[f32]) -> Self {
         let k = tr.num_tags();
-        let t_len = if k == 0 { 0 } else { emissions.len() / k };
+        let t_len = emissions.len().checked_div(k).unwrap_or(0);
         let em = |t: usize, j: usize| emissions[t * k + j] as f64;
         let trans = |i: usize, j: usize| tr.trans()[i * k + j] as f64;
         let mut alpha = vec![f64::NEG_INFINITY; t_len * k];

@@ -1,13 +1,13 @@
 //! Everything about text and tags that the model, the trainer and the server share, in plain
 //! Rust (no libtorch, no async runtime):
 //!
-//! - [`conll`]: streaming CoNLL reading and writing with file-and-line errors;
-//! - [`scheme`]: IOB1, BIO, BIOES and BMES tags, conlleval's chunk decoding, conversions;
-//! - [`label`]: typed labels, frozen for serving;
-//! - [`span`]: labelled ranges that cannot be inverted;
-//! - [`metrics`]: entity-level P/R/F1 counted exactly as conlleval counts;
+//! - [`conll`] — streaming CoNLL reading and writing with file-and-line errors;
+//! - [`scheme`] — IOB1, BIO, BIOES and BMES tags, conlleval's chunk decoding, conversions;
+//! - [`label`] — typed labels, frozen for serving;
+//! - [`span`] — labelled ranges that cannot be inverted;
+//! - [`metrics`] — entity-level P/R/F1 counted exactly as conlleval counts;
 //! - [`tokenize`] and [`offsets`]: raw text to words with offsets in chars, bytes or UTF-16;
-//! - [`viterbi`]: best and k-best CRF paths with the scheme's forbidden moves excluded.
+//! - [`viterbi`] — best and k-best CRF paths with the scheme's forbidden moves excluded.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

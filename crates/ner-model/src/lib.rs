@@ -1,14 +1,14 @@
 //! The BiLSTM-CRF on libtorch. This is the only crate of the workspace that touches `tch`.
 //!
-//! - [`config`]: the architecture as one serde config;
-//! - [`vocab`]: word and character vocabularies, casing features;
-//! - [`cells`]: the recurrent cells (lstm, gru, rnn, peephole, cifg) and the encoder;
-//! - [`crf`]: the CRF's likelihood on libtorch;
-//! - [`model`]: the network;
-//! - [`batch`]: padding;
-//! - [`checkpoint`]: model directories, validated and written atomically;
-//! - [`tagger`]: inference for the CLI and the server;
-//! - [`train`]: the training loop.
+//! - [`config`] — the architecture as one serde config;
+//! - [`vocab`] — word and character vocabularies, casing features;
+//! - [`cells`] — the recurrent cells (lstm, gru, rnn, peephole, cifg) and the encoder;
+//! - [`crf`] — the CRF's likelihood on libtorch;
+//! - [`model`] — the network;
+//! - [`batch`] — padding;
+//! - [`checkpoint`] — model directories, validated and written atomically;
+//! - [`tagger`] — inference for the CLI and the server;
+//! - [`train`] — the training loop.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -172,7 +172,7 @@ pub fn decode(
         score,
         ..Tagged::default()
     };
-    let fb = (req.probabilities || req.nbest > 0).then(|| ForwardBackward::new(&transitions, em));
+    let fb = (req.probabilities || req.nbest > 0).then(|| ForwardBackward::new(transitions, em));
     for s in spans {
         let label = *s.label();
         let probability = match &fb {
@@ -184,7 +184,7 @@ pub fn decode(
                     Vec::new()
                 };
                 fb.segment_probability(
-                    &transitions,
+                    transitions,
                     em,
                     s.start(),
                     &result.tags[s.start()..s.end()],

@@ -328,6 +328,8 @@ async fn api_key_guards_ner_only() {
     }
 }
 
+// The lock is the gate that keeps the fake model busy while the second request arrives.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test]
 async fn overload_gets_429_with_retry_after() {
     let gate = Arc::new(Mutex::new(()));
