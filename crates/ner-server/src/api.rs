@@ -201,6 +201,7 @@ pub async fn ner(
     let Ok(_permit) = st.concurrency.clone().try_acquire_owned() else {
         return Err(ApiError::Overloaded(1));
     };
+    let incoming = st.worker.incoming();
     let mode = st.worker.info().map(|i| i.tokenization).unwrap_or_default();
     let docs: Vec<Document> = texts
         .iter()
@@ -215,6 +216,7 @@ pub async fn ner(
         })
         .collect();
     let tagged = if sentences.is_empty() {
+        drop(incoming);
         Vec::new()
     } else {
         let (tx, rx) = oneshot::channel();
@@ -223,7 +225,9 @@ pub async fn ner(
             options: TagOptions { nbest: req.nbest },
             reply: tx,
         };
-        match st.worker.submit(job) {
+        let submitted = st.worker.submit(job);
+        drop(incoming);
+        match submitted {
             Ok(()) => {}
             Err(SubmitError::Full) => return Err(ApiError::Overloaded(1)),
             Err(SubmitError::Stopped) => return Err(ApiError::NotReady),

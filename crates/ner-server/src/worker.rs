@@ -46,6 +46,17 @@ pub struct Worker {
     info: Arc<OnceLock<ModelInfo>>,
     load_error: Arc<OnceLock<String>>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Requests admitted and being prepared, not yet queued.
+    incoming: Arc<AtomicUsize>,
+}
+
+/// Counts a request as incoming until it is queued (or given up).
+pub struct Incoming(Arc<AtomicUsize>);
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Waits for the model thread to end, without keeping its queue open.
@@ -95,12 +106,13 @@ impl Worker {
             info: Arc::new(OnceLock::new()),
             load_error: Arc::new(OnceLock::new()),
             thread: Arc::new(Mutex::new(None)),
+            incoming: Arc::new(AtomicUsize::new(0)),
         };
         let inner = w.clone_inner();
         let handle = std::thread::Builder::new()
             .name("ner-model".into())
             .spawn(move || {
-                let (ready, alive, depth, info, load_error) = inner;
+                let (ready, alive, depth, info, load_error, incoming) = inner;
                 let model = match catch_unwind(AssertUnwindSafe(factory)) {
                     Ok(Ok(m)) => m,
                     Ok(Err(e)) => {
@@ -117,7 +129,7 @@ impl Worker {
                 };
                 let _ = info.set(model.info());
                 ready.store(true, Ordering::SeqCst);
-                run(model, rx, cfg, &depth, &metrics);
+                run(model, rx, cfg, &depth, &incoming, &metrics);
                 ready.store(false, Ordering::SeqCst);
                 alive.store(false, Ordering::SeqCst);
             })?;
@@ -136,6 +148,7 @@ impl Worker {
         Arc<AtomicUsize>,
         Arc<OnceLock<ModelInfo>>,
         Arc<OnceLock<String>>,
+        Arc<AtomicUsize>,
     ) {
         (
             self.ready.clone(),
@@ -143,7 +156,14 @@ impl Worker {
             self.depth.clone(),
             self.info.clone(),
             self.load_error.clone(),
+            self.incoming.clone(),
         )
+    }
+
+    /// Marks a request as on its way to the queue; the batcher waits for such requests.
+    pub fn incoming(&self) -> Incoming {
+        self.incoming.fetch_add(1, Ordering::SeqCst);
+        Incoming(self.incoming.clone())
     }
 
     /// A handle that can wait for the thread's end.
@@ -207,6 +227,7 @@ fn run(
     rx: Receiver<Job>,
     cfg: BatchConfig,
     depth: &AtomicUsize,
+    incoming: &AtomicUsize,
     metrics: &Metrics,
 ) {
     let take = |job: Job, batch: &mut Vec<Job>, tokens: &mut usize| {
@@ -222,17 +243,22 @@ fn run(
         let mut batch = Vec::new();
         let mut tokens = 0;
         take(first, &mut batch, &mut tokens);
+        // Take what is queued now; wait (at most `max_batch_wait`) only while admitted requests
+        // are still being tokenised, so that a lone request never waits for company.
         let deadline = Instant::now() + cfg.max_batch_wait;
         while tokens < cfg.max_batch_tokens {
+            if let Ok(job) = rx.try_recv() {
+                take(job, &mut batch, &mut tokens);
+                continue;
+            }
             let now = Instant::now();
-            let next = if now >= deadline {
-                rx.try_recv().map_err(|_| RecvTimeoutError::Timeout)
-            } else {
-                rx.recv_timeout(deadline - now)
-            };
-            match next {
+            if incoming.load(Ordering::SeqCst) == 0 || now >= deadline {
+                break;
+            }
+            match rx.recv_timeout((deadline - now).min(Duration::from_micros(200))) {
                 Ok(job) => take(job, &mut batch, &mut tokens),
-                Err(_) => break,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
             }
         }
         if batch.is_empty() {
