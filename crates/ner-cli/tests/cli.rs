@@ -167,6 +167,12 @@ fn train_eval_predict_score() {
         60,
         "one output sentence per input sentence"
     );
+    // A label the model never saw counts as an error and does not crash the run.
+    let unseen = tmp.path().join("unseen.conll");
+    std::fs::write(&unseen, "John NN O B-PER\nSmith NN O I-PER\nbought NN O O\nWidgets NN O B-PRODUCT\n\n").unwrap();
+    let e = json(&run_ok(ner().args(["eval", "--json", "--model"]).arg(&model).arg(&unseen)));
+    assert_eq!(e["per_type"]["PRODUCT"]["correct"], 0, "{e}");
+    assert_eq!(e["per_type"]["PRODUCT"]["gold"], 1, "{e}");
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"id\": 1}\n").unwrap();
     let out = ner()
