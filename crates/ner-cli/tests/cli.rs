@@ -169,8 +169,17 @@ fn train_eval_predict_score() {
     );
     // A label the model never saw counts as an error and does not crash the run.
     let unseen = tmp.path().join("unseen.conll");
-    std::fs::write(&unseen, "John NN O B-PER\nSmith NN O I-PER\nbought NN O O\nWidgets NN O B-PRODUCT\n\n").unwrap();
-    let e = json(&run_ok(ner().args(["eval", "--json", "--model"]).arg(&model).arg(&unseen)));
+    std::fs::write(
+        &unseen,
+        "John NN O B-PER\nSmith NN O I-PER\nbought NN O O\nWidgets NN O B-PRODUCT\n\n",
+    )
+    .unwrap();
+    let e = json(&run_ok(
+        ner()
+            .args(["eval", "--json", "--model"])
+            .arg(&model)
+            .arg(&unseen),
+    ));
     assert_eq!(e["per_type"]["PRODUCT"]["correct"], 0, "{e}");
     assert_eq!(e["per_type"]["PRODUCT"]["gold"], 1, "{e}");
     let bad = tmp.path().join("bad.jsonl");

@@ -76,6 +76,7 @@ fn by_hand(kind: CellKind, r: &Recurrent, x: &[f64], h: &[f64], c: &[f64]) -> (V
 
 #[test]
 fn each_cell_matches_a_hand_computed_step() {
+    tch::set_num_threads(1); // tests run on several threads at once
     let (input, hidden) = (3i64, 2i64);
     for kind in CellKind::ALL {
         let vs = VarStore::new(Device::Cpu);
@@ -132,6 +133,7 @@ fn each_cell_matches_a_hand_computed_step() {
 
 #[test]
 fn lstm_family_forget_bias_starts_at_one() {
+    tch::set_num_threads(1); // tests run on several threads at once
     for kind in [CellKind::Lstm, CellKind::Peephole, CellKind::Cifg] {
         let vs = VarStore::new(Device::Cpu);
         let r = Recurrent::new(vs.root(), kind, 4, 3);
@@ -143,6 +145,7 @@ fn lstm_family_forget_bias_starts_at_one() {
 
 #[test]
 fn batched_equals_one_by_one_for_every_cell() {
+    tch::set_num_threads(1); // tests run on several threads at once
     tch::manual_seed(3);
     let lengths = [5i64, 2, 4, 1];
     let t_max = 5;

@@ -52,6 +52,7 @@ fn setup(seed: i64, scheme: TagScheme) -> (VarStore, Crf, TagSet) {
 
 #[test]
 fn log_partition_gold_score_and_best_path_match_brute_force() {
+    tch::set_num_threads(1); // tests run on several threads at once
     for (seed, scheme) in [
         (1, TagScheme::Bio),
         (2, TagScheme::Bioes),
@@ -99,6 +100,7 @@ fn log_partition_gold_score_and_best_path_match_brute_force() {
 
 #[test]
 fn nll_gradient_matches_finite_differences() {
+    tch::set_num_threads(1); // tests run on several threads at once
     let (_vs, crf, tags) = setup(5, TagScheme::Bioes);
     let k = tags.len() as i64;
     let em = Tensor::randn([2, 3, k], (Kind::Double, Device::Cpu)).set_requires_grad(true);
