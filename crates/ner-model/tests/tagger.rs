@@ -146,6 +146,7 @@ fn save_then_load_is_bit_identical() {
 
 #[test]
 fn broken_model_directories_are_refused_clearly() {
+    tch::set_num_threads(1);
     let config = small_config(CellKind::Lstm, CharEncoderKind::Cnn);
     let (vs, model, vocab) = tiny(&config);
     let root = tempfile::tempdir().unwrap();
