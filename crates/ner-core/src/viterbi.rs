@@ -184,6 +184,9 @@ impl Viterbi {
                 self.cand.clear();
                 for i in 0..k {
                     let tij = tr.trans[i * k + j];
+                    if tij == f32::NEG_INFINITY {
+                        continue;
+                    }
                     for r in 0..n {
                         let s = self.kscore[((t - 1) * k + i) * n + r];
                         if s == f32::NEG_INFINITY {
