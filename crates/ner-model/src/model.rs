@@ -253,7 +253,12 @@ impl BiLstmCrf {
     pub fn emissions(&self, batch: &Batch, train: bool) -> Tensor {
         let x = self.features(batch, train);
         let h = self.encode(&x, &batch.rev, train);
-        self.proj.forward(&h)
+        self.project(&h)
+    }
+
+    /// Tag scores from encoder states.
+    pub fn project(&self, h: &Tensor) -> Tensor {
+        self.proj.forward(h)
     }
 
     /// Mean negative log-likelihood over the batch's sentences (needs gold tags).

@@ -36,6 +36,41 @@ impl Default for TaggerOptions {
     }
 }
 
+/// Thread arrangement at inference. Tiny matrix products gain nothing from libtorch's
+/// intra-op threads (they lose: the threads' hand-off costs more than the work), while the two
+/// directions of the encoder are independent: so small batches run one direction per thread,
+/// one libtorch thread each, and large batches use all threads inside each operation.
+static THREADS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
+
+/// Batches of at most this many sentences run their directions in parallel.
+const SMALL_BATCH: usize = 4;
+
+fn configure_threads(threads: Option<i32>) {
+    let n = threads.unwrap_or_else(tch::get_num_threads).max(1);
+    THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+    ARRANGED.store(0, std::sync::atomic::Ordering::Relaxed);
+    arrange_for(1);
+}
+
+/// The arrangement in force: 0 none yet, 1 parallel directions, 2 intra-op threads.
+static ARRANGED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+fn arrange_for(batch: usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let n = THREADS.load(Relaxed);
+    let want = if n >= 2 && batch <= SMALL_BATCH { 1 } else { 2 };
+    if ARRANGED.swap(want, Relaxed) == want {
+        return;
+    }
+    if want == 1 {
+        tch::set_num_threads((n / 2).max(1));
+        crate::cells::set_parallel_directions((n / 2).max(1));
+    } else {
+        tch::set_num_threads(n);
+        crate::cells::set_parallel_directions(0);
+    }
+}
+
 /// What to compute besides the best tags.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TagRequest {
@@ -86,9 +121,7 @@ impl std::fmt::Debug for Tagger {
 
 impl Tagger {
     pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Self> {
-        if let Some(n) = opts.threads {
-            tch::set_num_threads(n.max(1));
-        }
+        configure_threads(opts.threads);
         let loaded = checkpoint::load(dir, opts.device)?;
         Self::from_loaded(loaded, opts)
     }
@@ -235,6 +268,9 @@ pub fn for_each_emissions(
     let mut order: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
     for chunk in order.chunks(batch_size.max(1)) {
+        if device == Device::Cpu {
+            arrange_for(chunk.len());
+        }
         let items: Vec<_> = chunk.iter().map(|&i| &data[i]).collect();
         let batch = Batch::new(&items, device);
         let em = tch::no_grad(|| model.emissions(&batch, false));
