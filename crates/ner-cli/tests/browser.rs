@@ -5,9 +5,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 fn chromium() -> Option<String> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -48,22 +46,7 @@ fn demo_page_highlights_entities_in_chromium() {
         eprintln!("\n==== SKIPPED: no Chromium installed; the demo page was NOT tested in a browser (apt-get install chromium) ====\n");
         return;
     };
-    let mut child = ner()
-        .args(["serve", "--port", "0", "--threads", "1", "--model"])
-        .arg(shipped_model())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    let (mut child, addr) = spawn_server(&[]);
     let text = "Angela Merkel met Emmanuel Macron in Paris, Reuters reported.";
     let url = format!(
         "http://{addr}/?text={}",
@@ -127,31 +110,7 @@ fn demo_page_reports_api_errors_in_plain_words() {
         return;
     };
     // A server whose text limit is tiny: the page must show the API's message.
-    let mut child = ner()
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--threads",
-            "1",
-            "--max-text-chars",
-            "5",
-            "--model",
-        ])
-        .arg(shipped_model())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap();
+    let (mut child, addr) = spawn_server(&["--max-text-chars", "5"]);
     let profile = tempfile::tempdir().unwrap();
     let url = format!("http://{addr}/?text=Angela%20Merkel%20visited%20Paris");
     let out = Command::new(&browser)

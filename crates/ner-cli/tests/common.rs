@@ -77,3 +77,32 @@ pub fn shipped_model() -> PathBuf {
     );
     p
 }
+
+/// Starts `ner serve --port 0` with the shipped model and `extra` flags; returns the child and
+/// the address it reports.
+pub fn spawn_server(extra: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = ner()
+        .args(["serve", "--port", "0", "--threads", "1", "--model"])
+        .arg(shipped_model())
+        .args(extra)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ner serve starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the server reports its address");
+    (child, addr)
+}
