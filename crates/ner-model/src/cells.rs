@@ -139,43 +139,16 @@ impl Recurrent {
                     },
                 )
             }
-            CellKind::Gru => {
-                let (out, h) = x.gru(
-                    &state.h.unsqueeze(0),
-                    &params,
-                    true,
-                    1,
-                    0.0,
-                    train,
-                    false,
-                    true,
-                );
-                (
-                    out,
-                    State {
-                        h: h.squeeze_dim(0),
-                        c: None,
-                    },
-                )
-            }
-            CellKind::Rnn => {
-                let (out, h) = x.rnn_tanh(
-                    &state.h.unsqueeze(0),
-                    &params,
-                    true,
-                    1,
-                    0.0,
-                    train,
-                    false,
-                    true,
-                );
-                (
-                    out,
-                    State {
-                        h: h.squeeze_dim(0),
-                        c: None,
-                    },
-                )
+            CellKind::Gru | CellKind::Rnn => {
+                let h0 = state.h.unsqueeze(0);
+                let run = if self.kind == CellKind::Gru {
+                    Tensor::gru
+                } else {
+                    Tensor::rnn_tanh
+                };
+                let (out, h) = run(x, &h0, &params, true, 1, 0.0, train, false, true);
+                let h = h.squeeze_dim(0);
+                (out, State { h, c: None })
             }
             CellKind::Peephole | CellKind::Cifg => self.explicit(x, state),
         }
