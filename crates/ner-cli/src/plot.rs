@@ -68,11 +68,15 @@ pub fn line_chart(
         .caption(title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(60);
+        .y_label_area_size(if log_y { 80 } else { 60 });
     if log_y {
         let (lo, hi) = (y0.max(1e-30) / 2.0, y1 * 2.0);
         let mut c = chart.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?;
-        c.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
+        c.configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .y_label_formatter(&|v| format!("{v:.0e}"))
+            .draw()?;
         for (i, (name, pts)) in series.iter().enumerate() {
             let col = colors[i % colors.len()];
             c.draw_series(LineSeries::new(
