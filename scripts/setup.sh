@@ -68,7 +68,7 @@ ner_prepare_libtorch() {
     touch "$NER_VENV/.ner-complete"
     ner_torch_ok || ner_die "torch was installed but does not import from $NER_VENV"
   fi
-  LIBTORCH=$("$NER_VENV/bin/python" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  LIBTORCH=$("$NER_VENV/bin/python" -W ignore -c 'import os, torch; print(os.path.dirname(torch.__file__))')
   export NER_PYTHON=$NER_VENV/bin/python
 }
 
