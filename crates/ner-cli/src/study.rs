@@ -295,16 +295,7 @@ fn gradients(args: GradientsArgs) -> Result<()> {
             args.samples,
             args.seed,
         )?;
-        for (d, g) in prof.iter().enumerate() {
-            csv += &format!("{},untrained,{d},{g:e}\n", cell.name());
-        }
-        untrained.push((
-            cell.name().to_owned(),
-            prof.iter()
-                .enumerate()
-                .map(|(d, g)| (d as f64, *g))
-                .collect::<Vec<_>>(),
-        ));
+        untrained.push(record(&mut csv, cell, "untrained", &prof));
         if let Some(dir) = &args.trained {
             let loaded = checkpoint::load(&best_model_of(dir, cell)?, Device::Cpu)?;
             let prof = diagnostics::trained_profile(
@@ -314,16 +305,7 @@ fn gradients(args: GradientsArgs) -> Result<()> {
                 args.samples,
                 args.seed,
             )?;
-            for (d, g) in prof.iter().enumerate() {
-                csv += &format!("{},trained,{d},{g:e}\n", cell.name());
-            }
-            trained.push((
-                cell.name().to_owned(),
-                prof.iter()
-                    .enumerate()
-                    .map(|(d, g)| (d as f64, *g))
-                    .collect::<Vec<_>>(),
-            ));
+            trained.push(record(&mut csv, cell, "trained", &prof));
         }
     }
     let mut f = std::fs::File::create(args.out.join("gradients.csv"))?;
@@ -355,6 +337,24 @@ fn gradients(args: GradientsArgs) -> Result<()> {
     }
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
+}
+
+/// Appends a profile to the CSV and returns it as a plot series.
+fn record(
+    csv: &mut String,
+    cell: CellKind,
+    encoder: &str,
+    prof: &[f64],
+) -> (String, Vec<(f64, f64)>) {
+    for (d, g) in prof.iter().enumerate() {
+        csv.push_str(&format!("{},{encoder},{d},{g:e}\n", cell.name()));
+    }
+    let points = prof
+        .iter()
+        .enumerate()
+        .map(|(d, g)| (d as f64, *g))
+        .collect();
+    (cell.name().to_owned(), points)
 }
 
 fn best_model_of(study: &Path, cell: CellKind) -> Result<PathBuf> {
