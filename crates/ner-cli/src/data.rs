@@ -29,6 +29,7 @@ impl ColumnArgs {
             token_column: self.token_column,
             tag_columns: vec![self.tag_column],
             comment_prefix: self.comment_prefix.clone(),
+            keep_lines: false,
         }
     }
 }

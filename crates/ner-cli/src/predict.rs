@@ -119,7 +119,11 @@ pub fn run(args: Args) -> Result<()> {
             ))
         };
         if args.format == InputFormat::Conll {
-            let mut sentences = Reader::new(reader, name.clone(), ReaderOptions::tokens_only());
+            let opts = ReaderOptions {
+                keep_lines: true,
+                ..ReaderOptions::tokens_only()
+            };
+            let mut sentences = Reader::new(reader, name.clone(), opts);
             loop {
                 let chunk: Vec<_> = sentences
                     .by_ref()
@@ -138,7 +142,8 @@ pub fn run(args: Args) -> Result<()> {
                         OutputFormat::Conll => {
                             let names: Vec<String> =
                                 t.tags.iter().map(|&i| tagger.tag_set().name(i)).collect();
-                            write_sentence(&mut out, &s.tokens, &[&names])?;
+                            // The input lines as they were, with the predicted tag appended.
+                            write_sentence(&mut out, &s.lines, &[&names])?;
                         }
                         OutputFormat::Jsonl => {
                             let ents: Vec<_> = token_entities(t, &tagger)

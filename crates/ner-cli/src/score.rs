@@ -20,6 +20,7 @@ pub fn run(args: Args) -> Result<()> {
         token_column: Column::FIRST,
         tag_columns: vec![Column::FromEnd(1), Column::LAST],
         comment_prefix: None,
+        keep_lines: false,
     };
     let input: Box<dyn BufRead> = if args.file.as_os_str() == "-" {
         Box::new(BufReader::new(std::io::stdin()))

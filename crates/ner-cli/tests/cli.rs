@@ -162,6 +162,18 @@ fn train_eval_predict_score() {
             .arg(fixture("en-dev.conll")),
     );
     let text = String::from_utf8(conll_out.stdout).unwrap();
+    // Each output line is the input line with the predicted tag appended.
+    let first = text.lines().next().unwrap();
+    let input_first = std::fs::read_to_string(fixture("en-dev.conll"))
+        .unwrap()
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with("-DOCSTART-"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        first.starts_with(&format!("{input_first} ")),
+        "{first} does not extend {input_first}"
+    );
     assert_eq!(
         text.split("\n\n").filter(|b| !b.trim().is_empty()).count(),
         60,

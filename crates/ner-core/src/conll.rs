@@ -55,6 +55,9 @@ pub struct ReaderOptions {
     pub tag_columns: Vec<Column>,
     /// Lines starting with this prefix are skipped (off by default: `#` is a real token).
     pub comment_prefix: Option<String>,
+    /// Keep every token line's text (all its columns) in [`Sentence::lines`], so that a
+    /// predicted column can be appended to the input as it was.
+    pub keep_lines: bool,
 }
 
 impl Default for ReaderOptions {
@@ -63,6 +66,7 @@ impl Default for ReaderOptions {
             token_column: Column::FIRST,
             tag_columns: vec![Column::LAST],
             comment_prefix: None,
+            keep_lines: false,
         }
     }
 }
@@ -86,6 +90,9 @@ pub struct Sentence {
     pub line: usize,
     /// 0-based index of the document (counted by `-DOCSTART-` lines).
     pub document: usize,
+    /// The token lines as they were (without trailing whitespace), when
+    /// [`ReaderOptions::keep_lines`] is set.
+    pub lines: Vec<String>,
 }
 
 impl Sentence {
@@ -250,6 +257,7 @@ impl<R: BufRead> Reader<R> {
             tags: vec![Vec::new(); self.opts.tag_columns.len()],
             line: 0,
             document: self.document,
+            lines: Vec::new(),
         };
         loop {
             self.buf.clear();
@@ -320,6 +328,9 @@ impl<R: BufRead> Reader<R> {
                 sentence.document = self.document;
             }
             sentence.tokens.push(fields[tok].to_owned());
+            if self.opts.keep_lines {
+                sentence.lines.push(line.trim_end().to_owned());
+            }
             for (i, &c) in self.opts.tag_columns.iter().enumerate() {
                 let idx = pick(c).map_err(|k| self.err(k))?;
                 let tag = fields[idx];
@@ -409,9 +420,11 @@ mod tests {
             token_column: Column::Index(1),
             tag_columns: vec![Column::FromEnd(1), Column::LAST],
             comment_prefix: Some("#".into()),
+            keep_lines: true,
         };
         let s = read(text, opts).unwrap();
         assert_eq!(s[0].tokens, ["1", "2"]);
+        assert_eq!(s[0].lines, ["a 1 B-X O", "b 2 I-X B-X"]);
         assert_eq!(s[0].tags, [vec!["B-X", "I-X"], vec!["O", "B-X"]]);
         // Without the comment option `#` is a token, and its line's last column is no tag.
         let e = read(text, ReaderOptions::default()).unwrap_err();
