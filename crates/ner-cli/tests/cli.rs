@@ -227,12 +227,7 @@ fn interrupted_training_resumes_from_its_last_epoch() {
             "--word-dim",
             "16",
         ])
-        .arg("--train")
-        .arg(fixture("en-train.conll"))
-        .arg("--dev")
-        .arg(fixture("en-dev.conll"))
-        .arg("--out")
-        .arg(&dir)
+        .args(fixture_data(&dir))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -275,12 +270,7 @@ fn interrupted_training_resumes_from_its_last_epoch() {
     // A finished run cannot be started again over itself.
     let again = ner()
         .args(["train", "--epochs", "1"])
-        .arg("--train")
-        .arg(fixture("en-train.conll"))
-        .arg("--dev")
-        .arg(fixture("en-dev.conll"))
-        .arg("--out")
-        .arg(&dir)
+        .args(fixture_data(&dir))
         .output()
         .unwrap();
     assert!(!again.status.success());
@@ -442,12 +432,7 @@ fn study_commands_on_small_inputs() {
                     "--word-dim",
                     "16",
                 ])
-                .arg("--train")
-                .arg(fixture("en-train.conll"))
-                .arg("--dev")
-                .arg(fixture("en-dev.conll"))
-                .arg("--out")
-                .arg(out),
+                .args(fixture_data(out)),
         )
     };
     study(&out);

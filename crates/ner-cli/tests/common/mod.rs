@@ -34,6 +34,18 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// `--train`, `--dev` (the English fixture) and `--out DIR` for `ner train`.
+pub fn fixture_data(out: impl AsRef<Path>) -> Vec<std::ffi::OsString> {
+    vec![
+        "--train".into(),
+        fixture("en-train.conll").into(),
+        "--dev".into(),
+        fixture("en-dev.conll").into(),
+        "--out".into(),
+        out.as_ref().as_os_str().to_owned(),
+    ]
+}
+
 /// Trains a small model on the English fixture into `dir` (a few seconds).
 pub fn train_fixture_model(dir: &Path, epochs: u32) {
     run_ok(
@@ -46,14 +58,7 @@ pub fn train_fixture_model(dir: &Path, epochs: u32) {
                 "--epochs",
                 &epochs.to_string(),
             ])
-            .args([
-                "--train".as_ref(),
-                fixture("en-train.conll").as_os_str(),
-                "--dev".as_ref(),
-                fixture("en-dev.conll").as_os_str(),
-                "--out".as_ref(),
-                dir.as_os_str(),
-            ])
+            .args(fixture_data(dir))
             .args([
                 "--hidden",
                 "32",
