@@ -97,6 +97,7 @@ pub fn run(args: Args) -> Result<()> {
             batch_size: 1,
             threads: Some(args.threads),
             device: Device::Cpu,
+            ..Default::default()
         },
     )?;
     emit(
@@ -110,6 +111,7 @@ pub fn run(args: Args) -> Result<()> {
                 batch_size: bs,
                 threads: Some(args.threads),
                 device: Device::Cpu,
+                ..Default::default()
             },
         )?;
         let req = TagRequest::default();

@@ -78,6 +78,7 @@ pub fn run(args: Args) -> Result<()> {
             batch_size: args.batch_size,
             threads: args.threads,
             device,
+            ..Default::default()
         },
     )?;
     let mode = tagger.model().model.config.tokenization;

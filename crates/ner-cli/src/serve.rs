@@ -2,7 +2,7 @@
 
 use crate::train::parse_device;
 use anyhow::{Context, Result};
-use ner_model::{TagRequest, Tagger, TaggerOptions};
+use ner_model::{EncoderThreading, TagRequest, Tagger, TaggerOptions};
 use ner_server::model::{ModelInfo, NerModel, SentenceEntity, SentenceTags, TagOptions};
 use ner_server::worker::BatchConfig;
 use ner_server::ServerConfig;
@@ -58,6 +58,11 @@ pub struct Args {
     /// libtorch intra-op threads.
     #[arg(long, env = "NER_THREADS")]
     threads: Option<i32>,
+    /// How the model uses two or more threads: `directions` (the encoder's two directions on
+    /// two threads; best under HTTP load, where libtorch's spinning intra-op threads would take
+    /// the cycles the HTTP side needs), `intra-op`, or `auto` (directions for small batches).
+    #[arg(long, env = "NER_ENCODER_THREADING", default_value = "directions")]
+    encoder_threading: EncoderThreading,
     #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
     device: String,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
@@ -181,6 +186,7 @@ pub fn run(args: Args) -> Result<()> {
         batch_size: args.model_batch_size,
         threads: args.threads,
         device,
+        threading: args.encoder_threading,
     };
     let dir = model_dir.clone();
     let factory: ner_server::model::ModelFactory = Box::new(move || {

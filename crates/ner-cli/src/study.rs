@@ -186,6 +186,7 @@ fn cells(args: CellsArgs) -> Result<()> {
                 batch_size: 64,
                 threads: base.threads,
                 device: Device::Cpu,
+                ..Default::default()
             },
         )?;
         let params: usize = tagger

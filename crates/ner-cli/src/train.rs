@@ -61,6 +61,10 @@ pub struct ModelFlags {
     /// Casing feature size (0: off).
     #[arg(long)]
     pub casing_dim: Option<i64>,
+    /// Token-bigram embedding size (0: off); each token gets its left and right bigram, as the
+    /// character bigrams of Chinese NER. Bigrams seen once in training count as unknown.
+    #[arg(long)]
+    pub bigram_dim: Option<i64>,
     #[arg(long)]
     pub dropout: Option<f64>,
     /// standard or locked (variational).
@@ -222,6 +226,7 @@ fn resolve(args: &Args) -> Result<(ModelConfig, TrainOptions)> {
         char_kernel,
         char_hidden,
         casing_dim,
+        bigram_dim,
         dropout,
         dropout_kind,
         tokenization
@@ -475,6 +480,9 @@ pub fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
             &config,
             1,
         );
+        if config.bigram_dim > 0 {
+            vocab.build_bigrams(train.sentences.iter().map(|s| s.tokens.as_slice()), 2);
+        }
         let vectors = match &args.pretrained {
             Some(p) => {
                 let v = pretrained::read_vectors(

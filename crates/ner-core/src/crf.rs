@@ -1,7 +1,8 @@
 //! Forward-backward for a linear-chain CRF: the log-partition, per-token marginals, and the
 //! probability that a whole entity span carries its label.
 //!
-//! Same layout and score as [`crate::viterbi`]. Computation is in `f64` log space. Forbidden
+//! Same layout and score as [`crate::viterbi`]. Computation is in `f64`, by the scaled
+//! recursion in probability space, falling back to log space where that underflows. Forbidden
 //! moves (`-inf` in [`Transitions`]) contribute nothing.
 
 use crate::viterbi::Transitions;
@@ -30,6 +31,129 @@ pub struct ForwardBackward {
 
 impl ForwardBackward {
     pub fn new(tr: &Transitions, emissions: &[f32]) -> Self {
+        Self::scaled(tr, emissions).unwrap_or_else(|| Self::in_log_space(tr, emissions))
+    }
+
+    /// The tables by the scaled recursion in probability space (Rabiner 1989): `exp` of every
+    /// transition once, of every emission once, then only products and sums per step, each
+    /// step normalised to sum 1 with its log-scale kept aside. About `2·K` times fewer `exp`
+    /// calls than the log-space recursion. `None` when a step underflows (emission gaps
+    /// beyond what `f64` can hold), which the caller answers with the log-space recursion.
+    fn scaled(tr: &Transitions, emissions: &[f32]) -> Option<Self> {
+        let k = tr.num_tags();
+        let t_len = emissions.len().checked_div(k).unwrap_or(0);
+        if t_len == 0 {
+            return None;
+        }
+        let finite_max = |xs: &mut dyn Iterator<Item = f64>| {
+            xs.filter(|x| x.is_finite())
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let t_shift = finite_max(&mut tr.trans().iter().map(|&x| x as f64));
+        let t_shift = if t_shift.is_finite() { t_shift } else { 0.0 };
+        let e_trans: Vec<f64> = tr
+            .trans()
+            .iter()
+            .map(|&x| (x as f64 - t_shift).exp())
+            .collect();
+        // Emissions as exp(em - max at t), with the shift of each step.
+        let mut e_em = vec![0.0f64; t_len * k];
+        let mut e_shift = vec![0.0f64; t_len];
+        for t in 0..t_len {
+            let row = &emissions[t * k..(t + 1) * k];
+            let m = finite_max(&mut row.iter().map(|&x| x as f64));
+            if !m.is_finite() {
+                return None;
+            }
+            e_shift[t] = m;
+            for j in 0..k {
+                e_em[t * k + j] = (row[j] as f64 - m).exp();
+            }
+        }
+        let mut alpha = vec![f64::NEG_INFINITY; t_len * k];
+        let mut beta = vec![f64::NEG_INFINITY; t_len * k];
+        let mut cur = vec![0.0f64; k];
+        let mut next = vec![0.0f64; k];
+        // Forward.
+        let s_shift = finite_max(&mut tr.start().iter().map(|&x| x as f64));
+        if !s_shift.is_finite() {
+            return None;
+        }
+        for j in 0..k {
+            cur[j] = (tr.start()[j] as f64 - s_shift).exp() * e_em[j];
+        }
+        let mut log_scale = s_shift + e_shift[0];
+        for t in 0..t_len {
+            if t > 0 {
+                next.iter_mut().for_each(|x| *x = 0.0);
+                for i in 0..k {
+                    let a = cur[i];
+                    if a == 0.0 {
+                        continue;
+                    }
+                    let row = &e_trans[i * k..(i + 1) * k];
+                    for j in 0..k {
+                        next[j] += a * row[j];
+                    }
+                }
+                for j in 0..k {
+                    cur[j] = next[j] * e_em[t * k + j];
+                }
+                log_scale += t_shift + e_shift[t];
+            }
+            let sum: f64 = cur.iter().sum();
+            if !(sum > 0.0 && sum.is_finite()) {
+                return None;
+            }
+            cur.iter_mut().for_each(|x| *x /= sum);
+            log_scale += sum.ln();
+            for j in 0..k {
+                alpha[t * k + j] = cur[j].ln() + log_scale;
+            }
+        }
+        // Backward.
+        let end_shift = finite_max(&mut tr.end().iter().map(|&x| x as f64));
+        if !end_shift.is_finite() {
+            return None;
+        }
+        for j in 0..k {
+            cur[j] = (tr.end()[j] as f64 - end_shift).exp();
+        }
+        let mut log_scale = end_shift;
+        for t in (0..t_len).rev() {
+            if t + 1 < t_len {
+                for (j, n) in next.iter_mut().enumerate() {
+                    *n = cur[j] * e_em[(t + 1) * k + j];
+                }
+                for i in 0..k {
+                    let row = &e_trans[i * k..(i + 1) * k];
+                    cur[i] = row.iter().zip(&next).map(|(a, b)| a * b).sum();
+                }
+                log_scale += t_shift + e_shift[t + 1];
+            }
+            let sum: f64 = cur.iter().sum();
+            if !(sum > 0.0 && sum.is_finite()) {
+                return None;
+            }
+            cur.iter_mut().for_each(|x| *x /= sum);
+            log_scale += sum.ln();
+            for j in 0..k {
+                beta[t * k + j] = cur[j].ln() + log_scale;
+            }
+        }
+        let last = &alpha[(t_len - 1) * k..];
+        let log_z = logsumexp((0..k).map(|j| last[j] + tr.end()[j] as f64));
+        log_z.is_finite().then_some(ForwardBackward {
+            k,
+            t_len,
+            alpha,
+            beta,
+            log_z,
+        })
+    }
+
+    /// The tables by the log-space recursion (`logsumexp` at every step).
+    fn in_log_space(tr: &Transitions, emissions: &[f32]) -> Self {
         let k = tr.num_tags();
         let t_len = emissions.len().checked_div(k).unwrap_or(0);
         let em = |t: usize, j: usize| emissions[t * k + j] as f64;
@@ -160,6 +284,24 @@ mod tests {
             .collect()
     }
 
+    #[test]
+    fn huge_emission_gaps_fall_back_to_log_space() {
+        // Only tag 0 can start and follow tag 0, and its emission at t = 1 is far below the
+        // others': the scaled step underflows to all zeros.
+        let k = 3;
+        let ninf = f32::NEG_INFINITY;
+        let trans = [0.0, ninf, ninf, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let tr = Transitions::new(k, &[0.0, ninf, ninf], &[0.0; 3], &trans, None).unwrap();
+        let em = [0.0f32, 0.0, 0.0, -3000.0, 0.0, 0.0];
+        assert!(ForwardBackward::scaled(&tr, &em).is_none());
+        let fb = ForwardBackward::new(&tr, &em);
+        let slow = ForwardBackward::in_log_space(&tr, &em);
+        assert_eq!(fb.log_partition(), slow.log_partition());
+        assert!(fb.log_partition().is_finite());
+        assert!((fb.log_partition() + 3000.0).abs() < 1e-9);
+        assert!((fb.marginal(1, 0) - 1.0).abs() < 1e-12);
+    }
+
     proptest! {
         #[test]
         fn matches_brute_force(
@@ -173,6 +315,11 @@ mod tests {
             let tr = Transitions::new(k, &seed[25..30], &seed[30..35], &seed[35..60], masked.then_some(&tags)).unwrap();
             let paths = all_paths(&tr, em);
             let fb = ForwardBackward::new(&tr, em);
+            let slow = ForwardBackward::in_log_space(&tr, em);
+            prop_assert!((fb.log_partition() - slow.log_partition()).abs() < 1e-6);
+            for (a, b) in fb.alpha.iter().zip(&slow.alpha).chain(fb.beta.iter().zip(&slow.beta)) {
+                prop_assert!(a == b || (a - b).abs() < 1e-6, "{} vs {}", a, b);
+            }
             let log_z = paths.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
             let z: f64 = paths.iter().map(|p| (p.1 - log_z).exp()).sum();
             prop_assert!((fb.log_partition() - (log_z + z.ln())).abs() < 1e-4);

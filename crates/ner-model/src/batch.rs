@@ -18,6 +18,9 @@ pub struct Batch {
     pub tags: Option<Tensor>,
     /// Word-piece ids `[B, T, P]` and their counts `[B, T]`, when the model uses them.
     pub pieces: Option<(Tensor, Tensor)>,
+    /// Bigram ids `[B, T, 2]` (with the left and with the right neighbour), when the model
+    /// uses them.
+    pub bigrams: Option<Tensor>,
 }
 
 impl Batch {
@@ -78,6 +81,20 @@ impl Batch {
                     .to_device(device),
             )
         });
+        let with_bigrams = items.iter().any(|e| !e.bigrams.is_empty());
+        let bigrams = with_bigrams.then(|| {
+            let mut ids = vec![PAD; b * t_max * 2];
+            for (i, e) in items.iter().enumerate() {
+                for t in 0..e.len().min(e.bigrams.len().saturating_sub(1)) {
+                    let at = (i * t_max + t) * 2;
+                    ids[at] = e.bigrams[t];
+                    ids[at + 1] = e.bigrams[t + 1];
+                }
+            }
+            Tensor::from_slice(&ids)
+                .view([b as i64, t_max as i64, 2])
+                .to_device(device)
+        });
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -93,6 +110,7 @@ impl Batch {
             lengths,
             tags: with_tags.then(|| t(&tags)),
             pieces,
+            bigrams,
         }
     }
 

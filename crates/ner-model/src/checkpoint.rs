@@ -289,6 +289,7 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
         &tags,
         vocab.num_words() as i64,
         vocab.num_chars() as i64,
+        vocab.num_bigrams() as i64,
     );
     load_weights(&vs, &weights)?;
     if let Some(table) = subword {

@@ -136,6 +136,10 @@ pub struct ModelConfig {
     pub subword_dim: i64,
     /// Where the subword vectors came from (informational).
     pub subword_source: Option<String>,
+    /// Size of the token-bigram embedding (0: none). Each token gets the embeddings of the
+    /// bigrams it forms with its left and its right neighbour (`2 * bigram_dim` features), as
+    /// the character bigrams of Chinese NER baselines (Zhang & Yang 2018).
+    pub bigram_dim: i64,
     pub cell: CellKind,
     /// Hidden size per direction.
     pub hidden: i64,
@@ -164,6 +168,7 @@ impl Default for ModelConfig {
             casing_dim: 8,
             subword_dim: 0,
             subword_source: None,
+            bigram_dim: 0,
             cell: CellKind::Lstm,
             hidden: 200,
             layers: 1,
@@ -209,6 +214,12 @@ impl ModelConfig {
                 self.subword_dim
             ));
         }
+        if self.bigram_dim < 0 {
+            return Err(format!(
+                "bigram_dim must be 0 or more, got {}",
+                self.bigram_dim
+            ));
+        }
         if self.casing_dim < 0 {
             return Err(format!(
                 "casing_dim must be 0 or more, got {}",
@@ -239,6 +250,6 @@ impl ModelConfig {
             CharEncoderKind::Lstm => 2 * self.char_hidden,
             CharEncoderKind::None => 0,
         };
-        self.word_dim + chars + self.casing_dim + self.subword_dim
+        self.word_dim + chars + self.casing_dim + self.subword_dim + 2 * self.bigram_dim
     }
 }

@@ -30,7 +30,7 @@ pub mod vocab;
 
 pub use config::{CellKind, ModelConfig};
 pub use error::{ModelError, Result};
-pub use tagger::{TagRequest, Tagged, Tagger, TaggerOptions};
+pub use tagger::{EncoderThreading, TagRequest, Tagged, Tagger, TaggerOptions};
 
 /// libtorch's current intra-op thread count.
 pub fn libtorch_threads() -> i32 {

@@ -3,7 +3,7 @@
 //!
 //! Variable names (the keys of `model.safetensors`): `word_emb`, `char/emb`, `char/conv` or
 //! `char/lstm/{fwd,bwd}`, `casing`, `encoder/l{n}/{fwd,bwd}/{w_ih,w_hh,b_ih,b_hh,peep}`,
-//! `proj`, `crf/{start,end,trans}`.
+//! `bigram_emb`, `proj`, `crf/{start,end,trans}`.
 
 use crate::batch::Batch;
 use crate::cells::{permute_time, reverse_index, BiLayer, Encoder};
@@ -33,6 +33,7 @@ pub struct BiLstmCrf {
     pub word_emb: nn::Embedding,
     char_enc: Option<CharEncoder>,
     casing_emb: Option<nn::Embedding>,
+    bigram_emb: Option<nn::Embedding>,
     pub encoder: Encoder,
     proj: nn::Linear,
     pub crf: Crf,
@@ -46,13 +47,15 @@ fn emb_init(dim: i64) -> Init {
 }
 
 impl BiLstmCrf {
-    /// A freshly initialised model for `num_words` words and `num_chars` characters.
+    /// A freshly initialised model for `num_words` words, `num_chars` characters and
+    /// `num_bigrams` bigrams (used only when `config.bigram_dim > 0`).
     pub fn new(
         root: &nn::Path,
         config: &ModelConfig,
         tags: &TagSet,
         num_words: i64,
         num_chars: i64,
+        num_bigrams: i64,
     ) -> Self {
         let word_emb = nn::embedding(
             root / "word_emb",
@@ -111,6 +114,17 @@ impl BiLstmCrf {
                 },
             )
         });
+        let bigram_emb = (config.bigram_dim > 0).then(|| {
+            nn::embedding(
+                root / "bigram_emb",
+                num_bigrams.max(2),
+                config.bigram_dim,
+                nn::EmbeddingConfig {
+                    ws_init: emb_init(config.bigram_dim),
+                    ..Default::default()
+                },
+            )
+        });
         let encoder = Encoder::new(
             root / "encoder",
             config.cell,
@@ -131,6 +145,7 @@ impl BiLstmCrf {
             word_emb,
             char_enc,
             casing_emb,
+            bigram_emb,
             encoder,
             proj,
             crf,
@@ -212,6 +227,22 @@ impl BiLstmCrf {
         }
         if let Some(e) = &self.casing_emb {
             feats.push(e.forward(&batch.casing));
+        }
+        if let Some(e) = &self.bigram_emb {
+            let s = batch.words.size();
+            feats.push(match &batch.bigrams {
+                Some(ids) => e
+                    .forward(ids)
+                    .view([s[0], s[1], 2 * self.config.bigram_dim]),
+                // Encoded without a bigram vocabulary: every bigram unknown.
+                None => e
+                    .forward(&Tensor::full(
+                        [s[0], s[1], 2],
+                        UNK,
+                        (Kind::Int64, batch.words.device()),
+                    ))
+                    .view([s[0], s[1], 2 * self.config.bigram_dim]),
+            });
         }
         if self.config.subword_dim > 0 {
             let s = batch.words.size();

@@ -24,6 +24,38 @@ pub struct TaggerOptions {
     /// libtorch intra-op threads (`None`: libtorch's default).
     pub threads: Option<i32>,
     pub device: Device,
+    /// How two or more threads are used on the CPU.
+    pub threading: EncoderThreading,
+}
+
+/// How the tagger spreads a batch over two or more CPU threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncoderThreading {
+    /// The encoder's two directions on two threads for batches of at most 4 sentences,
+    /// libtorch's intra-op threads inside each operation for larger ones: the fastest for a
+    /// process that has the cores to itself (evaluation, `ner predict`).
+    #[default]
+    Auto,
+    /// Always the two directions on two threads, one libtorch thread each. Under a server's
+    /// load this wins: libtorch's idle intra-op threads spin for work between operations and
+    /// take the cycles the HTTP side needs.
+    Directions,
+    /// Always libtorch's intra-op threads.
+    IntraOp,
+}
+
+impl std::str::FromStr for EncoderThreading {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "directions" => Ok(Self::Directions),
+            "intra-op" => Ok(Self::IntraOp),
+            _ => Err(format!(
+                "unknown encoder threading {s:?}: expected auto, directions or intra-op"
+            )),
+        }
+    }
 }
 
 impl Default for TaggerOptions {
@@ -32,6 +64,7 @@ impl Default for TaggerOptions {
             batch_size: 64,
             threads: None,
             device: Device::Cpu,
+            threading: EncoderThreading::Auto,
         }
     }
 }
@@ -45,9 +78,19 @@ static THREADS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new
 /// Batches of at most this many sentences run their directions in parallel.
 const SMALL_BATCH: usize = 4;
 
-fn configure_threads(threads: Option<i32>) {
+/// The largest batch whose directions run in parallel (from [`EncoderThreading`]).
+static PARALLEL_UP_TO: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(SMALL_BATCH);
+
+fn configure_threads(threads: Option<i32>, threading: EncoderThreading) {
     let n = threads.unwrap_or_else(tch::get_num_threads).max(1);
     THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
+    let up_to = match threading {
+        EncoderThreading::Auto => SMALL_BATCH,
+        EncoderThreading::Directions => usize::MAX,
+        EncoderThreading::IntraOp => 0,
+    };
+    PARALLEL_UP_TO.store(up_to, std::sync::atomic::Ordering::Relaxed);
     ARRANGED.store(0, std::sync::atomic::Ordering::Relaxed);
     arrange_for(1);
 }
@@ -58,7 +101,11 @@ static ARRANGED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(
 fn arrange_for(batch: usize) {
     use std::sync::atomic::Ordering::Relaxed;
     let n = THREADS.load(Relaxed);
-    let want = if n >= 2 && batch <= SMALL_BATCH { 1 } else { 2 };
+    let want = if n >= 2 && batch <= PARALLEL_UP_TO.load(Relaxed) {
+        1
+    } else {
+        2
+    };
     if ARRANGED.swap(want, Relaxed) == want {
         return;
     }
@@ -121,7 +168,7 @@ impl std::fmt::Debug for Tagger {
 
 impl Tagger {
     pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Self> {
-        configure_threads(opts.threads);
+        configure_threads(opts.threads, opts.threading);
         let loaded = checkpoint::load(dir, opts.device)?;
         Self::from_loaded(loaded, opts)
     }

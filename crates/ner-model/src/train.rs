@@ -194,6 +194,7 @@ impl Trainer {
             tags,
             vocab.num_words() as i64,
             vocab.num_chars() as i64,
+            vocab.num_bigrams() as i64,
         );
         init(&model)?;
         let lr = opts.lr_at(1);

@@ -68,6 +68,10 @@ pub struct Encoded {
     pub casing: Vec<i64>,
     /// Word-piece ids per word, when the model has subword vectors.
     pub pieces: Vec<Vec<i64>>,
+    /// Bigram ids, when the model has bigram features: `len() + 1` of them, the bigram of
+    /// token `t` with its left neighbour at `t` and with its right neighbour at `t + 1`
+    /// (sentence boundaries count as neighbours).
+    pub bigrams: Vec<i64>,
     /// Gold tag indices, for training.
     pub tags: Option<Vec<i64>>,
 }
@@ -88,6 +92,12 @@ pub struct Vocab {
     lowercase: bool,
     normalize_digits: bool,
     max_word_chars: usize,
+    /// Token bigrams (normalised, joined by U+001F), after the two special entries; empty when
+    /// the model has no bigram features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    bigrams: Vec<String>,
+    #[serde(skip)]
+    bigram_index: HashMap<String, i64>,
     #[serde(skip)]
     word_index: HashMap<String, i64>,
     #[serde(skip)]
@@ -113,6 +123,8 @@ impl Vocab {
             lowercase: config.lowercase,
             normalize_digits: config.normalize_digits,
             max_word_chars: config.max_word_chars,
+            bigrams: Vec::new(),
+            bigram_index: HashMap::new(),
             word_index: HashMap::new(),
             char_index: HashMap::new(),
             subword: None,
@@ -145,8 +157,56 @@ impl Vocab {
         v
     }
 
+    /// Adds the bigram vocabulary: every bigram of adjacent tokens (sentence boundaries
+    /// included) seen at least `min_count` times in `sentences`. Rarer bigrams map to the
+    /// unknown entry, which they train.
+    pub fn build_bigrams<S: AsRef<str>>(
+        &mut self,
+        sentences: impl IntoIterator<Item = impl AsRef<[S]>>,
+        min_count: usize,
+    ) {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for s in sentences {
+            for key in self.bigram_keys(s.as_ref()) {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        let mut bigrams: Vec<_> = counts
+            .into_iter()
+            .filter(|(_, n)| *n >= min_count.max(1))
+            .map(|(b, _)| b)
+            .collect();
+        bigrams.sort();
+        self.bigrams = SPECIALS
+            .iter()
+            .map(|s| s.to_string())
+            .chain(bigrams)
+            .collect();
+        self.reindex();
+    }
+
+    /// The `len() + 1` bigram keys of a sentence.
+    fn bigram_keys<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<String> {
+        const BOS: &str = "\u{2}";
+        const EOS: &str = "\u{3}";
+        let norm: Vec<String> = tokens.iter().map(|t| self.normalize(t.as_ref())).collect();
+        (0..=norm.len())
+            .map(|i| {
+                let left = if i == 0 { BOS } else { &norm[i - 1] };
+                let right = norm.get(i).map_or(EOS, String::as_str);
+                format!("{left}\u{1f}{right}")
+            })
+            .collect()
+    }
+
     /// Rebuilds the lookup tables (after deserialising).
     pub fn reindex(&mut self) {
+        self.bigram_index = self
+            .bigrams
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.clone(), i as i64))
+            .collect();
         self.word_index = self
             .words
             .iter()
@@ -175,6 +235,12 @@ impl Vocab {
             || self.chars[..2.min(self.chars.len())] != SPECIALS
         {
             return Err("vocabulary must start with <pad> and <unk>".into());
+        }
+        if !self.bigrams.is_empty() && (self.bigrams.len() < 2 || self.bigrams[..2] != SPECIALS) {
+            return Err("bigram vocabulary must start with <pad> and <unk>".into());
+        }
+        if self.bigram_index.len() != self.bigrams.len() {
+            return Err("vocabulary has duplicate bigrams".into());
         }
         if self.word_index.len() != self.words.len() {
             return Err("vocabulary has duplicate words".into());
@@ -246,6 +312,14 @@ impl Vocab {
                     .collect(),
                 None => Vec::new(),
             },
+            bigrams: if self.bigrams.is_empty() {
+                Vec::new()
+            } else {
+                self.bigram_keys(tokens)
+                    .iter()
+                    .map(|k| self.bigram_index.get(k).copied().unwrap_or(UNK))
+                    .collect()
+            },
             tags: None,
         }
     }
@@ -264,6 +338,10 @@ impl Vocab {
     }
     pub fn num_chars(&self) -> usize {
         self.chars.len()
+    }
+    /// Size of the bigram vocabulary (0 when the model has no bigram features).
+    pub fn num_bigrams(&self) -> usize {
+        self.bigrams.len()
     }
     pub fn words(&self) -> &[String] {
         &self.words
@@ -314,5 +392,38 @@ mod tests {
         back.reindex();
         back.validate().unwrap();
         assert_eq!(back.encode(&["THE", "dog"]), v.encode(&["THE", "dog"]));
+    }
+
+    #[test]
+    fn bigrams_of_neighbours() {
+        let cfg = ModelConfig {
+            lowercase: false,
+            ..Default::default()
+        };
+        let train = [vec!["北", "京"], vec!["北", "京", "人"], vec!["南", "京"]];
+        let mut v = Vocab::build(train.iter().flatten().copied(), &cfg, 1);
+        v.build_bigrams(&train, 2);
+        // Seen twice: <s>北, 北京, 京</s>; seen once (unknown): 京人, 人</s>, <s>南, 南京.
+        assert_eq!(v.num_bigrams(), 2 + 3);
+        let e = v.encode(&["北", "京"]);
+        assert_eq!(e.bigrams.len(), 3);
+        assert!(e.bigrams.iter().all(|&b| b > UNK));
+        let e = v.encode(&["南", "京", "人"]);
+        assert_eq!(e.bigrams[0], UNK);
+        assert_eq!(e.bigrams[1], UNK);
+        assert_eq!(e.bigrams[2], UNK);
+        assert_eq!(e.bigrams[3], UNK);
+        let e = v.encode(&["京"]);
+        assert_eq!(e.bigrams[0], UNK);
+        assert_eq!(e.bigrams[1], v.encode(&["北", "京"]).bigrams[2]);
+        let mut back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        back.reindex();
+        back.validate().unwrap();
+        assert_eq!(back.encode(&["北", "京"]), v.encode(&["北", "京"]));
+        // A vocabulary without bigrams encodes none.
+        assert!(Vocab::build(["a"], &cfg, 1)
+            .encode(&["a"])
+            .bigrams
+            .is_empty());
     }
 }

@@ -26,11 +26,15 @@ fn tokens() -> Vec<Vec<&'static str>> {
 
 fn tiny(config: &ModelConfig) -> (VarStore, BiLstmCrf, Vocab) {
     tch::manual_seed(11);
-    let vocab = Vocab::build(
+    let mut vocab = Vocab::build(
         SENTENCES.iter().flat_map(|s| s.split(' ')).take(12),
         config,
         1,
     );
+    if config.bigram_dim > 0 {
+        // Bigrams of the first sentences only, so that the others have unknown ones.
+        vocab.build_bigrams(tokens().into_iter().take(2), 1);
+    }
     let tags = TagSet::new(config.scheme, LabelSet::frozen_from(["LOC", "ORG", "PER"]));
     let vs = VarStore::new(Device::Cpu);
     let model = BiLstmCrf::new(
@@ -39,6 +43,7 @@ fn tiny(config: &ModelConfig) -> (VarStore, BiLstmCrf, Vocab) {
         &tags,
         vocab.num_words() as i64,
         vocab.num_chars() as i64,
+        vocab.num_bigrams() as i64,
     );
     (vs, model, vocab)
 }
@@ -71,24 +76,33 @@ fn emissions(model: &BiLstmCrf, data: &[Encoded], batch: usize) -> Vec<Vec<f32>>
 #[test]
 fn batched_equals_one_by_one_for_every_cell() {
     tch::set_num_threads(1);
-    for cell in CellKind::ALL {
-        for chars in [CharEncoderKind::Cnn, CharEncoderKind::Lstm] {
-            let (_vs, model, vocab) = tiny(&small_config(cell, chars));
-            let data: Vec<Encoded> = tokens().iter().map(|t| vocab.encode(t)).collect();
-            let together = emissions(&model, &data, 64);
-            let alone = emissions(&model, &data, 1);
-            for (i, (a, b)) in together.iter().zip(&alone).enumerate() {
-                assert_eq!(a.len(), b.len());
-                let diff = a
-                    .iter()
-                    .zip(b)
-                    .map(|(x, y)| (x - y).abs())
-                    .fold(0.0f32, f32::max);
-                assert!(
-                    diff < 1e-5,
-                    "{cell}/{chars:?}: sentence {i} differs by {diff} when padded"
-                );
-            }
+    let configs = CellKind::ALL.iter().flat_map(|&cell| {
+        [CharEncoderKind::Cnn, CharEncoderKind::Lstm]
+            .into_iter()
+            .map(move |chars| (cell, chars, 0))
+    });
+    // And a model with bigram features (as the Chinese one).
+    let configs = configs.chain([(CellKind::Lstm, CharEncoderKind::None, 4)]);
+    for (cell, chars, bigram_dim) in configs {
+        let config = ModelConfig {
+            bigram_dim,
+            ..small_config(cell, chars)
+        };
+        let (_vs, model, vocab) = tiny(&config);
+        let data: Vec<Encoded> = tokens().iter().map(|t| vocab.encode(t)).collect();
+        let together = emissions(&model, &data, 64);
+        let alone = emissions(&model, &data, 1);
+        for (i, (a, b)) in together.iter().zip(&alone).enumerate() {
+            assert_eq!(a.len(), b.len());
+            let diff = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(
+                diff < 1e-5,
+                "{cell}/{chars:?}: sentence {i} differs by {diff} when padded"
+            );
         }
     }
 }
@@ -96,7 +110,10 @@ fn batched_equals_one_by_one_for_every_cell() {
 #[test]
 fn save_then_load_is_bit_identical() {
     tch::set_num_threads(1);
-    let config = small_config(CellKind::Peephole, CharEncoderKind::Cnn);
+    let config = ModelConfig {
+        bigram_dim: 3,
+        ..small_config(CellKind::Peephole, CharEncoderKind::Cnn)
+    };
     let (vs, model, vocab) = tiny(&config);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m");
