@@ -105,6 +105,29 @@ pub struct Vocab {
     /// The word-piece tokenizer of the model's subword vectors, if any.
     #[serde(skip)]
     subword: Option<tokenizers::Tokenizer>,
+    /// Word pieces of the words seen so far: running the tokenizer costs microseconds per
+    /// word, a lookup tens of nanoseconds, and text repeats its words.
+    #[serde(skip)]
+    piece_cache: PieceCache,
+}
+
+/// A bounded memo of word -> word-piece ids (cleared when full).
+#[derive(Default)]
+struct PieceCache(std::sync::Mutex<HashMap<String, Vec<i64>>>);
+
+/// Words remembered by [`PieceCache`] before it starts over.
+const PIECE_CACHE_WORDS: usize = 200_000;
+
+impl Clone for PieceCache {
+    fn clone(&self) -> Self {
+        PieceCache::default()
+    }
+}
+
+impl std::fmt::Debug for PieceCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PieceCache")
+    }
 }
 
 impl Vocab {
@@ -128,6 +151,7 @@ impl Vocab {
             word_index: HashMap::new(),
             char_index: HashMap::new(),
             subword: None,
+            piece_cache: PieceCache::default(),
         };
         for t in tokens {
             *counts.entry(v.normalize(t)).or_default() += 1;
@@ -306,10 +330,28 @@ impl Vocab {
             chars: tokens.iter().map(|t| self.char_ids(t.as_ref())).collect(),
             casing: tokens.iter().map(|t| casing(t.as_ref())).collect(),
             pieces: match &self.subword {
-                Some(tok) => tokens
-                    .iter()
-                    .map(|t| crate::subword::pieces(tok, t.as_ref()))
-                    .collect(),
+                Some(tok) => {
+                    let mut cache = self
+                        .piece_cache
+                        .0
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if cache.len() + tokens.len() > PIECE_CACHE_WORDS {
+                        cache.clear();
+                    }
+                    tokens
+                        .iter()
+                        .map(|t| {
+                            let t = t.as_ref();
+                            if let Some(p) = cache.get(t) {
+                                return p.clone();
+                            }
+                            let p = crate::subword::pieces(tok, t);
+                            cache.insert(t.to_owned(), p.clone());
+                            p
+                        })
+                        .collect()
+                }
                 None => Vec::new(),
             },
             bigrams: if self.bigrams.is_empty() {
@@ -327,6 +369,7 @@ impl Vocab {
     /// Attaches the word-piece tokenizer of subword vectors.
     pub fn set_subword(&mut self, tokenizer: Option<tokenizers::Tokenizer>) {
         self.subword = tokenizer;
+        self.piece_cache = PieceCache::default();
     }
 
     pub fn subword(&self) -> Option<&tokenizers::Tokenizer> {
