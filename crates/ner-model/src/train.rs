@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 use tch::nn::{self, OptimizerConfig, VarStore};
 use tch::Device;
+use tch::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -61,6 +62,10 @@ pub struct TrainOptions {
     /// Stop after this many epochs without a better dev F1 (0: never).
     pub patience: usize,
     pub seed: u64,
+    /// Decay of an exponential moving average of the weights (Polyak averaging), which is
+    /// what is evaluated and saved; 0 turns it off. SGD's last steps make dev F1 jump by a
+    /// point from epoch to epoch on small corpora; the average does not.
+    pub ema: f64,
 }
 
 impl Default for TrainOptions {
@@ -75,6 +80,7 @@ impl Default for TrainOptions {
             clip: 5.0,
             patience: 8,
             seed: 1,
+            ema: 0.0,
         }
     }
 }
@@ -165,6 +171,10 @@ pub struct Trainer {
     opt: nn::Optimizer,
     rng: StdRng,
     device: Device,
+    /// The weights' moving average: (variable name, variable, average), when `opts.ema > 0`.
+    average: Vec<(String, Tensor, Tensor)>,
+    /// Steps taken, for the average's warm-up.
+    steps: u64,
 }
 
 impl std::fmt::Debug for Trainer {
@@ -207,6 +217,12 @@ impl Trainer {
             OptimizerKind::Adam => nn::Adam::default().build(&vs, lr)?,
         };
         let rng = StdRng::seed_from_u64(opts.seed);
+        if !(0.0..1.0).contains(&opts.ema) {
+            return Err(ModelError::Config(format!(
+                "ema must be in [0, 1), got {}",
+                opts.ema
+            )));
+        }
         Ok(Trainer {
             vs,
             model,
@@ -215,7 +231,108 @@ impl Trainer {
             opt,
             rng,
             device,
+            average: Vec::new(),
+            steps: 0,
         })
+    }
+
+    /// Starts the moving average from the current weights (call after any initialisation,
+    /// and after loading a checkpoint when its average is not at hand).
+    pub fn start_average(&mut self) {
+        if self.opts.ema <= 0.0 {
+            return;
+        }
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        self.average = vars
+            .into_iter()
+            .filter(|(_, v)| v.requires_grad())
+            .map(|(name, v)| {
+                let avg = tch::no_grad(|| v.detach().copy());
+                (name, v, avg)
+            })
+            .collect();
+    }
+
+    /// Writes the moving average to `path` (through a temporary file and a rename); nothing
+    /// when averaging is off.
+    pub fn save_average(&self, path: &std::path::Path) -> Result<()> {
+        if self.average.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<(&str, &Tensor)> = self
+            .average
+            .iter()
+            .map(|(n, _, a)| (n.as_str(), a))
+            .collect();
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        Tensor::write_safetensors(&named, &tmp)?;
+        std::fs::rename(&tmp, path).map_err(|source| ModelError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Replaces the moving average by the one [`Trainer::save_average`] wrote; names and
+    /// shapes must match.
+    pub fn load_average(&mut self, path: &std::path::Path) -> Result<()> {
+        let saved = Tensor::read_safetensors(path).map_err(|e| ModelError::Checkpoint {
+            path: path.to_owned(),
+            message: format!("unreadable weight average: {e}"),
+        })?;
+        let by_name: std::collections::HashMap<&str, &Tensor> =
+            saved.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        for (name, _, avg) in &mut self.average {
+            let bad = |message: String| ModelError::Checkpoint {
+                path: path.to_owned(),
+                message,
+            };
+            let t = by_name
+                .get(name.as_str())
+                .ok_or_else(|| bad(format!("the weight average lacks {name}")))?;
+            if t.size() != avg.size() {
+                return Err(bad(format!(
+                    "the weight average of {name} has shape {:?}, the model {:?}",
+                    t.size(),
+                    avg.size()
+                )));
+            }
+            tch::no_grad(|| avg.copy_(t));
+        }
+        // The warm-up is long over in a run that saved its average.
+        self.steps = 1_000_000;
+        Ok(())
+    }
+
+    /// Swaps the weights with their moving average (a no-op when averaging is off); call it
+    /// again to swap back. Evaluate and save between the two calls.
+    pub fn swap_average(&mut self) {
+        tch::no_grad(|| {
+            for (_, v, avg) in &mut self.average {
+                let tmp = v.copy();
+                v.copy_(avg);
+                avg.copy_(&tmp);
+            }
+        });
+    }
+
+    fn update_average(&mut self) {
+        if self.average.is_empty() {
+            return;
+        }
+        self.steps += 1;
+        // Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): early steps
+        // weigh more, so that the average is not dominated by the random initialisation.
+        let s = self.steps as f64;
+        let decay = self.opts.ema.min((1.0 + s) / (10.0 + s));
+        tch::no_grad(|| {
+            for (_, v, avg) in &mut self.average {
+                let _ = avg.lerp_(v, 1.0 - decay);
+            }
+        });
     }
 
     /// Re-seeds the batch shuffling, so that a resumed run continues the same sequence.
@@ -281,6 +398,7 @@ impl Trainer {
                 self.opt.clip_grad_norm(self.opts.clip);
             }
             self.opt.step();
+            self.update_average();
             let l = loss.double_value(&[]);
             if !l.is_finite() {
                 return Err(ModelError::Data(format!(
