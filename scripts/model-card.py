@@ -44,12 +44,15 @@ lines += ["", f"`ner eval --model models/{os.path.basename(os.path.normpath(a.ou
           "## Training", "",
           f"- {len(epochs)} epochs, {per_epoch:.1f} s per epoch on average ({train_s / 60:.1f} min of training in all) on {a.hardware}.",
           f"- Optimiser {opts.get('optimizer')} lr {opts.get('lr') or 'default'} (decay {opts.get('lr_decay')}), momentum {opts.get('momentum')}, "
-          f"gradient-norm clip {opts.get('clip')}, batch {opts.get('batch_size')}, seed {opts.get('seed')}.",
+          f"gradient-norm clip {opts.get('clip')}, batch {opts.get('batch_size')}, seed {opts.get('seed')}"
+          + (f"; the weights evaluated and saved are their exponential moving average (decay {opts['ema']})" if opts.get("ema") else "") + ".",
           f"- Architecture: word {cfg['word_dim']}"
           + (f" (+ frozen subword vectors {cfg['subword_dim']}, {cfg.get('subword_source')})" if cfg.get("subword_dim") else "")
           + f", char encoder {cfg['char_encoder']}"
           + (f" ({cfg['char_dim']}/{cfg['char_filters']})" if cfg['char_encoder'] == 'cnn' else "")
-          + f", casing {cfg['casing_dim']}, {cfg['layers']} x Bi{cfg['cell'].upper()} {cfg['hidden']} per direction, dropout {cfg['dropout']} ({cfg['dropout_kind']}), "
+          + f", casing {cfg['casing_dim']}"
+          + (f", character bigrams {cfg['bigram_dim']} (left and right, so {2 * cfg['bigram_dim']} features)" if cfg.get("bigram_dim") else "")
+          + f", {cfg['layers']} x Bi{cfg['cell'].upper()} {cfg['hidden']} per direction, dropout {cfg['dropout']} ({cfg['dropout_kind']}), "
           f"word dropout {cfg['word_dropout']}, CRF over {cfg['scheme'].upper()} tags; tokenisation `{cfg['tokenization']}`.",
           "", "Command:", "", "```sh", tr.get("command", "").replace(os.getcwd() + "/", ""), "```"]
 for n in a.note:

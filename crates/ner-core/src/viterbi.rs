@@ -97,6 +97,7 @@ pub struct Viterbi {
     kscore: Vec<f32>,
     kback: Vec<(u32, u32)>,
     cand: Vec<(f32, u32, u32)>,
+    heads: Vec<usize>,
 }
 
 impl Viterbi {
@@ -181,21 +182,33 @@ impl Viterbi {
         }
         for t in 1..t_len {
             for j in 0..k {
+                // Each predecessor's list is sorted best first, so the n best extensions are a
+                // k-way merge of the lists' heads (ties to the lower tag, then the lower rank,
+                // as a full sort would order them).
                 self.cand.clear();
-                for i in 0..k {
-                    let tij = tr.trans[i * k + j];
-                    if tij == f32::NEG_INFINITY {
-                        continue;
-                    }
-                    for r in 0..n {
+                self.heads.clear();
+                self.heads.resize(k, 0);
+                while self.cand.len() < n {
+                    let mut best: Option<(f32, usize)> = None;
+                    for i in 0..k {
+                        let tij = tr.trans[i * k + j];
+                        let r = self.heads[i];
+                        if tij == f32::NEG_INFINITY || r >= n {
+                            continue;
+                        }
                         let s = self.kscore[((t - 1) * k + i) * n + r];
                         if s == f32::NEG_INFINITY {
-                            break;
+                            continue;
                         }
-                        self.cand.push((s + tij, i as u32, r as u32));
+                        let s = s + tij;
+                        if best.is_none_or(|(b, _)| s > b) {
+                            best = Some((s, i));
+                        }
                     }
+                    let Some((s, i)) = best else { break };
+                    self.cand.push((s, i as u32, self.heads[i] as u32));
+                    self.heads[i] += 1;
                 }
-                top_n(&mut self.cand, n);
                 let em = emissions[t * k + j];
                 for (r, &(s, i, ri)) in self.cand.iter().enumerate() {
                     self.kscore[(t * k + j) * n + r] = s + em;
