@@ -63,6 +63,10 @@ pub struct Args {
     /// the cycles the HTTP side needs), `intra-op`, or `auto` (directions for small batches).
     #[arg(long, env = "NER_ENCODER_THREADING", default_value = "directions")]
     encoder_threading: EncoderThreading,
+    /// Threads of the HTTP side (parsing, tokenising, building answers); default: one per
+    /// core.
+    #[arg(long, env = "NER_HTTP_THREADS")]
+    http_threads: Option<usize>,
     #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
     device: String,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
@@ -194,7 +198,11 @@ pub fn run(args: Args) -> Result<()> {
         Ok(Box::new(Model { tagger }) as Box<dyn NerModel>)
     });
     let state = ner_server::start(config, factory).context("cannot start the model thread")?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.http_threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
