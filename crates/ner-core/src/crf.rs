@@ -15,6 +15,21 @@ fn logsumexp(xs: impl Iterator<Item = f64> + Clone) -> f64 {
     m + xs.map(|x| (x - m).exp()).sum::<f64>().ln()
 }
 
+/// Scales `cur` to sum 1, adds the log of the scale to `log_scale`, and writes the log-space
+/// values into `out`; `None` when `cur` underflowed to zero (or overflowed).
+fn normalise_into(cur: &mut [f64], log_scale: &mut f64, out: &mut [f64]) -> Option<()> {
+    let sum: f64 = cur.iter().sum();
+    if !(sum > 0.0 && sum.is_finite()) {
+        return None;
+    }
+    *log_scale += sum.ln();
+    for (o, c) in out.iter_mut().zip(cur.iter_mut()) {
+        *c /= sum;
+        *o = c.ln() + *log_scale;
+    }
+    Some(())
+}
+
 /// Forward and backward tables of one sentence.
 ///
 /// `alpha[t][j]`: log-sum of the scores of all prefixes `y0..=yt` with `yt = j`, emissions up to
@@ -101,15 +116,7 @@ impl ForwardBackward {
                 }
                 log_scale += t_shift + e_shift[t];
             }
-            let sum: f64 = cur.iter().sum();
-            if !(sum > 0.0 && sum.is_finite()) {
-                return None;
-            }
-            cur.iter_mut().for_each(|x| *x /= sum);
-            log_scale += sum.ln();
-            for j in 0..k {
-                alpha[t * k + j] = cur[j].ln() + log_scale;
-            }
+            normalise_into(&mut cur, &mut log_scale, &mut alpha[t * k..(t + 1) * k])?;
         }
         // Backward.
         let end_shift = finite_max(&mut tr.end().iter().map(|&x| x as f64));
@@ -131,15 +138,7 @@ impl ForwardBackward {
                 }
                 log_scale += t_shift + e_shift[t + 1];
             }
-            let sum: f64 = cur.iter().sum();
-            if !(sum > 0.0 && sum.is_finite()) {
-                return None;
-            }
-            cur.iter_mut().for_each(|x| *x /= sum);
-            log_scale += sum.ln();
-            for j in 0..k {
-                beta[t * k + j] = cur[j].ln() + log_scale;
-            }
+            normalise_into(&mut cur, &mut log_scale, &mut beta[t * k..(t + 1) * k])?;
         }
         let last = &alpha[(t_len - 1) * k..];
         let log_z = logsumexp((0..k).map(|j| last[j] + tr.end()[j] as f64));
