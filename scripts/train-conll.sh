@@ -42,7 +42,7 @@ if [[ -f $OUT/.checkpoint/state.json ]]; then
   "$NER" train --resume "$OUT"
 else
   ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name en-conll03
-        --epochs 40 --patience 8 --threads 1 --word-dropout 0.25 --model-scheme bioes)
+        --epochs 40 --patience 8 --threads 1 --word-dropout 0.25 --ema 0.999 --model-scheme bioes)
   if ((SCRATCH == 0)); then
     PY=${NER_PYTHON:-}
     if [[ -z $PY ]]; then
