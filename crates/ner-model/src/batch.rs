@@ -131,3 +131,36 @@ impl Batch {
         self.mask.to_kind(kind).unsqueeze(2)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(n: usize, bigrams: Vec<i64>) -> Encoded {
+        Encoded {
+            words: vec![2; n],
+            chars: vec![vec![2]; n],
+            casing: vec![3; n],
+            pieces: Vec::new(),
+            bigrams,
+            tags: None,
+        }
+    }
+
+    #[test]
+    fn bigrams_pair_each_token_with_its_left_and_right_neighbour() {
+        let a = encoded(2, vec![10, 11, 12]);
+        let b = encoded(1, vec![20, 21]);
+        let batch = Batch::new(&[&a, &b], Device::Cpu);
+        let ids = batch.bigrams.expect("bigram ids");
+        assert_eq!(ids.size(), [2, 2, 2]);
+        let got: Vec<i64> = Vec::try_from(ids.reshape([-1])).unwrap();
+        // Token t of a sentence: (bigram with its left neighbour, with its right neighbour);
+        // padding positions hold padding.
+        assert_eq!(got, [10, 11, 11, 12, 20, 21, PAD, PAD]);
+        // No bigrams in the inputs, none in the batch.
+        assert!(Batch::new(&[&encoded(2, Vec::new())], Device::Cpu)
+            .bigrams
+            .is_none());
+    }
+}
