@@ -545,15 +545,15 @@ pub fn run_single(args: &Args, out: &Path) -> Result<RunResult> {
             trainer.vocab.num_words()
         );
     }
-    trainer.start_average();
     if resume {
         checkpoint::load_weights(&trainer.vs, &out.join(CHECKPOINT).join(checkpoint::WEIGHTS))?;
-        trainer.start_average();
+    }
+    // The average starts from the weights the run starts from (initialised or resumed).
+    trainer.start_average();
+    if resume {
         let avg = out.join(CHECKPOINT).join(AVERAGE);
         if opts.ema > 0.0 && avg.exists() {
-            trainer
-                .load_average(&avg)
-                .with_context(|| format!("{}", avg.display()))?;
+            trainer.load_average(&avg)?;
         }
         eprintln!(
             "resuming after epoch {} (best dev F1 {:.2} at epoch {})",

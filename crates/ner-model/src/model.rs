@@ -230,19 +230,15 @@ impl BiLstmCrf {
         }
         if let Some(e) = &self.bigram_emb {
             let s = batch.words.size();
-            feats.push(match &batch.bigrams {
-                Some(ids) => e
-                    .forward(ids)
-                    .view([s[0], s[1], 2 * self.config.bigram_dim]),
+            let ids = match &batch.bigrams {
+                Some(ids) => ids.shallow_clone(),
                 // Encoded without a bigram vocabulary: every bigram unknown.
-                None => e
-                    .forward(&Tensor::full(
-                        [s[0], s[1], 2],
-                        UNK,
-                        (Kind::Int64, batch.words.device()),
-                    ))
+                None => Tensor::full([s[0], s[1], 2], UNK, (Kind::Int64, batch.words.device())),
+            };
+            feats.push(
+                e.forward(&ids)
                     .view([s[0], s[1], 2 * self.config.bigram_dim]),
-            });
+            );
         }
         if self.config.subword_dim > 0 {
             let s = batch.words.size();
