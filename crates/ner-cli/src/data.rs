@@ -1,11 +1,11 @@
 //! Reading CoNLL corpora for the commands, with column and scheme options shared by `train`,
 //! `eval` and `predict`.
 
-use anyhow::{bail, Result};
-use ner_core::conll::{read_file, Column, ReaderOptions, Sentence};
-use ner_core::scheme::detect_scheme;
+use anyhow::Result;
+use ner_core::conll::{Column, ReaderOptions};
+use ner_core::corpus::Corpus;
 use ner_core::TagScheme;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ColumnArgs {
@@ -34,39 +34,7 @@ impl ColumnArgs {
     }
 }
 
-/// A tagged corpus in memory.
-#[derive(Debug)]
-pub struct Corpus {
-    pub path: PathBuf,
-    pub sentences: Vec<Sentence>,
-    pub scheme: TagScheme,
-}
-
-impl Corpus {
-    pub fn tokens(&self) -> usize {
-        self.sentences.iter().map(Sentence::len).sum()
-    }
-}
-
-/// Reads a whole tagged file; the scheme is `given` or detected.
+/// Reads a whole tagged file; the scheme is `--scheme` or detected.
 pub fn read_corpus(path: &Path, cols: &ColumnArgs) -> Result<Corpus> {
-    if !path.exists() {
-        bail!("{}: no such file", path.display());
-    }
-    let sentences = read_file(path, cols.reader_options())?;
-    if sentences.is_empty() {
-        bail!("{}: no sentences found (is this a CoNLL file: one token per line, blank lines between sentences?)", path.display());
-    }
-    let scheme = cols.scheme.unwrap_or_else(|| {
-        detect_scheme(
-            sentences
-                .iter()
-                .map(|s| s.tags[0].iter().map(String::as_str)),
-        )
-    });
-    Ok(Corpus {
-        path: path.to_owned(),
-        sentences,
-        scheme,
-    })
+    Ok(Corpus::read(path, cols.reader_options(), cols.scheme)?)
 }

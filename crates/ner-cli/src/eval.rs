@@ -1,11 +1,13 @@
 //! `ner eval`: the conlleval-style report of a model on a CoNLL file.
 
 use crate::data::{read_corpus, ColumnArgs};
-use crate::evaluate::evaluate;
-use crate::train::parse_device;
+use crate::device::parse_device;
 use anyhow::{Context, Result};
 use ner_core::conll::write_sentence;
-use ner_model::checkpoint;
+use ner_model::tagger::Inference;
+use ner_model::threading::Threading;
+use ner_model::training::evaluate::{evaluate, render_tags};
+use ner_model::{checkpoint, EncoderThreading};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -24,29 +26,35 @@ pub struct Args {
     /// Write the file back with a predicted-tag column (conlleval's input layout).
     #[arg(long, value_name = "OUT")]
     write_predictions: Option<PathBuf>,
+    /// Sentences per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
+    /// libtorch intra-op threads.
     #[arg(long)]
     threads: Option<i32>,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    if let Some(n) = args.threads {
-        ner_model::set_threads(n);
-    }
     let device = parse_device(&args.device)?;
     let corpus = read_corpus(&args.file, &args.columns)?;
     let model = checkpoint::load(&args.model, device)?;
-    let (report, predictions) =
-        evaluate(&model.model, &model.vocab, &corpus, args.batch_size, device)?;
+    let mut threading = Threading::new(args.threads, EncoderThreading::Auto);
+    let inference = Inference {
+        batch_size: args.batch_size,
+        device,
+        threading: Some(&mut threading),
+    };
+    let (report, predictions) = evaluate(&model.model, &model.vocab, &corpus, inference)?;
     if let Some(out) = &args.write_predictions {
         let f = std::fs::File::create(out)
             .with_context(|| format!("cannot create {}", out.display()))?;
         let mut w = BufWriter::new(f);
         for (s, p) in corpus.sentences.iter().zip(&predictions) {
-            write_sentence(&mut w, &s.tokens, &[&s.tags[0], p])?;
+            let pred = render_tags(p, &model.model.tags, corpus.scheme);
+            write_sentence(&mut w, &s.tokens, &[&s.raw_tags[0], &pred])?;
         }
         w.flush()?;
     }

@@ -3,13 +3,14 @@
 
 mod bench;
 mod data;
+mod device;
 mod eval;
-mod evaluate;
 mod health;
 mod plot;
 mod predict;
 mod score;
 mod serve;
+mod stats;
 mod study;
 mod train;
 

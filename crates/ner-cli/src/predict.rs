@@ -1,13 +1,13 @@
 //! `ner predict`: tags raw text, JSONL or CoNLL tokens from files or standard input, streaming
 //! in chunks so that memory stays bounded whatever the input size.
 
-use crate::train::parse_device;
+use crate::device::parse_device;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ner_core::conll::{write_sentence, Reader, ReaderOptions};
-use ner_core::document::{Document, TokenEntity};
+use ner_core::document::Document;
 use ner_core::offsets::OffsetUnit;
-use ner_model::{TagRequest, Tagged, Tagger, TaggerOptions};
+use ner_model::{TagRequest, Tagger, TaggerOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -56,18 +56,6 @@ pub struct Args {
     threads: Option<i32>,
     #[arg(long, default_value = "cpu")]
     device: String,
-}
-
-fn token_entities<'a>(t: &Tagged, tagger: &'a Tagger) -> Vec<TokenEntity<'a>> {
-    t.entities
-        .iter()
-        .map(|e| TokenEntity {
-            start: e.start,
-            end: e.end,
-            label: tagger.tag_set().labels().name(e.label),
-            score: e.probability,
-        })
-        .collect()
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -147,9 +135,14 @@ pub fn run(args: Args) -> Result<()> {
                             write_sentence(&mut out, &s.lines, &[&names])?;
                         }
                         OutputFormat::Jsonl => {
-                            let ents: Vec<_> = token_entities(t, &tagger)
+                            let labels = tagger.tag_set().labels();
+                            let ents: Vec<_> = t
+                                .entities
                                 .iter()
-                                .map(|e| serde_json::json!({"start": e.start, "end": e.end, "label": e.label, "score": e.score, "text": s.tokens[e.start..e.end].join(" ")}))
+                                .map(|e| {
+                                    let (a, b) = (e.span.start(), e.span.end());
+                                    serde_json::json!({"start": a, "end": b, "label": labels.name(*e.span.label()), "score": e.probability, "text": s.tokens[a..b].join(" ")})
+                                })
                                 .collect();
                             writeln!(
                                 out,
@@ -199,12 +192,9 @@ pub fn run(args: Args) -> Result<()> {
             let mut at = 0;
             for (doc, (text, extra)) in prepared.iter().zip(&docs) {
                 let n = doc.num_sentences();
-                let per: Vec<Vec<TokenEntity>> = tagged[at..at + n]
-                    .iter()
-                    .map(|t| token_entities(t, &tagger))
-                    .collect();
+                let labels = tagger.tag_set().labels();
+                let entities = doc.entities(&tagged[at..at + n], labels, |_| true, args.offsets);
                 at += n;
-                let entities = doc.entities(&per, args.offsets);
                 let mut obj = match extra {
                     serde_json::Value::Object(m) => m.clone(),
                     _ => serde_json::Map::new(),

@@ -1,9 +1,11 @@
 //! `ner serve`: the HTTP service with a model from a model directory.
 
-use crate::train::parse_device;
+use crate::device::parse_device;
 use anyhow::{Context, Result};
+use ner_core::Tagged;
 use ner_model::{EncoderThreading, TagRequest, Tagger, TaggerOptions};
-use ner_server::model::{ModelInfo, NerModel, SentenceEntity, SentenceTags, TagOptions};
+use ner_server::defaults;
+use ner_server::model::{ModelError, ModelInfo, NerModel, TagOptions};
 use ner_server::worker::BatchConfig;
 use ner_server::ServerConfig;
 use std::path::PathBuf;
@@ -20,34 +22,34 @@ pub struct Args {
     #[arg(long, env = "NER_PORT")]
     port: Option<u16>,
     /// Largest request body in bytes.
-    #[arg(long, env = "NER_MAX_BODY_BYTES", default_value_t = 2 << 20)]
+    #[arg(long, env = "NER_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// Longest text in characters (413 beyond).
-    #[arg(long, env = "NER_MAX_TEXT_CHARS", default_value_t = 200_000)]
+    #[arg(long, env = "NER_MAX_TEXT_CHARS", default_value_t = defaults::MAX_TEXT_CHARS)]
     max_text_chars: usize,
     /// Most texts per batch request.
-    #[arg(long, env = "NER_MAX_TEXTS", default_value_t = 256)]
+    #[arg(long, env = "NER_MAX_TEXTS", default_value_t = defaults::MAX_TEXTS)]
     max_texts: usize,
     /// Per-request time limit in milliseconds.
-    #[arg(long, env = "NER_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "NER_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     request_timeout_ms: u64,
     /// Requests tagged at once; more are refused with 429.
-    #[arg(long, env = "NER_CONCURRENCY_LIMIT", default_value_t = 512)]
+    #[arg(long, env = "NER_CONCURRENCY_LIMIT", default_value_t = defaults::CONCURRENCY_LIMIT)]
     concurrency_limit: usize,
     /// Requests waiting for the model; more are refused with 429.
-    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = 1024)]
+    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = defaults::QUEUE_SIZE)]
     queue_size: usize,
     /// A model batch is closed at this many tokens...
-    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = 4096)]
+    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = defaults::MAX_BATCH_TOKENS)]
     max_batch_tokens: usize,
     /// ...or after waiting this many microseconds for more requests.
-    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = 1000)]
+    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = defaults::MAX_BATCH_WAIT_US)]
     max_batch_wait_us: u64,
     /// Sentences per forward pass inside a batch.
     #[arg(long, env = "NER_MODEL_BATCH_SIZE", default_value_t = 64)]
     model_batch_size: usize,
     /// Long texts are cut into pieces of at most this many tokens.
-    #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = 128)]
+    #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = defaults::MAX_SENTENCE_TOKENS)]
     max_sentence_tokens: usize,
     /// Require `Authorization: Bearer <key>` on /ner.
     #[arg(long, env = "NER_API_KEY", hide_env_values = true)]
@@ -70,7 +72,7 @@ pub struct Args {
     #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
     device: String,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
-    #[arg(long, env = "NER_SHUTDOWN_GRACE_S", default_value_t = 20)]
+    #[arg(long, env = "NER_SHUTDOWN_GRACE_S", default_value_t = defaults::SHUTDOWN_GRACE_S)]
     shutdown_grace_s: u64,
 }
 
@@ -84,8 +86,7 @@ impl NerModel for Model {
         let m = self.tagger.model();
         ModelInfo {
             name: m.meta.name.clone(),
-            labels: self.tagger.tag_set().labels().names().to_vec(),
-            scheme: self.tagger.tag_set().scheme().to_string(),
+            tags: self.tagger.tag_set().clone(),
             tokenization: m.model.config.tokenization,
             config: serde_json::to_value(&m.model.config).unwrap_or_default(),
             metrics: m.meta.metrics.clone(),
@@ -96,32 +97,14 @@ impl NerModel for Model {
         &mut self,
         sentences: &[Vec<String>],
         options: TagOptions,
-    ) -> Result<Vec<SentenceTags>, String> {
+    ) -> Result<Vec<Tagged>, ModelError> {
         let req = TagRequest {
             probabilities: true,
             nbest: options.nbest,
         };
-        let tagged = self.tagger.tag(sentences, req).map_err(|e| e.to_string())?;
-        let ts = self.tagger.tag_set();
-        let names = |tags: &[usize]| tags.iter().map(|&i| ts.name(i)).collect::<Vec<_>>();
-        Ok(tagged
-            .into_iter()
-            .map(|t| SentenceTags {
-                tags: names(&t.tags),
-                token_scores: t.token_probabilities.clone(),
-                entities: t
-                    .entities
-                    .iter()
-                    .map(|e| SentenceEntity {
-                        start: e.start,
-                        end: e.end,
-                        label: ts.labels().name(e.label).to_owned(),
-                        score: e.probability,
-                    })
-                    .collect(),
-                nbest: t.nbest.iter().map(|(p, prob)| (names(p), *prob)).collect(),
-            })
-            .collect())
+        self.tagger
+            .tag(sentences, req)
+            .map_err(|e| ModelError::Tagging(e.to_string()))
     }
 }
 
@@ -194,7 +177,7 @@ pub fn run(args: Args) -> Result<()> {
     };
     let dir = model_dir.clone();
     let factory: ner_server::model::ModelFactory = Box::new(move || {
-        let tagger = Tagger::load(&dir, opts).map_err(|e| e.to_string())?;
+        let tagger = Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
         Ok(Box::new(Model { tagger }) as Box<dyn NerModel>)
     });
     let state = ner_server::start(config, factory).context("cannot start the model thread")?;
@@ -213,10 +196,7 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         // The model loads on its own thread while the socket already answers /health.
-        let worker = state.worker.clone();
-        let waited = tokio::task::spawn_blocking(move || worker.wait_ready(Duration::from_secs(300))).await?;
-        if !waited {
-            let why = state.worker.load_error().unwrap_or("timed out").to_owned();
+        if let Err(why) = state.worker.wait_ready(Duration::from_secs(300)).await {
             anyhow::bail!("the model in {} could not be loaded: {why}", model_dir.display());
         }
         tracing::info!(addr = %local, model = %model_dir.display(), startup_ms = started.elapsed().as_millis() as u64, "ready");
@@ -225,7 +205,7 @@ pub fn run(args: Args) -> Result<()> {
         ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
         // Every handle to the queue is gone now: let the model thread free the model before
         // the process exits (libtorch must not be torn down under a running thread).
-        let done = tokio::task::spawn_blocking(move || joiner.wait(Duration::from_secs(10))).await?;
+        let done = joiner.wait(Duration::from_secs(10)).await;
         tracing::info!(model_thread_stopped = done, "stopped");
         Ok(())
     })

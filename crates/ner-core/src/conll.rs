@@ -7,14 +7,16 @@
 //! and tags with an unknown prefix, with an error naming the file, the line and what was found.
 //! It holds one sentence in memory at a time.
 
-use crate::scheme::{parse_tag, TagError};
+use crate::label::LabelSet;
+use crate::scheme::{parse_tag, Prefix, SchemeDetector, Tag, TagError};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 
 /// A column, counted from the start (`First`/`Index`) or from the end (`Last`/`FromEnd`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Column {
     /// 0-based from the first column.
     Index(usize),
@@ -82,10 +84,17 @@ impl ReaderOptions {
 }
 
 /// One sentence: its tokens, one tag sequence per requested tag column, and where it was.
+///
+/// Tags are parsed once, by the reader, into typed [`Tag`]s whose labels are interned in the
+/// reader's [`LabelSet`] ([`Reader::labels`]); the text of each tag is kept beside them so that
+/// a file can be written back exactly as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sentence {
     pub tokens: Vec<String>,
-    pub tags: Vec<Vec<String>>,
+    /// One typed sequence per tag column.
+    pub tags: Vec<Vec<Tag>>,
+    /// The tags as written in the file, one sequence per tag column.
+    pub raw_tags: Vec<Vec<String>>,
     /// 1-based line number of the first token.
     pub line: usize,
     /// 0-based index of the document (counted by `-DOCSTART-` lines).
@@ -104,9 +113,9 @@ impl Sentence {
         self.tokens.is_empty()
     }
 
-    /// The first tag column as string slices.
+    /// A tag column as written in the file.
     pub fn tag_strs(&self, column: usize) -> Vec<&str> {
-        self.tags
+        self.raw_tags
             .get(column)
             .map(|c| c.iter().map(String::as_str).collect())
             .unwrap_or_default()
@@ -130,6 +139,8 @@ pub enum ConllErrorKind {
         found: usize,
     },
     Tag(TagError),
+    /// More entity types than a label set can number.
+    TooManyLabels,
 }
 
 /// A reading error with its file and line.
@@ -167,6 +178,11 @@ impl fmt::Display for ConllError {
                 }
             ),
             ConllErrorKind::Tag(e) => write!(f, "{e}"),
+            ConllErrorKind::TooManyLabels => write!(
+                f,
+                "more than {} distinct entity types; is the tag column right (--tag-column)?",
+                u16::MAX
+            ),
         }
     }
 }
@@ -203,6 +219,10 @@ pub struct Reader<R> {
     doc_has_content: bool,
     stats: ReadStats,
     done: bool,
+    /// Every label seen in a tag column, in order of appearance.
+    labels: LabelSet,
+    /// Scheme evidence of each tag column.
+    detectors: Vec<SchemeDetector>,
 }
 
 impl Reader<BufReader<File>> {
@@ -225,6 +245,7 @@ impl Reader<BufReader<File>> {
 impl<R: BufRead> Reader<R> {
     /// Reads from any buffered input; `name` is used in error messages.
     pub fn new(input: R, name: impl Into<String>, opts: ReaderOptions) -> Self {
+        let opts_columns = opts.tag_columns.len();
         Reader {
             input,
             name: name.into(),
@@ -236,11 +257,23 @@ impl<R: BufRead> Reader<R> {
             doc_has_content: false,
             stats: ReadStats::default(),
             done: false,
+            labels: LabelSet::new(),
+            detectors: vec![SchemeDetector::default(); opts_columns],
         }
     }
 
     pub fn stats(&self) -> ReadStats {
         self.stats
+    }
+
+    /// The labels of the typed tags read so far.
+    pub fn labels(&self) -> &LabelSet {
+        &self.labels
+    }
+
+    /// The scheme that tag column `column`'s tags so far point to.
+    pub fn scheme_of(&self, column: usize) -> Option<crate::TagScheme> {
+        self.detectors.get(column).map(SchemeDetector::scheme)
     }
 
     fn err(&self, kind: ConllErrorKind) -> ConllError {
@@ -255,6 +288,7 @@ impl<R: BufRead> Reader<R> {
         let mut sentence = Sentence {
             tokens: Vec::new(),
             tags: vec![Vec::new(); self.opts.tag_columns.len()],
+            raw_tags: vec![Vec::new(); self.opts.tag_columns.len()],
             line: 0,
             document: self.document,
             lines: Vec::new(),
@@ -333,13 +367,16 @@ impl<R: BufRead> Reader<R> {
             }
             for (i, &c) in self.opts.tag_columns.iter().enumerate() {
                 let idx = pick(c).map_err(|k| self.err(k))?;
-                let tag = fields[idx];
-                parse_tag(tag).map_err(|e| self.err(ConllErrorKind::Tag(e)))?;
-                sentence.tags[i].push(tag.to_owned());
+                let tag = intern_tag(&mut self.labels, fields[idx]).map_err(|k| self.err(k))?;
+                sentence.tags[i].push(tag);
+                sentence.raw_tags[i].push(fields[idx].to_owned());
             }
         }
         if sentence.tokens.is_empty() {
             return Ok(None);
+        }
+        for ((d, typed), raw) in self.detectors.iter_mut().zip(&sentence.tags).zip(&sentence.raw_tags) {
+            d.observe_typed(typed, raw.iter().any(|t| t.starts_with("M-")));
         }
         self.doc_has_content = true;
         self.stats.sentences += 1;
@@ -369,9 +406,34 @@ impl<R: BufRead> Iterator for Reader<R> {
     }
 }
 
+/// Parses a tag once, interning its label.
+fn intern_tag(labels: &mut LabelSet, tag: &str) -> Result<Tag, ConllErrorKind> {
+    let (prefix, ty) = parse_tag(tag).map_err(ConllErrorKind::Tag)?;
+    if prefix == Prefix::O {
+        return Ok(Tag::O);
+    }
+    labels
+        .intern(ty)
+        .map(|id| Tag::new(prefix, id))
+        .ok_or(ConllErrorKind::TooManyLabels)
+}
+
 /// Reads a whole file into memory (for training sets), stopping at the first error.
 pub fn read_file(path: &Path, opts: ReaderOptions) -> Result<Vec<Sentence>, ConllError> {
     Reader::open(path, opts)?.collect()
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Reads every remaining sentence; returns them with the labels and the first tag
+    /// column's detected scheme.
+    pub fn read_all(mut self) -> Result<(Vec<Sentence>, LabelSet, crate::TagScheme), ConllError> {
+        let mut out = Vec::new();
+        for s in self.by_ref() {
+            out.push(s?);
+        }
+        let scheme = self.scheme_of(0).unwrap_or(crate::TagScheme::Bio);
+        Ok((out, self.labels, scheme))
+    }
 }
 
 /// Writes one sentence: for each token, the token and then each column's value, separated by
@@ -407,7 +469,7 @@ mod tests {
         let s = read(text, ReaderOptions::default()).unwrap();
         assert_eq!(s.len(), 3);
         assert_eq!(s[0].tokens, ["EU", "rejects"]);
-        assert_eq!(s[0].tags[0], ["B-ORG", "O"]);
+        assert_eq!(s[0].raw_tags[0], ["B-ORG", "O"]);
         assert_eq!((s[0].line, s[0].document), (3, 0));
         assert_eq!((s[1].line, s[1].document), (7, 0));
         assert_eq!((s[2].tokens[0].as_str(), s[2].document), ("X", 1));
@@ -425,7 +487,7 @@ mod tests {
         let s = read(text, opts).unwrap();
         assert_eq!(s[0].tokens, ["1", "2"]);
         assert_eq!(s[0].lines, ["a 1 B-X O", "b 2 I-X B-X"]);
-        assert_eq!(s[0].tags, [vec!["B-X", "I-X"], vec!["O", "B-X"]]);
+        assert_eq!(s[0].raw_tags, [vec!["B-X", "I-X"], vec!["O", "B-X"]]);
         // Without the comment option `#` is a token, and its line's last column is no tag.
         let e = read(text, ReaderOptions::default()).unwrap_err();
         assert_eq!(e.line, 1);
@@ -471,7 +533,7 @@ b 2 3 I-X
         let s = read(b"a B-X\nb I-X\n\nc O\n", ReaderOptions::default()).unwrap();
         let mut out = Vec::new();
         for sent in &s {
-            write_sentence(&mut out, &sent.tokens, &[&sent.tags[0], &sent.tags[0]]).unwrap();
+            write_sentence(&mut out, &sent.tokens, &[&sent.raw_tags[0], &sent.raw_tags[0]]).unwrap();
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),

@@ -207,13 +207,6 @@ impl ForwardBackward {
         (self.alpha[t * self.k + j] + self.beta[t * self.k + j] - self.log_z).exp()
     }
 
-    /// All marginals, `[T][K]`.
-    pub fn marginals(&self) -> Vec<f64> {
-        (0..self.t_len * self.k)
-            .map(|i| (self.alpha[i] + self.beta[i] - self.log_z).exp())
-            .collect()
-    }
-
     /// The probability that positions `start..start + tags.len()` carry exactly `tags` and that
     /// the position right after does not carry any of `continuations` (the tags that would
     /// extend the entity, such as `I-X` after a BIO span). That is the probability that the

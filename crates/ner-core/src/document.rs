@@ -2,11 +2,14 @@
 //!
 //! [`Document::new`] tokenises a text and cuts it into sentence-sized pieces (global byte
 //! offsets kept); the caller tags [`Document::sentences`]; [`Document::entities`] turns each
-//! sentence's token-level entities into [`Entity`] values whose `text` is exactly the original
-//! text between `start` and `end`, in the requested offset unit. The CLI's `predict` and the
+//! sentence's token-level [`Span`](crate::Span)s into [`Entity`] values whose `text` is exactly
+//! the original text between `start` and `end`, in the requested offset unit, with the label
+//! rendered by name: this is the edge where labels become strings. The CLI's `predict` and the
 //! HTTP service share this path.
 
+use crate::label::LabelSet;
 use crate::offsets::{bytes_to_unit, OffsetUnit};
+use crate::span::{Scored, Tagged};
 use crate::tokenize::{sentences, tokenize, Mode, Token};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -20,15 +23,6 @@ pub struct Entity {
     pub start: usize,
     pub end: usize,
     /// The probability that exactly this span carries this label.
-    pub score: f64,
-}
-
-/// A token-level entity of one sentence: tokens `[start, end)` of that sentence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenEntity<'a> {
-    pub start: usize,
-    pub end: usize,
-    pub label: &'a str,
     pub score: f64,
 }
 
@@ -56,10 +50,6 @@ impl<'t> Document<'t> {
         self.text
     }
 
-    pub fn num_tokens(&self) -> usize {
-        self.tokens.len()
-    }
-
     pub fn num_sentences(&self) -> usize {
         self.sentences.len()
     }
@@ -82,23 +72,31 @@ impl<'t> Document<'t> {
         &self.tokens[self.sentences[i].clone()]
     }
 
-    /// Builds the entities of the whole text from each sentence's token-level entities (one
-    /// list per sentence, in order), with offsets in `unit`.
-    pub fn entities(&self, per_sentence: &[Vec<TokenEntity<'_>>], unit: OffsetUnit) -> Vec<Entity> {
+    /// Builds the entities of the whole text from each sentence's tagging (one per sentence, in
+    /// order) that `keep` accepts, with offsets in `unit` and labels named from `labels`.
+    pub fn entities(
+        &self,
+        tagged: &[Tagged],
+        labels: &LabelSet,
+        keep: impl Fn(&Scored) -> bool,
+        unit: OffsetUnit,
+    ) -> Vec<Entity> {
         let mut out = Vec::new();
-        for (i, ents) in per_sentence.iter().enumerate().take(self.sentences.len()) {
+        for (i, t) in tagged.iter().enumerate().take(self.sentences.len()) {
             let toks = self.sentence_tokens(i);
-            for e in ents {
-                if e.start >= e.end || e.end > toks.len() {
+            for e in t.entities.iter().filter(|e| keep(e)) {
+                let sp = &e.span;
+                let (Some(first), Some(last)) = (toks.get(sp.start()), toks.get(sp.end() - 1))
+                else {
                     continue;
-                }
-                let (s, t) = (toks[e.start].start, toks[e.end - 1].end);
+                };
+                let (s, t) = (first.start, last.end);
                 out.push(Entity {
                     text: self.text[s..t].to_owned(),
-                    label: e.label.to_owned(),
+                    label: labels.name(*sp.label()).to_owned(),
                     start: s,
                     end: t,
-                    score: e.score,
+                    score: e.probability,
                 });
             }
         }
@@ -124,30 +122,23 @@ mod tests {
         let sents = doc.sentences();
         assert_eq!(sents.len(), 2);
         assert_eq!(sents[0][1..3], ["Angela", "Merkel"]);
+        let labels = LabelSet::frozen_from(["PER", "LOC"]);
+        let ent = |start, end, label, probability| Scored {
+            span: crate::Span::new(start, end, crate::LabelId(label)).unwrap(),
+            probability,
+        };
         let per = vec![
-            vec![
-                TokenEntity {
-                    start: 1,
-                    end: 3,
-                    label: "PER",
-                    score: 0.9,
-                },
-                TokenEntity {
-                    start: 4,
-                    end: 6,
-                    label: "LOC",
-                    score: 0.5,
-                },
-            ],
-            vec![TokenEntity {
-                start: 1,
-                end: 2,
-                label: "LOC",
-                score: 0.8,
-            }],
+            Tagged {
+                entities: vec![ent(1, 3, 0, 0.9), ent(4, 6, 1, 0.5)],
+                ..Tagged::default()
+            },
+            Tagged {
+                entities: vec![ent(1, 2, 1, 0.8), ent(0, 9, 0, 0.1)],
+                ..Tagged::default()
+            },
         ];
         for unit in OffsetUnit::ALL {
-            let ents = doc.entities(&per, unit);
+            let ents = doc.entities(&per, &labels, |e| e.probability > 0.2, unit);
             let texts: Vec<_> = ents.iter().map(|e| e.text.as_str()).collect();
             assert_eq!(texts, ["Angela Merkel", "巴黎", "Paris"]);
             for e in &ents {

@@ -69,10 +69,6 @@ impl LabelSet {
         self.frozen = true;
     }
 
-    pub fn is_frozen(&self) -> bool {
-        self.frozen
-    }
-
     pub fn len(&self) -> usize {
         self.names.len()
     }

@@ -4,7 +4,8 @@
 //! - [`conll`] — streaming CoNLL reading and writing with file-and-line errors;
 //! - [`scheme`] — IOB1, BIO, BIOES and BMES tags, conlleval's chunk decoding, conversions;
 //! - [`label`] — typed labels, frozen for serving;
-//! - [`span`] — labelled ranges that cannot be inverted;
+//! - [`span`] — labelled ranges that cannot be empty or inverted, and a tagged sentence;
+//! - [`corpus`] — a tagged CoNLL file in memory, its tags parsed once into typed tags;
 //! - [`metrics`] — entity-level P/R/F1 counted exactly as conlleval counts;
 //! - [`tokenize`] and [`offsets`]: raw text to words with offsets in chars, bytes or UTF-16;
 //! - [`viterbi`] — best and k-best CRF paths with the scheme's forbidden moves excluded.
@@ -14,6 +15,7 @@
 )]
 
 pub mod conll;
+pub mod corpus;
 pub mod crf;
 pub mod document;
 pub mod label;
@@ -26,4 +28,4 @@ pub mod viterbi;
 
 pub use label::{LabelId, LabelSet};
 pub use scheme::{Prefix, Tag, TagScheme, TagSet};
-pub use span::Span;
+pub use span::{Scored, Span, Tagged};

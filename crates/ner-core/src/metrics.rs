@@ -81,15 +81,29 @@ impl Evaluator {
         Self::default()
     }
 
-    /// Adds one sentence. Sequences of different lengths are an error of the caller; the
-    /// shorter length is used.
+    /// Adds one sentence of tag strings (conlleval's input). Sequences of different lengths
+    /// are an error of the caller; the shorter length is used.
     pub fn add(&mut self, gold: &[&str], predicted: &[&str]) -> Result<(), TagError> {
         let n = gold.len().min(predicted.len());
         let (gold, predicted) = (&gold[..n], &predicted[..n]);
-        let g = decode_spans(&typed(gold)?);
-        let p = decode_spans(&typed(predicted)?);
-        self.tokens += n;
-        self.correct_tokens += gold.iter().zip(predicted).filter(|(a, b)| a == b).count();
+        let same = gold.iter().zip(predicted).filter(|(a, b)| a == b).count();
+        self.add_counted(&typed(gold)?, &typed(predicted)?, same);
+        Ok(())
+    }
+
+    /// Adds one sentence of typed tags, labels by name (both in the file's scheme).
+    pub fn add_tags(&mut self, gold: &[Tag<&str>], predicted: &[Tag<&str>]) {
+        let n = gold.len().min(predicted.len());
+        let (gold, predicted) = (&gold[..n], &predicted[..n]);
+        let same = gold.iter().zip(predicted).filter(|(a, b)| a == b).count();
+        self.add_counted(gold, predicted, same);
+    }
+
+    fn add_counted(&mut self, gold: &[Tag<&str>], predicted: &[Tag<&str>], same: usize) {
+        let g = decode_spans(gold);
+        let p = decode_spans(predicted);
+        self.tokens += gold.len();
+        self.correct_tokens += same;
         let gold_set: HashSet<_> = g.iter().collect();
         for s in &g {
             self.per_type
@@ -104,7 +118,6 @@ impl Evaluator {
                 c.correct += 1;
             }
         }
-        Ok(())
     }
 
     /// Adds `n` tokens that are correct by definition (conlleval counts each `-DOCSTART-`

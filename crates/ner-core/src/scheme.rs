@@ -179,13 +179,29 @@ impl SchemeDetector {
         let mut prev: (Prefix, &str) = (Prefix::O, "");
         for t in tags {
             let Ok((p, ty)) = parse_tag(t) else { continue };
-            self.saw_any |= p != Prefix::O;
             self.saw_m |= t.starts_with("M-");
-            self.saw_es |= matches!(p, Prefix::E | Prefix::S);
-            if p == Prefix::I && !(matches!(prev.0, Prefix::B | Prefix::I) && prev.1 == ty) {
-                self.saw_i_start = true;
-            }
+            self.step(prev, (p, ty));
             prev = (p, ty);
+        }
+    }
+
+    /// Feeds one sentence of typed tags; `written_m` says whether any was written `M-`
+    /// (BMES's spelling of `I`, which the typed form does not keep).
+    pub fn observe_typed<L: PartialEq + Copy>(&mut self, tags: &[Tag<L>], written_m: bool) {
+        self.saw_m |= written_m;
+        let mut prev = (Prefix::O, None);
+        for t in tags {
+            self.step(prev, (t.prefix, t.label));
+            prev = (t.prefix, t.label);
+        }
+    }
+
+    fn step<L: PartialEq>(&mut self, prev: (Prefix, L), cur: (Prefix, L)) {
+        let p = cur.0;
+        self.saw_any |= p != Prefix::O;
+        self.saw_es |= matches!(p, Prefix::E | Prefix::S);
+        if p == Prefix::I && !(matches!(prev.0, Prefix::B | Prefix::I) && prev.1 == cur.1) {
+            self.saw_i_start = true;
         }
     }
 
@@ -425,14 +441,6 @@ impl TagSet {
             }
             _ => true,
         }
-    }
-
-    /// Converts tags of any scheme to this set's indices. Labels outside the set are `None`.
-    pub fn indices(&self, tags: &[Tag]) -> Vec<Option<usize>> {
-        convert(tags, self.scheme)
-            .into_iter()
-            .map(|t| self.index(t))
-            .collect()
     }
 }
 

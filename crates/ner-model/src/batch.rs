@@ -2,7 +2,7 @@
 
 use crate::cells::reverse_index;
 use crate::vocab::{Encoded, PAD};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// A padded batch. Shapes: `words`, `casing`, `mask`, `tags`: `[B, T]`; `chars`: `[B, T, L]`;
 /// `char_lengths`: `[B·T]`; `rev`: `[B, T]` (see [`reverse_index`]).
@@ -114,21 +114,12 @@ impl Batch {
         }
     }
 
-    pub fn size(&self) -> usize {
-        self.lengths.len()
-    }
-
     pub fn max_len(&self) -> i64 {
         self.words.size()[1]
     }
 
     pub fn tokens(&self) -> i64 {
         self.lengths.iter().sum()
-    }
-
-    /// The mask as floats `[B, T, 1]`.
-    pub fn mask_f(&self, kind: Kind) -> Tensor {
-        self.mask.to_kind(kind).unsqueeze(2)
     }
 }
 

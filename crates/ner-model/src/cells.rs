@@ -27,7 +27,7 @@
 //! real token in both directions and can never influence a real position.
 
 use crate::config::CellKind;
-use std::sync::atomic::{AtomicI32, Ordering};
+use crate::threading::Helper;
 use tch::nn::{self, Init};
 use tch::Tensor;
 
@@ -267,76 +267,27 @@ impl BiLayer {
         }
     }
 
-    pub fn forward(&self, x: &Tensor, rev: &Tensor, train: bool) -> Tensor {
+    /// Runs both directions; at inference on the CPU with a `helper`, the backward one runs on
+    /// the helper thread (with its own handles to the same weights).
+    pub fn forward(&self, x: &Tensor, rev: &Tensor, train: bool, helper: Option<&Helper>) -> Tensor {
         let xr = permute_time(x, rev);
-        let threads = DIRECTION_THREADS.load(Ordering::Relaxed);
-        let (f, b) = if !train && threads > 0 && x.device() == tch::Device::Cpu {
-            // Inference on the CPU: the two directions are independent, so the backward one
-            // runs on a helper thread (with its own handles to the same weights).
-            let bwd = self.bwd.shallow_clone();
-            let xr2 = xr.shallow_clone();
-            let pending = helper::submit(threads, move || bwd.forward(&xr2, false));
-            let f = self.fwd.forward(x, false);
-            let b = match pending.and_then(|rx| rx.recv().ok()) {
-                Some(b) => b,
-                None => self.bwd.forward(&xr, false),
-            };
-            (f, b)
-        } else {
-            (self.fwd.forward(x, train), self.bwd.forward(&xr, train))
+        let helper = helper.filter(|_| !train && x.device() == tch::Device::Cpu);
+        let (f, b) = match helper {
+            Some(h) => {
+                let bwd = self.bwd.shallow_clone();
+                let xr2 = xr.shallow_clone();
+                let pending = h.submit(move || bwd.forward(&xr2, false));
+                let f = self.fwd.forward(x, false);
+                let b = match pending.and_then(|rx| rx.recv().ok()) {
+                    Some(b) => b,
+                    None => self.bwd.forward(&xr, false),
+                };
+                (f, b)
+            }
+            None => (self.fwd.forward(x, train), self.bwd.forward(&xr, train)),
         };
         Tensor::cat(&[f, permute_time(&b, rev)], 2)
     }
-}
-
-/// One long-lived helper thread that runs the backward direction at inference, so that no
-/// thread is started per call.
-mod helper {
-    use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
-    use std::sync::{Mutex, OnceLock};
-    use tch::Tensor;
-
-    type Task = Box<dyn FnOnce() + Send>;
-    static HELPER: OnceLock<Option<Mutex<SyncSender<Task>>>> = OnceLock::new();
-
-    /// Runs `f` on the helper thread (started on first use with `threads` libtorch threads,
-    /// under `no_grad`); `None` when no helper could be started.
-    pub fn submit(
-        threads: i32,
-        f: impl FnOnce() -> Tensor + Send + 'static,
-    ) -> Option<Receiver<Tensor>> {
-        let tx = HELPER
-            .get_or_init(|| {
-                let (tx, rx) = sync_channel::<Task>(4);
-                std::thread::Builder::new()
-                    .name("ner-bwd".into())
-                    .spawn(move || {
-                        tch::set_num_threads(threads);
-                        while let Ok(task) = rx.recv() {
-                            tch::no_grad(task);
-                        }
-                    })
-                    .ok()
-                    .map(|_| Mutex::new(tx))
-            })
-            .as_ref()?;
-        let (rtx, rrx) = channel();
-        let task: Task = Box::new(move || {
-            let _ = rtx.send(f());
-        });
-        tx.lock().ok()?.send(task).ok()?;
-        Some(rrx)
-    }
-}
-
-/// libtorch threads for each direction when directions run in parallel at inference; 0 runs
-/// them one after the other on the calling thread.
-static DIRECTION_THREADS: AtomicI32 = AtomicI32::new(0);
-
-/// Runs the two directions of every layer on two threads at inference time, each with
-/// `threads` libtorch threads (0 turns it off). Training always runs them in sequence.
-pub fn set_parallel_directions(threads: i32) {
-    DIRECTION_THREADS.store(threads.max(0), Ordering::Relaxed);
 }
 
 /// The stacked bidirectional encoder. Dropout between layers is the caller's (see `model`).
@@ -362,6 +313,7 @@ impl Encoder {
         x: &Tensor,
         rev: &Tensor,
         train: bool,
+        helper: Option<&Helper>,
         between: impl Fn(&Tensor) -> Tensor,
     ) -> Tensor {
         let mut h = x.shallow_clone();
@@ -369,7 +321,7 @@ impl Encoder {
             if i > 0 {
                 h = between(&h);
             }
-            h = layer.forward(&h, rev, train);
+            h = layer.forward(&h, rev, train, helper);
         }
         h
     }

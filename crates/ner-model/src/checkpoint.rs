@@ -229,6 +229,16 @@ pub fn save(
     result
 }
 
+/// Replaces `meta.json` of the model in `dir` (through a temporary file and a rename).
+pub fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
+    let tmp = dir.join(format!("{META}.tmp"));
+    write_json(&tmp, meta)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| ModelError::io(&tmp, e))?;
+    std::fs::rename(&tmp, dir.join(META)).map_err(|e| ModelError::io(dir.join(META), e))
+}
+
 /// Reads and validates a model directory onto `device`.
 pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
     if !dir.is_dir() {

@@ -35,6 +35,8 @@ pub enum ModelError {
         line: usize,
         message: String,
     },
+    #[error(transparent)]
+    Corpus(#[from] ner_core::corpus::CorpusError),
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("{0}")]

@@ -7,8 +7,8 @@
 //! - [`model`] — the network;
 //! - [`batch`] — padding;
 //! - [`checkpoint`] — model directories, validated and written atomically;
-//! - [`tagger`] — inference for the CLI and the server;
-//! - [`train`] — the training loop.
+//! - [`tagger`] — inference for the CLI and the server, with its [`threading`];
+//! - [`training`] — a training run: epochs, selection, checkpoints, resume, observers.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -25,21 +25,18 @@ pub mod model;
 pub mod pretrained;
 pub mod subword;
 pub mod tagger;
-pub mod train;
+pub mod threading;
+pub mod training;
 pub mod vocab;
 
 pub use config::{CellKind, ModelConfig};
 pub use error::{ModelError, Result};
-pub use tagger::{EncoderThreading, TagRequest, Tagged, Tagger, TaggerOptions};
-
-/// libtorch's current intra-op thread count.
-pub fn libtorch_threads() -> i32 {
-    tch::get_num_threads()
-}
+pub use tagger::{TagRequest, Tagger, TaggerOptions};
+pub use threading::EncoderThreading;
 
 pub use tch::Device;
 
-/// Sets libtorch's intra-op thread count (process-wide).
+/// Sets libtorch's intra-op thread count for the calling thread (and the threads it starts).
 pub fn set_threads(n: i32) {
     tch::set_num_threads(n.max(1));
 }

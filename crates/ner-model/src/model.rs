@@ -9,6 +9,7 @@ use crate::batch::Batch;
 use crate::cells::{permute_time, reverse_index, BiLayer, Encoder};
 use crate::config::{CellKind, CharEncoderKind, DropoutKind, ModelConfig};
 use crate::crf::Crf;
+use crate::threading::Helper;
 use crate::vocab::{CASING_CLASSES, UNK};
 use ner_core::TagSet;
 use tch::nn::{self, Init, Module};
@@ -268,18 +269,24 @@ impl BiLstmCrf {
 
     /// Encoder states from features `x [B, T, D]`: `[B, T, 2H]`, with dropout on the input,
     /// between layers and on the output when `train`.
-    pub fn encode(&self, x: &Tensor, rev: &Tensor, train: bool) -> Tensor {
+    /// With a `helper`, inference runs the two directions on two threads.
+    pub fn encode(&self, x: &Tensor, rev: &Tensor, train: bool, helper: Option<&Helper>) -> Tensor {
         let x = self.dropout(x, train);
         let h = self
             .encoder
-            .forward(&x, rev, train, |h| self.dropout(h, train));
+            .forward(&x, rev, train, helper, |h| self.dropout(h, train));
         self.dropout(&h, train)
     }
 
     /// Tag scores `[B, T, K]`.
     pub fn emissions(&self, batch: &Batch, train: bool) -> Tensor {
+        self.emissions_with(batch, train, None)
+    }
+
+    /// Tag scores `[B, T, K]`, the directions on two threads when a `helper` is given.
+    pub fn emissions_with(&self, batch: &Batch, train: bool, helper: Option<&Helper>) -> Tensor {
         let x = self.features(batch, train);
-        let h = self.encode(&x, &batch.rev, train);
+        let h = self.encode(&x, &batch.rev, train, helper);
         self.project(&h)
     }
 

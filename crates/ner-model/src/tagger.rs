@@ -8,11 +8,12 @@ use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
 use crate::error::Result;
 use crate::model::BiLstmCrf;
+use crate::threading::{EncoderThreading, Threading};
 use crate::vocab::Encoded;
 use ner_core::crf::ForwardBackward;
 use ner_core::scheme::{decode_spans, Prefix, Tag};
 use ner_core::viterbi::{Transitions, Viterbi};
-use ner_core::{LabelId, TagSet};
+use ner_core::{Scored, TagScheme, TagSet, Tagged};
 use std::path::Path;
 use tch::{Device, Kind};
 
@@ -21,41 +22,11 @@ use tch::{Device, Kind};
 pub struct TaggerOptions {
     /// Sentences per forward pass.
     pub batch_size: usize,
-    /// libtorch intra-op threads (`None`: libtorch's default).
+    /// libtorch intra-op threads in all (`None`: libtorch's count on the creating thread).
     pub threads: Option<i32>,
     pub device: Device,
     /// How two or more threads are used on the CPU.
     pub threading: EncoderThreading,
-}
-
-/// How the tagger spreads a batch over two or more CPU threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EncoderThreading {
-    /// The encoder's two directions on two threads for batches of at most 4 sentences,
-    /// libtorch's intra-op threads inside each operation for larger ones: the fastest for a
-    /// process that has the cores to itself (evaluation, `ner predict`).
-    #[default]
-    Auto,
-    /// Always the two directions on two threads, one libtorch thread each. Under a server's
-    /// load this wins: libtorch's idle intra-op threads spin for work between operations and
-    /// take the cycles the HTTP side needs.
-    Directions,
-    /// Always libtorch's intra-op threads.
-    IntraOp,
-}
-
-impl std::str::FromStr for EncoderThreading {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "directions" => Ok(Self::Directions),
-            "intra-op" => Ok(Self::IntraOp),
-            _ => Err(format!(
-                "unknown encoder threading {s:?}: expected auto, directions or intra-op"
-            )),
-        }
-    }
 }
 
 impl Default for TaggerOptions {
@@ -69,55 +40,6 @@ impl Default for TaggerOptions {
     }
 }
 
-/// Thread arrangement at inference. Tiny matrix products gain nothing from libtorch's
-/// intra-op threads (they lose: the threads' hand-off costs more than the work), while the two
-/// directions of the encoder are independent: so small batches run one direction per thread,
-/// one libtorch thread each, and large batches use all threads inside each operation.
-static THREADS: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(1);
-
-/// Batches of at most this many sentences run their directions in parallel.
-const SMALL_BATCH: usize = 4;
-
-/// The largest batch whose directions run in parallel (from [`EncoderThreading`]).
-static PARALLEL_UP_TO: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(SMALL_BATCH);
-
-fn configure_threads(threads: Option<i32>, threading: EncoderThreading) {
-    let n = threads.unwrap_or_else(tch::get_num_threads).max(1);
-    THREADS.store(n, std::sync::atomic::Ordering::Relaxed);
-    let up_to = match threading {
-        EncoderThreading::Auto => SMALL_BATCH,
-        EncoderThreading::Directions => usize::MAX,
-        EncoderThreading::IntraOp => 0,
-    };
-    PARALLEL_UP_TO.store(up_to, std::sync::atomic::Ordering::Relaxed);
-    ARRANGED.store(0, std::sync::atomic::Ordering::Relaxed);
-    arrange_for(1);
-}
-
-/// The arrangement in force: 0 none yet, 1 parallel directions, 2 intra-op threads.
-static ARRANGED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-fn arrange_for(batch: usize) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let n = THREADS.load(Relaxed);
-    let want = if n >= 2 && batch <= PARALLEL_UP_TO.load(Relaxed) {
-        1
-    } else {
-        2
-    };
-    if ARRANGED.swap(want, Relaxed) == want {
-        return;
-    }
-    if want == 1 {
-        tch::set_num_threads((n / 2).max(1));
-        crate::cells::set_parallel_directions((n / 2).max(1));
-    } else {
-        tch::set_num_threads(n);
-        crate::cells::set_parallel_directions(0);
-    }
-}
-
 /// What to compute besides the best tags.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TagRequest {
@@ -127,48 +49,26 @@ pub struct TagRequest {
     pub nbest: usize,
 }
 
-/// An entity over token positions `[start, end)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenEntity {
-    pub start: usize,
-    pub end: usize,
-    pub label: LabelId,
-    /// The probability that exactly these tokens carry this label (1.0 when not computed).
-    pub probability: f64,
-}
-
-/// The result for one sentence.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Tagged {
-    /// Tag indices of the model's [`TagSet`].
-    pub tags: Vec<usize>,
-    /// The best path's score.
-    pub score: f32,
-    /// The marginal probability of each chosen tag (empty when not computed).
-    pub token_probabilities: Vec<f64>,
-    pub entities: Vec<TokenEntity>,
-    /// The k best labelings with their probabilities.
-    pub nbest: Vec<(Vec<usize>, f64)>,
-}
-
 pub struct Tagger {
     loaded: LoadedModel,
     transitions: Transitions,
     viterbi: Viterbi,
-    opts: TaggerOptions,
+    batch_size: usize,
+    device: Device,
+    threading: Threading,
 }
 
 impl std::fmt::Debug for Tagger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tagger")
             .field("model", &self.loaded)
+            .field("threading", &self.threading)
             .finish_non_exhaustive()
     }
 }
 
 impl Tagger {
     pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Self> {
-        configure_threads(opts.threads, opts.threading);
         let loaded = checkpoint::load(dir, opts.device)?;
         Self::from_loaded(loaded, opts)
     }
@@ -179,7 +79,9 @@ impl Tagger {
             loaded,
             transitions,
             viterbi: Viterbi::new(),
-            opts,
+            batch_size: opts.batch_size,
+            device: opts.device,
+            threading: Threading::new(opts.threads, opts.threading),
         })
     }
 
@@ -189,6 +91,10 @@ impl Tagger {
 
     pub fn tag_set(&self) -> &TagSet {
         &self.loaded.model.tags
+    }
+
+    pub fn threading(&self) -> &Threading {
+        &self.threading
     }
 
     /// Tags sentences (each a slice of tokens); results come back in input order. Empty
@@ -207,30 +113,20 @@ impl Tagger {
             loaded,
             transitions,
             viterbi,
-            opts,
+            batch_size,
+            device,
+            threading,
         } = self;
         let tags = &loaded.model.tags;
-        for_each_emissions(
-            &loaded.model,
-            &encoded,
-            opts.batch_size,
-            opts.device,
-            |i, em| {
-                out[i] = decode(viterbi, transitions, tags, em, req);
-            },
-        )?;
+        let run = Inference {
+            batch_size: *batch_size,
+            device: *device,
+            threading: Some(threading),
+        };
+        run.for_each_emissions(&loaded.model, &encoded, |i, em| {
+            out[i] = decode(viterbi, transitions, tags, em, req);
+        })?;
         Ok(out)
-    }
-
-    /// Decodes one sentence's emissions `[len][K]`.
-    pub fn decode(&mut self, em: &[f32], req: TagRequest) -> Tagged {
-        decode(
-            &mut self.viterbi,
-            &self.transitions,
-            &self.loaded.model.tags,
-            em,
-            req,
-        )
     }
 }
 
@@ -247,87 +143,112 @@ pub fn decode(
     let score = viterbi.decode(transitions, em, &mut tags);
     let typed: Vec<Tag> = tags.iter().map(|&t| ts.tag(t)).collect();
     let spans = decode_spans(&typed);
-    let mut result = Tagged {
-        tags,
-        score,
-        ..Tagged::default()
-    };
     let fb = (req.probabilities || req.nbest > 0).then(|| ForwardBackward::new(transitions, em));
-    for s in spans {
-        let label = *s.label();
-        let probability = match &fb {
-            Some(fb) if req.probabilities => {
-                let cont: Vec<usize> = ts.index(Tag::new(Prefix::I, label)).into_iter().collect();
-                let cont = if ts.scheme() == ner_core::TagScheme::Bio {
-                    cont
-                } else {
-                    Vec::new()
-                };
-                fb.segment_probability(
-                    transitions,
-                    em,
-                    s.start(),
-                    &result.tags[s.start()..s.end()],
-                    &cont,
-                )
-            }
-            _ => 1.0,
-        };
-        result.entities.push(TokenEntity {
-            start: s.start(),
-            end: s.end(),
-            label,
-            probability,
-        });
-    }
-    if let Some(fb) = &fb {
-        if req.probabilities {
-            result.token_probabilities = result
-                .tags
-                .iter()
-                .enumerate()
-                .map(|(t, &j)| fb.marginal(t, j))
-                .collect();
-        }
-        if req.nbest > 0 {
+    let probs = fb.as_ref().filter(|_| req.probabilities);
+    let entities = spans
+        .into_iter()
+        .map(|span| {
+            let probability = probs.map_or(1.0, |fb| {
+                let s = &tags[span.start()..span.end()];
+                fb.segment_probability(transitions, em, span.start(), s, &continuations(ts, &span))
+            });
+            Scored { span, probability }
+        })
+        .collect();
+    let token_probabilities = probs.map_or_else(Vec::new, |fb| {
+        tags.iter().enumerate().map(|(t, &j)| fb.marginal(t, j)).collect()
+    });
+    let nbest = match &fb {
+        Some(fb) if req.nbest > 0 => {
             let log_z = fb.log_partition();
-            result.nbest = viterbi
+            viterbi
                 .nbest(transitions, em, req.nbest)
                 .into_iter()
                 .map(|(p, s)| (p, (s as f64 - log_z).exp()))
-                .collect();
+                .collect()
         }
+        _ => Vec::new(),
+    };
+    Tagged {
+        tags,
+        score,
+        token_probabilities,
+        entities,
+        nbest,
     }
-    result
 }
 
-/// Runs the model over `data` in batches of `batch_size` sentences sorted by length (to limit
-/// padding), under `no_grad`, and calls `f(index, emissions)` with each non-empty sentence's
-/// emissions `[len][K]`.
-pub fn for_each_emissions(
-    model: &BiLstmCrf,
-    data: &[Encoded],
-    batch_size: usize,
-    device: Device,
-    mut f: impl FnMut(usize, &[f32]),
-) -> Result<()> {
-    let k = model.tags.len();
-    let mut order: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
-    for chunk in order.chunks(batch_size.max(1)) {
-        if device == Device::Cpu {
-            arrange_for(chunk.len());
-        }
-        let items: Vec<_> = chunk.iter().map(|&i| &data[i]).collect();
-        let batch = Batch::new(&items, device);
-        let em = tch::no_grad(|| model.emissions(&batch, false));
-        let t_max = batch.max_len() as usize;
-        let flat =
-            Vec::<f32>::try_from(em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))?;
-        for (row, &i) in chunk.iter().enumerate() {
-            let start = row * t_max * k;
-            f(i, &flat[start..start + data[i].len() * k]);
+/// The tags that would extend a span past its end: `I-X` in BIO, none in BIOES (whose spans
+/// end with `E-` or `S-`).
+fn continuations(ts: &TagSet, span: &ner_core::Span) -> Vec<usize> {
+    if ts.scheme() != TagScheme::Bio {
+        return Vec::new();
+    }
+    ts.index(Tag::new(Prefix::I, *span.label()))
+        .into_iter()
+        .collect()
+}
+
+/// How a batch of sentences goes through the network.
+#[derive(Debug)]
+pub struct Inference<'a> {
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+    pub device: Device,
+    /// `None`: on the calling thread with libtorch's thread count as it is.
+    pub threading: Option<&'a mut Threading>,
+}
+
+impl Inference<'_> {
+    /// On the calling thread, in batches of `batch_size`, leaving libtorch's threads alone.
+    pub fn plain(batch_size: usize, device: Device) -> Inference<'static> {
+        Inference {
+            batch_size,
+            device,
+            threading: None,
         }
     }
-    Ok(())
+
+    /// Runs the model over `data` in batches sorted by length (to limit padding), under
+    /// `no_grad`, and calls `f(index, emissions)` with each non-empty sentence's emissions
+    /// `[len][K]`.
+    pub fn for_each_emissions(
+        mut self,
+        model: &BiLstmCrf,
+        data: &[Encoded],
+        mut f: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        let k = model.tags.len();
+        let mut order: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
+        for chunk in order.chunks(self.batch_size.max(1)) {
+            let helper = match (&mut self.threading, self.device) {
+                (Some(t), Device::Cpu) => t.prepare(chunk.len()),
+                _ => None,
+            };
+            let items: Vec<_> = chunk.iter().map(|&i| &data[i]).collect();
+            let batch = Batch::new(&items, self.device);
+            let em = tch::no_grad(|| model.emissions_with(&batch, false, helper));
+            let t_max = batch.max_len() as usize;
+            let flat = Vec::<f32>::try_from(
+                em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]),
+            )?;
+            for (row, &i) in chunk.iter().enumerate() {
+                let start = row * t_max * k;
+                f(i, &flat[start..start + data[i].len() * k]);
+            }
+        }
+        Ok(())
+    }
+
+    /// The best tag path of every sentence, in input order.
+    pub fn best_paths(self, model: &BiLstmCrf, data: &[Encoded]) -> Result<Vec<Vec<usize>>> {
+        let tr = model.crf.transitions()?;
+        let mut viterbi = Viterbi::new();
+        let mut out = vec![Vec::new(); data.len()];
+        self.for_each_emissions(model, data, |i, em| {
+            viterbi.decode(&tr, em, &mut out[i]);
+        })?;
+        Ok(out)
+    }
 }

@@ -2,7 +2,7 @@
 //! queue → entities built by slicing the original text → JSON.
 
 use crate::error::ApiError;
-use crate::model::{SentenceTags, TagOptions};
+use crate::model::{ModelInfo, TagOptions};
 use crate::worker::{Job, SubmitError};
 use crate::AppState;
 use axum::body::Bytes;
@@ -11,7 +11,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ner_core::document::{Document, Entity, TokenEntity};
+use ner_core::document::{Document, Entity};
+use ner_core::Tagged;
 use ner_core::offsets::{bytes_to_unit, OffsetUnit};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -202,7 +203,8 @@ pub async fn ner(
         return Err(ApiError::Overloaded(1));
     };
     let incoming = st.worker.incoming();
-    let mode = st.worker.info().map(|i| i.tokenization).unwrap_or_default();
+    let info = st.worker.info().ok_or(ApiError::NotReady)?;
+    let mode = info.tokenization;
     let docs: Vec<Document> = texts
         .iter()
         .map(|t| Document::new(t, mode, st.config.max_sentence_tokens))
@@ -243,7 +245,7 @@ pub async fn ner(
             Err(_) => return Err(ApiError::Timeout),
         }
     };
-    let model = st.worker.info().map(|i| i.name.clone()).unwrap_or_default();
+    let model = info.name.clone();
     let mut at = 0;
     let mut results = Vec::with_capacity(docs.len());
     for doc in &docs {
@@ -252,7 +254,7 @@ pub async fn ner(
             return Err(ApiError::Internal);
         };
         at += n;
-        results.push(build(doc, part, &req));
+        results.push(build(doc, part, info, &req));
     }
     let body = if single {
         let r = results.pop().unwrap_or(TextResult {
@@ -269,76 +271,66 @@ pub async fn ner(
     Ok(Json(body).into_response())
 }
 
-fn build(doc: &Document, tagged: &[SentenceTags], req: &NerRequest) -> TextResult {
-    let per: Vec<Vec<TokenEntity>> = tagged
-        .iter()
-        .map(|t| {
-            t.entities
-                .iter()
-                .filter(|e| req.min_score.is_none_or(|m| e.score >= m))
-                .map(|e| TokenEntity {
-                    start: e.start,
-                    end: e.end,
-                    label: &e.label,
-                    score: e.score,
-                })
-                .collect()
-        })
-        .collect();
-    let entities = doc.entities(&per, req.offsets);
-    let text = doc.text();
-    let tokens = req.tokens.then(|| {
-        let mut out = Vec::new();
-        let mut offs = Vec::new();
-        for (i, t) in tagged.iter().enumerate() {
-            for (j, r) in doc.sentence_tokens(i).iter().enumerate() {
-                offs.extend([r.start, r.end]);
-                out.push(TokenOut {
-                    text: text[r.clone()].to_owned(),
-                    start: 0,
-                    end: 0,
-                    tag: t.tags.get(j).cloned().unwrap_or_else(|| "O".into()),
-                    score: t.token_scores.get(j).copied().unwrap_or(1.0),
-                });
-            }
-        }
-        bytes_to_unit(text, &mut offs, req.offsets);
-        for (i, t) in out.iter_mut().enumerate() {
-            t.start = offs[2 * i];
-            t.end = offs[2 * i + 1];
-        }
-        out
-    });
-    let nbest = (req.nbest > 0).then(|| {
-        tagged
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let toks = doc.sentence_tokens(i);
-                let mut se = [
-                    toks.first().map_or(0, |r| r.start),
-                    toks.last().map_or(0, |r| r.end),
-                ];
-                bytes_to_unit(text, &mut se, req.offsets);
-                SentenceNbest {
-                    sentence: i,
-                    start: se[0],
-                    end: se[1],
-                    labelings: t
-                        .nbest
-                        .iter()
-                        .map(|(tags, p)| Labeling {
-                            tags: tags.clone(),
-                            probability: *p,
-                        })
-                        .collect(),
-                }
-            })
-            .collect()
-    });
+fn build(doc: &Document, tagged: &[Tagged], info: &ModelInfo, req: &NerRequest) -> TextResult {
+    let keep = |e: &ner_core::Scored| req.min_score.is_none_or(|m| e.probability >= m);
+    let entities = doc.entities(tagged, info.tags.labels(), keep, req.offsets);
     TextResult {
         entities,
-        tokens,
-        nbest,
+        tokens: req.tokens.then(|| tokens(doc, tagged, info, req.offsets)),
+        nbest: (req.nbest > 0).then(|| nbest(doc, tagged, info, req.offsets)),
     }
+}
+
+/// Every word with its tag (named at this edge) and the tag's probability.
+fn tokens(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit) -> Vec<TokenOut> {
+    let text = doc.text();
+    let mut out = Vec::new();
+    let mut offs = Vec::new();
+    for (i, t) in tagged.iter().enumerate() {
+        for (j, r) in doc.sentence_tokens(i).iter().enumerate() {
+            offs.extend([r.start, r.end]);
+            out.push(TokenOut {
+                text: text[r.clone()].to_owned(),
+                start: 0,
+                end: 0,
+                tag: t.tags.get(j).map_or_else(|| "O".into(), |&k| info.tags.name(k)),
+                score: t.token_probabilities.get(j).copied().unwrap_or(1.0),
+            });
+        }
+    }
+    bytes_to_unit(text, &mut offs, unit);
+    for (i, t) in out.iter_mut().enumerate() {
+        t.start = offs[2 * i];
+        t.end = offs[2 * i + 1];
+    }
+    out
+}
+
+/// The k best labelings of every sentence, with the sentence's offsets.
+fn nbest(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit) -> Vec<SentenceNbest> {
+    tagged
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let toks = doc.sentence_tokens(i);
+            let mut se = [
+                toks.first().map_or(0, |r| r.start),
+                toks.last().map_or(0, |r| r.end),
+            ];
+            bytes_to_unit(doc.text(), &mut se, unit);
+            SentenceNbest {
+                sentence: i,
+                start: se[0],
+                end: se[1],
+                labelings: t
+                    .nbest
+                    .iter()
+                    .map(|(tags, p)| Labeling {
+                        tags: tags.iter().map(|&k| info.tags.name(k)).collect(),
+                        probability: *p,
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }

@@ -14,7 +14,7 @@ pub mod worker;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::worker::{BatchConfig, Worker};
+use crate::worker::{BatchConfig, Health, Worker};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -46,19 +46,35 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
 }
 
+/// Every default limit of the service, declared once; the CLI takes its flags' defaults from
+/// here.
+pub mod defaults {
+    pub const MAX_BODY_BYTES: usize = 2 << 20;
+    pub const MAX_TEXT_CHARS: usize = 200_000;
+    pub const MAX_TEXTS: usize = 256;
+    pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+    pub const CONCURRENCY_LIMIT: usize = 512;
+    pub const MAX_SENTENCE_TOKENS: usize = 128;
+    pub const QUEUE_SIZE: usize = 1024;
+    pub const MAX_BATCH_TOKENS: usize = 4096;
+    pub const MAX_BATCH_WAIT_US: u64 = 1000;
+    pub const SHUTDOWN_GRACE_S: u64 = 20;
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
+        use defaults::*;
         ServerConfig {
-            max_body_bytes: 2 << 20,
-            max_text_chars: 200_000,
-            max_texts: 256,
-            request_timeout: Duration::from_secs(30),
-            concurrency_limit: 512,
-            max_sentence_tokens: 128,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_text_chars: MAX_TEXT_CHARS,
+            max_texts: MAX_TEXTS,
+            request_timeout: Duration::from_millis(REQUEST_TIMEOUT_MS),
+            concurrency_limit: CONCURRENCY_LIMIT,
+            max_sentence_tokens: MAX_SENTENCE_TOKENS,
             batch: BatchConfig {
-                queue_size: 1024,
-                max_batch_tokens: 4096,
-                max_batch_wait: Duration::from_millis(2),
+                queue_size: QUEUE_SIZE,
+                max_batch_tokens: MAX_BATCH_TOKENS,
+                max_batch_wait: Duration::from_micros(MAX_BATCH_WAIT_US),
             },
             api_key: None,
             cors_origins: Vec::new(),
@@ -156,12 +172,13 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(st): State<AppState>) -> Response {
-    if st.worker.is_ready() {
+    let health = st.worker.health();
+    if health == Health::Ready {
         Json(serde_json::json!({"status": "ready"})).into_response()
     } else {
-        let message = match st.worker.load_error() {
-            Some(e) => format!("the model failed to load: {e}"),
-            None => ApiError::NotReady.message(),
+        let message = match health {
+            Health::Failed(e) => format!("the model failed to load: {e}"),
+            _ => ApiError::NotReady.message(),
         };
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -176,8 +193,8 @@ async fn info(State(st): State<AppState>) -> Result<Json<serde_json::Value>, Api
     let c = &st.config;
     Ok(Json(serde_json::json!({
         "model": info.name,
-        "labels": info.labels,
-        "scheme": info.scheme,
+        "labels": info.tags.labels().names(),
+        "scheme": info.tags.scheme(),
         "tokenization": info.tokenization,
         "config": info.config,
         "metrics": info.metrics,

@@ -1,16 +1,18 @@
 //! What the server needs from a model, as a small trait: the real BiLSTM-CRF implements it in
 //! the `ner` binary (this crate does not link libtorch), tests implement it with a fake.
+//!
+//! Results travel in ner-core's types ([`Tagged`]: tag indices, [`Span`](ner_core::Span)s of
+//! label ids); the server renders names from the model's [`TagSet`] once, when it builds JSON.
 
 use ner_core::tokenize::Mode;
-use serde::Serialize;
+use ner_core::{TagSet, Tagged};
 
 /// Static facts about the loaded model, for `/info` and responses.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ModelInfo {
     pub name: String,
-    pub labels: Vec<String>,
-    /// The model's tag scheme (`bio` or `bioes`).
-    pub scheme: String,
+    /// The model's tags (scheme and labels), which name its results.
+    pub tags: TagSet,
     pub tokenization: Mode,
     /// The model's configuration, as stored with it.
     pub config: serde_json::Value,
@@ -24,37 +26,30 @@ pub struct TagOptions {
     pub nbest: usize,
 }
 
-/// An entity over token positions `[start, end)` of its sentence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SentenceEntity {
-    pub start: usize,
-    pub end: usize,
-    pub label: String,
-    pub score: f64,
-}
-
-/// The model's answer for one sentence.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SentenceTags {
-    /// One tag name per token, such as `B-PER`.
-    pub tags: Vec<String>,
-    /// The marginal probability of each token's tag.
-    pub token_scores: Vec<f64>,
-    pub entities: Vec<SentenceEntity>,
-    /// The k best labelings with their probabilities.
-    pub nbest: Vec<(Vec<String>, f64)>,
+/// Why a model did not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("the model could not be loaded: {0}")]
+    Load(String),
+    #[error("tagging failed: {0}")]
+    Tagging(String),
+    #[error("the model panicked")]
+    Panicked,
+    #[error("the model returned {got} results for {expected} sentences")]
+    WrongCount { expected: usize, got: usize },
 }
 
 /// A model that tags sentences. It lives on one thread (it need not be `Send` once built; the
 /// factory that builds it is).
 pub trait NerModel {
     fn info(&self) -> ModelInfo;
+    /// One [`Tagged`] per sentence, in order.
     fn tag(
         &mut self,
         sentences: &[Vec<String>],
         options: TagOptions,
-    ) -> Result<Vec<SentenceTags>, String>;
+    ) -> Result<Vec<Tagged>, ModelError>;
 }
 
-/// Builds the model inside the worker thread.
-pub type ModelFactory = Box<dyn FnOnce() -> Result<Box<dyn NerModel>, String> + Send>;
+/// Builds the model inside its own thread.
+pub type ModelFactory = Box<dyn FnOnce() -> Result<Box<dyn NerModel>, ModelError> + Send>;

@@ -1,0 +1,265 @@
+//! `ner train`'s flags, and their resolution into the library's [`RunConfig`]: defaults, then
+//! the `--config` file, then flags.
+
+use crate::data::ColumnArgs;
+use anyhow::{Context, Result};
+use ner_core::tokenize::Mode;
+use ner_core::TagScheme;
+use ner_model::config::{CharEncoderKind, DropoutKind};
+use ner_model::training::{Columns, DataConfig, InputConfig, OptimizerKind, RunConfig, TrainOptions};
+use ner_model::{CellKind, ModelConfig};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Architecture flags; each overrides the `--config` file and the defaults.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct ModelFlags {
+    /// Recurrent cell of the encoder.
+    #[arg(long)]
+    pub cell: Option<CellKind>,
+    /// Encoder layers.
+    #[arg(long)]
+    pub layers: Option<i64>,
+    /// Encoder hidden size per direction.
+    #[arg(long)]
+    pub hidden: Option<i64>,
+    #[arg(long)]
+    pub word_dim: Option<i64>,
+    /// Look words up lower-cased (true/false).
+    #[arg(long)]
+    pub lowercase: Option<bool>,
+    /// Map digits to 0 before lookup (true/false).
+    #[arg(long)]
+    pub normalize_digits: Option<bool>,
+    #[arg(long)]
+    pub word_dropout: Option<f64>,
+    /// Character encoder: cnn, lstm or none.
+    #[arg(long)]
+    pub char_encoder: Option<CharEncoderKind>,
+    #[arg(long)]
+    pub char_dim: Option<i64>,
+    #[arg(long)]
+    pub char_filters: Option<i64>,
+    #[arg(long)]
+    pub char_kernel: Option<i64>,
+    #[arg(long)]
+    pub char_hidden: Option<i64>,
+    /// Casing feature size (0: off).
+    #[arg(long)]
+    pub casing_dim: Option<i64>,
+    /// Token-bigram embedding size (0: off); each token gets its left and right bigram, as the
+    /// character bigrams of Chinese NER. Bigrams seen once in training count as unknown.
+    #[arg(long)]
+    pub bigram_dim: Option<i64>,
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// standard or locked (variational).
+    #[arg(long)]
+    pub dropout_kind: Option<DropoutKind>,
+    /// Tag scheme inside the model: bio or bioes.
+    #[arg(long)]
+    pub model_scheme: Option<TagScheme>,
+    /// Tokenisation of raw text at serving time: word or char.
+    #[arg(long, value_parser = parse_mode)]
+    pub tokenization: Option<Mode>,
+}
+
+fn parse_mode(s: &str) -> Result<Mode, String> {
+    match s {
+        "word" => Ok(Mode::Word),
+        "char" => Ok(Mode::Char),
+        _ => Err(format!("unknown tokenization {s:?}: expected word or char")),
+    }
+}
+
+/// Optimisation flags; each overrides the `--config` file and the defaults.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct TrainFlags {
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// sgd (with momentum) or adam.
+    #[arg(long)]
+    pub optimizer: Option<OptimizerKind>,
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// SGD learning-rate decay per epoch: lr / (1 + decay * epoch).
+    #[arg(long)]
+    pub lr_decay: Option<f64>,
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Gradient-norm clipping (0: off).
+    #[arg(long)]
+    pub clip: Option<f64>,
+    /// Early stopping: epochs without a better dev F1 (0: never stop early).
+    #[arg(long)]
+    pub patience: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluate and save an exponential moving average of the weights with this decay (e.g.
+    /// 0.999; 0: off). Smooths SGD's epoch-to-epoch jumps in dev F1.
+    #[arg(long)]
+    pub ema: Option<f64>,
+}
+
+/// `ner train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Training data (CoNLL).
+    #[arg(long, required_unless_present = "resume")]
+    pub train: Option<PathBuf>,
+    /// Development data for early stopping and model selection.
+    #[arg(long, required_unless_present = "resume")]
+    pub dev: Option<PathBuf>,
+    /// Test data, evaluated once with the best model at the end.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Output directory: the best model, metrics.jsonl, plots, checkpoint.
+    #[arg(long, required_unless_present = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the interrupted run in this directory from its last completed epoch.
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// JSON file `{"model": {...}, "train": {...}}`; flags win over it.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    #[command(flatten)]
+    pub model: ModelFlags,
+    #[command(flatten)]
+    pub optim: TrainFlags,
+    /// Pretrained word vectors (GloVe / word2vec / fastText text, optionally .gz).
+    #[arg(long)]
+    pub pretrained: Option<PathBuf>,
+    /// Keep up to this many pretrained words that the training data lacks.
+    #[arg(long, default_value_t = 0)]
+    pub pretrained_extra: usize,
+    /// A BERT-style model directory (tokenizer.json and an embedding table in safetensors)
+    /// whose word-piece vectors, mean-pooled per word, become a frozen input feature.
+    #[arg(long, value_name = "DIR")]
+    pub subword_model: Option<PathBuf>,
+    /// Project the subword vectors to this many dimensions by PCA (0: keep all).
+    #[arg(long, default_value_t = 128)]
+    pub subword_dim: usize,
+    /// Name of the embedding tensor (default: the one ending in word_embeddings.weight).
+    #[arg(long)]
+    pub subword_table: Option<String>,
+    /// Start every word embedding from its pooled subword vector (needs --word-dim equal to
+    /// the subword dimension).
+    #[arg(long)]
+    pub init_words_from_subword: bool,
+    /// Train this many seeds (seed, seed+1, ...) and report mean and standard deviation.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: usize,
+    /// libtorch intra-op threads.
+    #[arg(long)]
+    pub threads: Option<i32>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Model name recorded in meta.json (default: the output directory's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Sentences per batch when evaluating.
+    #[arg(long, default_value_t = 64)]
+    pub eval_batch_size: usize,
+    /// Do not show a progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigFile {
+    model: Option<ModelConfig>,
+    train: Option<TrainOptions>,
+}
+
+macro_rules! apply {
+    ($target:expr, $flags:expr, $($field:ident),*) => {
+        $( if let Some(v) = $flags.$field.clone() { $target.$field = v; } )*
+    };
+}
+
+impl Args {
+    /// The run's configuration: defaults, then the config file, then flags.
+    pub fn resolve(&self) -> Result<RunConfig> {
+        let file: ConfigFile = match &self.config {
+            Some(p) => serde_json::from_str(
+                &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+            )
+            .with_context(|| format!("{}: not a valid training configuration", p.display()))?,
+            None => ConfigFile::default(),
+        };
+        let config = RunConfig {
+            model: self.model.apply(file.model.unwrap_or_default()),
+            train: self.optim.apply(file.train.unwrap_or_default()),
+            data: self.data()?,
+            inputs: self.inputs(),
+            name: self.name.clone(),
+            eval_batch_size: self.eval_batch_size,
+        };
+        config
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        Ok(config)
+    }
+
+    fn data(&self) -> Result<DataConfig> {
+        Ok(DataConfig {
+            train: self.train.clone().context("--train is required")?,
+            dev: self.dev.clone().context("--dev is required")?,
+            test: self.test.clone(),
+            columns: self.columns.to_columns(),
+        })
+    }
+
+    fn inputs(&self) -> InputConfig {
+        InputConfig {
+            pretrained: self.pretrained.clone(),
+            pretrained_extra: self.pretrained_extra,
+            subword_model: self.subword_model.clone(),
+            subword_dim: self.subword_dim,
+            subword_table: self.subword_table.clone(),
+            init_words_from_subword: self.init_words_from_subword,
+        }
+    }
+}
+
+impl ModelFlags {
+    fn apply(&self, mut m: ModelConfig) -> ModelConfig {
+        apply!(
+            m, self, cell, layers, hidden, word_dim, lowercase, normalize_digits, word_dropout,
+            char_encoder, char_dim, char_filters, char_kernel, char_hidden, casing_dim,
+            bigram_dim, dropout, dropout_kind, tokenization
+        );
+        if let Some(s) = self.model_scheme {
+            m.scheme = s;
+        }
+        m
+    }
+}
+
+impl TrainFlags {
+    fn apply(&self, mut t: TrainOptions) -> TrainOptions {
+        apply!(t, self, epochs, batch_size, optimizer, lr_decay, momentum, clip, patience, seed, ema);
+        if self.lr.is_some() {
+            t.lr = self.lr;
+        }
+        t
+    }
+}
+
+impl ColumnArgs {
+    pub fn to_columns(&self) -> Columns {
+        Columns {
+            token: self.token_column,
+            tag: self.tag_column,
+            comment_prefix: self.comment_prefix.clone(),
+            scheme: self.scheme,
+        }
+    }
+}

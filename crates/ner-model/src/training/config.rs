@@ -1,0 +1,140 @@
+//! The resolved configuration of a training run: the architecture, the optimisation, the data
+//! and the pretrained inputs. A run writes it to `run.json` in its directory when it starts,
+//! and `--resume` reads it back from there (never from a command line).
+
+use super::options::TrainOptions;
+use crate::config::ModelConfig;
+use ner_core::conll::{Column, ReaderOptions};
+use ner_core::TagScheme;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    pub model: ModelConfig,
+    pub train: TrainOptions,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub inputs: InputConfig,
+    /// Model name recorded in meta.json (default: the output directory's name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Sentences per batch when evaluating.
+    #[serde(default = "default_eval_batch_size")]
+    pub eval_batch_size: usize,
+}
+
+fn default_eval_batch_size() -> usize {
+    64
+}
+
+/// The corpora of a run and how to read them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub train: PathBuf,
+    /// For model selection and early stopping.
+    pub dev: PathBuf,
+    /// Evaluated once, with the best model, at the end.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
+    #[serde(default)]
+    pub columns: Columns,
+}
+
+/// Which columns hold tokens and tags, and the files' scheme.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Columns {
+    pub token: Column,
+    pub tag: Column,
+    /// Lines starting with this prefix are skipped.
+    pub comment_prefix: Option<String>,
+    /// The files' tag scheme (detected when absent).
+    pub scheme: Option<TagScheme>,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            token: Column::FIRST,
+            tag: Column::LAST,
+            comment_prefix: None,
+            scheme: None,
+        }
+    }
+}
+
+impl Columns {
+    pub fn reader_options(&self) -> ReaderOptions {
+        ReaderOptions {
+            token_column: self.token,
+            tag_columns: vec![self.tag],
+            comment_prefix: self.comment_prefix.clone(),
+            keep_lines: false,
+        }
+    }
+}
+
+/// Pretrained inputs that initialise or feed the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputConfig {
+    /// Word vectors (GloVe / word2vec / fastText text, optionally .gz).
+    pub pretrained: Option<PathBuf>,
+    /// Keep up to this many pretrained words that the training data lacks.
+    pub pretrained_extra: usize,
+    /// A BERT-style model directory whose word-piece vectors, mean-pooled per word, become a
+    /// frozen input feature.
+    pub subword_model: Option<PathBuf>,
+    /// PCA dimension of the subword vectors (0: keep all).
+    pub subword_dim: usize,
+    /// Name of the embedding tensor (default: the one ending in word_embeddings.weight).
+    pub subword_table: Option<String>,
+    /// Start every word embedding from its pooled subword vector.
+    pub init_words_from_subword: bool,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            pretrained: None,
+            pretrained_extra: 0,
+            subword_model: None,
+            subword_dim: 128,
+            subword_table: None,
+            init_words_from_subword: false,
+        }
+    }
+}
+
+impl RunConfig {
+    /// Makes every path absolute, so that the run resumes from any working directory.
+    pub fn absolute_paths(mut self) -> Self {
+        let abs = |p: &mut PathBuf| {
+            if let Ok(a) = std::path::absolute(&*p) {
+                *p = a;
+            }
+        };
+        abs(&mut self.data.train);
+        abs(&mut self.data.dev);
+        self.data.test.as_mut().map(abs);
+        self.inputs.pretrained.as_mut().map(abs);
+        self.inputs.subword_model.as_mut().map(abs);
+        self
+    }
+
+    /// Checks ranges of every part; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate()?;
+        self.train.validate()?;
+        if self.eval_batch_size == 0 {
+            return Err("eval_batch_size must be positive".into());
+        }
+        if self.inputs.init_words_from_subword && self.inputs.subword_model.is_none() {
+            return Err("init_words_from_subword needs a subword model (--subword-model)".into());
+        }
+        Ok(())
+    }
+}

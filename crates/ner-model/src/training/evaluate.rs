@@ -1,0 +1,64 @@
+//! Tagging a corpus with a model and scoring it the way conlleval does: the dev set after every
+//! epoch, the test set at the end of a run, and `ner eval`. Decoding is the serving Viterbi.
+
+use crate::error::Result;
+use crate::model::BiLstmCrf;
+use crate::tagger::Inference;
+use crate::vocab::Vocab;
+use ner_core::corpus::Corpus;
+use ner_core::metrics::{Evaluator, Report};
+use ner_core::scheme::{convert, Tag};
+use ner_core::{TagScheme, TagSet};
+
+/// The report, and the predicted tags of every sentence in the model's tag indices.
+pub fn evaluate(
+    model: &BiLstmCrf,
+    vocab: &Vocab,
+    corpus: &Corpus,
+    run: Inference<'_>,
+) -> Result<(Report, Vec<Vec<usize>>)> {
+    let encoded: Vec<_> = corpus
+        .sentences
+        .iter()
+        .map(|s| vocab.encode(&s.tokens))
+        .collect();
+    let paths = run.best_paths(model, &encoded)?;
+    let mut ev = Evaluator::new();
+    for (s, p) in corpus.sentences.iter().zip(&paths) {
+        let gold: Vec<Tag<&str>> = s
+            .tags
+            .first()
+            .map(|g| g.iter().map(|t| named(*t, |l| corpus.labels.name(l))).collect())
+            .unwrap_or_default();
+        let pred = in_scheme(p, &model.tags, corpus.scheme);
+        let pred: Vec<Tag<&str>> = pred
+            .into_iter()
+            .map(|t| named(t, |l| model.tags.labels().name(l)))
+            .collect();
+        // Gold labels the model never saw simply never match: they count as errors.
+        ev.add_tags(&gold, &pred);
+    }
+    Ok((ev.report(), paths))
+}
+
+/// Predicted tag indices as typed tags of `scheme` (the scheme of the file they are compared
+/// with or written to).
+pub fn in_scheme(pred: &[usize], tags: &TagSet, scheme: TagScheme) -> Vec<Tag> {
+    let typed: Vec<Tag> = pred.iter().map(|&i| tags.tag(i)).collect();
+    convert(&typed, scheme)
+}
+
+/// Predicted tag indices as strings of `scheme`.
+pub fn render_tags(pred: &[usize], tags: &TagSet, scheme: TagScheme) -> Vec<String> {
+    in_scheme(pred, tags, scheme)
+        .into_iter()
+        .map(|t| scheme.render(t, |l| tags.labels().name(*l).to_owned()))
+        .collect()
+}
+
+fn named<'a>(t: Tag, name: impl Fn(ner_core::LabelId) -> &'a str) -> Tag<&'a str> {
+    match t.label {
+        Some(l) => Tag::new(t.prefix, name(l)),
+        None => Tag::O,
+    }
+}

@@ -1,0 +1,100 @@
+//! What a fresh run builds before its first step: the vocabulary (words, characters, bigrams)
+//! from the training corpus, the pretrained word vectors and the frozen subword table, and the
+//! initialisation of the word embeddings from them.
+
+use super::config::InputConfig;
+use super::observer::Observer;
+use super::trainer::Trainer;
+use crate::config::ModelConfig;
+use crate::error::Result;
+use crate::pretrained::{self, Vectors};
+use crate::subword::Subword;
+use crate::vocab::Vocab;
+use ner_core::corpus::Corpus;
+use tch::{Device, Tensor};
+
+/// The vocabulary and pretrained material of a fresh run.
+#[derive(Debug)]
+pub struct Inputs {
+    pub vocab: Vocab,
+    pub vectors: Option<Vectors>,
+    pub subword_table: Option<Tensor>,
+}
+
+/// Builds the vocabulary from `train` and reads the pretrained inputs; records the subword
+/// table's dimension and source in `config`.
+pub fn build(
+    train: &Corpus,
+    config: &mut ModelConfig,
+    inputs: &InputConfig,
+    obs: &mut dyn Observer,
+) -> Result<Inputs> {
+    let words = train.sentences.iter().flat_map(|s| s.tokens.iter().map(String::as_str));
+    let mut vocab = Vocab::build(words, config, 1);
+    if config.bigram_dim > 0 {
+        vocab.build_bigrams(train.sentences.iter().map(|s| s.tokens.as_slice()), 2);
+    }
+    let vectors = match &inputs.pretrained {
+        Some(p) => {
+            let v = pretrained::read_vectors(p, config.word_dim as usize, &vocab, inputs.pretrained_extra)?;
+            for w in &v.extra {
+                vocab.add_word(w);
+            }
+            obs.info(&format!(
+                "pretrained: {} vectors for the vocabulary, {} extra words",
+                v.table.len() - v.extra.len(),
+                v.extra.len()
+            ));
+            Some(v)
+        }
+        None => None,
+    };
+    let subword_table = match &inputs.subword_model {
+        Some(dir) => {
+            let dim = (inputs.subword_dim > 0).then_some(inputs.subword_dim);
+            let sw = Subword::from_pretrained(dir, inputs.subword_table.as_deref(), dim)?;
+            obs.info(&format!(
+                "subword vectors: {} pieces x {} dimensions from {}",
+                sw.table.size()[0],
+                sw.dim(),
+                dir.display()
+            ));
+            config.subword_dim = sw.dim();
+            config.subword_source = Some(dir.display().to_string());
+            vocab.set_subword(Some(sw.tokenizer().clone()));
+            Some(sw.table)
+        }
+        None => None,
+    };
+    Ok(Inputs {
+        vocab,
+        vectors,
+        subword_table,
+    })
+}
+
+/// Gives a fresh trainer its subword table and initial word embeddings.
+pub fn initialise(
+    trainer: &mut Trainer,
+    vectors: Option<&Vectors>,
+    subword_table: Option<Tensor>,
+    inputs: &InputConfig,
+    device: Device,
+    obs: &mut dyn Observer,
+) -> Result<()> {
+    if let Some(t) = subword_table {
+        trainer.model.set_subword_table(t, device);
+        if inputs.init_words_from_subword {
+            let n = pretrained::init_words_from_subword(&trainer.model, &trainer.vocab)?;
+            obs.info(&format!("word embeddings: {n} initialised from pooled subword vectors"));
+        }
+    }
+    if let Some(v) = vectors {
+        let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, v);
+        obs.info(&format!(
+            "pretrained: initialised {n} of {} word vectors",
+            trainer.vocab.num_words()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! Training, owned by the library: a [`Run`] takes a resolved [`RunConfig`] and owns the epoch
+//! loop, dev evaluation with the serving Viterbi, model selection, weight averaging, early
+//! stopping, atomic checkpoints, resume and the final test evaluation. It reports to an
+//! [`Observer`], so the CLI draws progress and plots, a study collects its table, and tests
+//! record the events.
+//!
+//! - [`options`] — optimisation settings; [`config`] — the whole run's configuration;
+//! - [`optimizer`] — SGD with momentum and Adam whose state is saved;
+//! - [`average`] — the weights' moving average;
+//! - [`trainer`] — one model's epoch loop;
+//! - [`inputs`] — vocabulary and pretrained inputs of a fresh run;
+//! - [`evaluate`] — tagging and scoring a corpus;
+//! - [`checkpoint`] — the run's atomic checkpoint;
+//! - [`run`] — the run itself.
+
+pub mod average;
+pub mod checkpoint;
+pub mod config;
+pub mod evaluate;
+pub mod inputs;
+pub mod observer;
+pub mod optimizer;
+pub mod options;
+pub mod run;
+pub mod trainer;
+
+pub use config::{Columns, DataConfig, InputConfig, RunConfig};
+pub use observer::{EpochReport, Observer, Silent};
+pub use options::{OptimizerKind, TrainOptions};
+pub use run::{Corpora, Run, RunResult};
+pub use trainer::{BatchProgress, EpochStats, Trainer};

@@ -1,0 +1,185 @@
+//! SGD with momentum and Adam over a `VarStore`, written out so that their state (momentum,
+//! moment estimates, step count) can be saved and restored exactly: a resumed run then takes
+//! bit-for-bit the steps an uninterrupted one takes. The update rules are PyTorch's
+//! (`torch.optim.SGD` without dampening, `torch.optim.Adam` without weight decay), and
+//! gradient-norm clipping is `clip_grad_norm_`'s.
+
+use super::options::{OptimizerKind, TrainOptions};
+use crate::error::{ModelError, Result};
+use std::collections::HashMap;
+use std::path::Path;
+use tch::nn::VarStore;
+use tch::Tensor;
+
+const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
+const ADAM_EPS: f64 = 1e-8;
+
+/// One trainable variable and its optimiser state.
+#[derive(Debug)]
+struct Slot {
+    name: String,
+    var: Tensor,
+    /// SGD's momentum buffer, or Adam's first moment.
+    first: Tensor,
+    /// Adam's second moment (unused by SGD).
+    second: Tensor,
+}
+
+#[derive(Debug)]
+pub struct Optimizer {
+    kind: OptimizerKind,
+    momentum: f64,
+    lr: f64,
+    slots: Vec<Slot>,
+    /// Steps taken so far.
+    steps: u64,
+}
+
+impl Optimizer {
+    /// An optimiser over every trainable variable of `vs`, in name order.
+    pub fn new(vs: &VarStore, opts: &TrainOptions) -> Self {
+        let mut vars: Vec<(String, Tensor)> = vs
+            .variables()
+            .into_iter()
+            .filter(|(_, v)| v.requires_grad())
+            .collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let slots = vars
+            .into_iter()
+            .map(|(name, var)| {
+                let zeros = || tch::no_grad(|| var.zeros_like());
+                Slot {
+                    first: zeros(),
+                    second: zeros(),
+                    name,
+                    var,
+                }
+            })
+            .collect();
+        Optimizer {
+            kind: opts.optimizer,
+            momentum: opts.momentum,
+            lr: opts.lr_at(1),
+            slots,
+            steps: 0,
+        }
+    }
+
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    pub fn zero_grad(&mut self) {
+        for s in &self.slots {
+            let mut g = s.var.grad();
+            if g.defined() {
+                let _ = g.detach_().zero_();
+            }
+        }
+    }
+
+    /// Scales the gradients so that their joint L2 norm is at most `max_norm`.
+    pub fn clip_grad_norm(&self, max_norm: f64) {
+        tch::no_grad(|| {
+            let grads: Vec<Tensor> = self.slots.iter().map(|s| s.var.grad()).filter(Tensor::defined).collect();
+            if grads.is_empty() {
+                return;
+            }
+            let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+            let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+            let coef = (max_norm / (total + 1e-6)).min(1.0);
+            for mut g in grads {
+                let _ = g.g_mul_scalar_(coef);
+            }
+        });
+    }
+
+    /// One update of every variable that has a gradient.
+    pub fn step(&mut self) {
+        self.steps += 1;
+        let t = self.steps as i32;
+        tch::no_grad(|| {
+            for s in &mut self.slots {
+                let g = s.var.grad();
+                if !g.defined() {
+                    continue;
+                }
+                match self.kind {
+                    OptimizerKind::Sgd => sgd(s, &g, self.lr, self.momentum, t == 1),
+                    OptimizerKind::Adam => adam(s, &g, self.lr, t),
+                }
+            }
+        });
+    }
+
+    /// Writes the state (through a temporary file and a rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut named: Vec<(String, &Tensor)> = Vec::new();
+        for s in &self.slots {
+            named.push((format!("{}#first", s.name), &s.first));
+            if self.kind == OptimizerKind::Adam {
+                named.push((format!("{}#second", s.name), &s.second));
+            }
+        }
+        let tmp = path.with_extension("tmp");
+        Tensor::write_safetensors(&named, &tmp)?;
+        std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+    }
+
+    /// Restores the state [`Optimizer::save`] wrote, after `steps` steps.
+    pub fn load(&mut self, path: &Path, steps: u64) -> Result<()> {
+        let bad = |message: String| ModelError::Checkpoint {
+            path: path.to_owned(),
+            message,
+        };
+        let saved: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+            .map_err(|e| bad(format!("unreadable optimiser state: {e}")))?
+            .into_iter()
+            .collect();
+        let adam = self.kind == OptimizerKind::Adam;
+        for s in &mut self.slots {
+            for (suffix, dst, needed) in [("first", &mut s.first, true), ("second", &mut s.second, adam)] {
+                if !needed {
+                    continue;
+                }
+                let key = format!("{}#{suffix}", s.name);
+                let src = saved.get(&key).ok_or_else(|| bad(format!("the optimiser state lacks {key}")))?;
+                if src.size() != dst.size() {
+                    return Err(bad(format!("{key} has shape {:?}, the model {:?}", src.size(), dst.size())));
+                }
+                tch::no_grad(|| dst.copy_(src));
+            }
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}
+
+/// `buf = momentum · buf + g` (`buf = g` on the first step), `p -= lr · buf`.
+fn sgd(s: &mut Slot, g: &Tensor, lr: f64, momentum: f64, first: bool) {
+    if momentum == 0.0 {
+        let _ = s.var.g_sub_(&(g * lr));
+        return;
+    }
+    if first {
+        s.first.copy_(g);
+    } else {
+        let _ = s.first.g_mul_scalar_(momentum).g_add_(g);
+    }
+    let _ = s.var.g_sub_(&(&s.first * lr));
+}
+
+/// Adam with bias correction, as PyTorch computes it.
+fn adam(s: &mut Slot, g: &Tensor, lr: f64, t: i32) {
+    let (b1, b2) = ADAM_BETAS;
+    let _ = s.first.lerp_(g, 1.0 - b1);
+    let _ = s.second.g_mul_scalar_(b2).g_add_(&(g * g * (1.0 - b2)));
+    let bias1 = 1.0 - b1.powi(t);
+    let bias2 = 1.0 - b2.powi(t);
+    let denom = s.second.sqrt() / bias2.sqrt() + ADAM_EPS;
+    let _ = s.var.g_sub_(&(&s.first / denom * (lr / bias1)));
+}

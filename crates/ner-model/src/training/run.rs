@@ -1,0 +1,473 @@
+//! A training run from start to finish: reading the corpora, building the model, the epoch
+//! loop, dev evaluation with the serving Viterbi, model selection, weight averaging, early
+//! stopping, checkpoints, resume and the final test evaluation.
+//!
+//! A run directory holds `run.json` (the resolved [`RunConfig`]), the best model so far (a
+//! model directory), `metrics.jsonl` (one line per epoch) and `.checkpoint/` (see
+//! [`super::checkpoint`]).
+
+use super::checkpoint::{self as run_checkpoint, RunState};
+use super::config::RunConfig;
+use super::evaluate::evaluate;
+use super::inputs;
+use super::observer::{EpochReport, Observer};
+use super::trainer::{EpochStats, Trainer};
+use crate::checkpoint::{self as model_dir, Meta};
+use crate::error::{ModelError, Result};
+use crate::tagger::Inference;
+use crate::vocab::Encoded;
+use ner_core::corpus::{Corpus, LabelMap};
+use ner_core::metrics::Report;
+use ner_core::{LabelSet, TagSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::Device;
+
+/// The resolved configuration, in the run directory.
+pub const RUN_CONFIG: &str = "run.json";
+const METRICS: &str = "metrics.jsonl";
+
+/// The corpora of a run.
+#[derive(Debug)]
+pub struct Corpora {
+    pub train: Corpus,
+    pub dev: Corpus,
+    pub test: Option<Corpus>,
+}
+
+impl Corpora {
+    /// Reads every file first, so that bad data stops the run before any work.
+    pub fn read(config: &RunConfig) -> Result<Corpora> {
+        let d = &config.data;
+        let read = |p: &Path| Corpus::read(p, d.columns.reader_options(), d.columns.scheme);
+        Ok(Corpora {
+            train: read(&d.train)?,
+            dev: read(&d.dev)?,
+            test: d.test.as_deref().map(read).transpose()?,
+        })
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub dev_f1: f64,
+    pub best_epoch: usize,
+    pub epochs_done: usize,
+    pub test: Option<Report>,
+    /// Stopped by the observer before the last epoch; `--resume` continues it.
+    pub interrupted: bool,
+}
+
+pub struct Run {
+    config: RunConfig,
+    out: PathBuf,
+    device: Device,
+    data: Corpora,
+    trainer: Trainer,
+    examples: Vec<Encoded>,
+    state: RunState,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("out", &self.out)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Run {
+    /// A new run into `out`, which must not hold a model or a run yet; writes `run.json`.
+    pub fn start(config: RunConfig, out: &Path, device: Device, obs: &mut dyn Observer) -> Result<Run> {
+        if model_dir::is_model_dir(out) || out.join(run_checkpoint::DIR).exists() {
+            return Err(ModelError::Config(format!(
+                "{} already holds a model or a run; choose a new --out, or continue it with --resume {}",
+                out.display(),
+                out.display()
+            )));
+        }
+        let config = config.absolute_paths();
+        config.validate().map_err(ModelError::Config)?;
+        let data = Corpora::read(&config)?;
+        let run = Run::prepare(config, data, out, device, obs)?;
+        std::fs::create_dir_all(out).map_err(|e| ModelError::io(out, e))?;
+        write_config(out, &run.config)?;
+        Ok(run)
+    }
+
+    /// A new run on corpora already in memory; nothing is written until [`Run::fit`].
+    pub fn prepare(
+        config: RunConfig,
+        data: Corpora,
+        out: &Path,
+        device: Device,
+        obs: &mut dyn Observer,
+    ) -> Result<Run> {
+        config.validate().map_err(ModelError::Config)?;
+        let tags = label_set(&data, &config, obs)?;
+        let mut model_config = config.model.clone();
+        let built = inputs::build(&data.train, &mut model_config, &config.inputs, obs)?;
+        let mut trainer = Trainer::new(&model_config, built.vocab, &tags, config.train.clone(), device)?;
+        inputs::initialise(&mut trainer, built.vectors.as_ref(), built.subword_table, &config.inputs, device, obs)?;
+        trainer.restart_average();
+        let examples = encode_examples(&data.train, &trainer)?;
+        Ok(Run {
+            config: RunConfig { model: model_config, ..config },
+            out: out.to_owned(),
+            device,
+            data,
+            trainer,
+            examples,
+            state: RunState::fresh(),
+        })
+    }
+
+    /// Continues the run in `out` from its last checkpoint, with the configuration it was
+    /// started with.
+    pub fn resume(out: &Path, device: Device, obs: &mut dyn Observer) -> Result<Run> {
+        let config = read_config(out)?;
+        let (dir, state) = run_checkpoint::load_state(out)?;
+        let data = Corpora::read(&config)?;
+        let ck = model_dir::load(&dir, Device::Cpu)?;
+        let tags = ck.model.tags.clone();
+        let mut trainer = Trainer::new(&ck.model.config, ck.vocab, &tags, config.train.clone(), device)?;
+        if let Some(t) = ck.model.subword_table {
+            trainer.model.set_subword_table(t, device);
+        }
+        model_dir::load_weights(&trainer.vs, &dir.join(model_dir::WEIGHTS))?;
+        run_checkpoint::restore(&dir, &mut trainer, &state)?;
+        let examples = encode_examples(&data.train, &trainer)?;
+        truncate_metrics(out, state.epoch)?;
+        obs.info(&format!(
+            "resuming after epoch {} (best dev F1 {:.2} at epoch {})",
+            state.epoch, state.best_f1, state.best_epoch
+        ));
+        Ok(Run {
+            config: RunConfig { model: ck.model.config, ..config },
+            out: out.to_owned(),
+            device,
+            data,
+            trainer,
+            examples,
+            state,
+        })
+    }
+
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    pub fn trainer(&self) -> &Trainer {
+        &self.trainer
+    }
+
+    pub fn state(&self) -> &RunState {
+        &self.state
+    }
+
+    /// Keeps only the first `n` training sentences (for benchmarks).
+    pub fn limit_examples(&mut self, n: usize) {
+        self.examples.truncate(n);
+    }
+
+    /// Trains one epoch without evaluating or saving (for benchmarks).
+    pub fn train_epoch(&mut self, epoch: usize, obs: &mut dyn Observer) -> Result<EpochStats> {
+        self.epoch_with_progress(epoch, obs)
+    }
+
+    /// Runs the remaining epochs, then evaluates the best model on the test set.
+    pub fn fit(&mut self, obs: &mut dyn Observer) -> Result<RunResult> {
+        let mut interrupted = false;
+        for epoch in self.state.epoch + 1..=self.config.train.epochs {
+            if self.state.finished {
+                break;
+            }
+            let stats = self.epoch_with_progress(epoch, obs)?;
+            if stats.interrupted {
+                obs.info(&format!(
+                    "stopped during epoch {epoch}; the run can continue with --resume {}",
+                    self.out.display()
+                ));
+                interrupted = true;
+                break;
+            }
+            self.finish_epoch(epoch, stats, obs)?;
+            if self.state.finished && epoch < self.config.train.epochs {
+                obs.info(&format!(
+                    "no better dev F1 for {} epochs: stopping early",
+                    self.config.train.patience
+                ));
+                break;
+            }
+            if obs.should_stop() && epoch < self.config.train.epochs {
+                obs.info(&format!(
+                    "interrupted after epoch {epoch}; the run can continue with --resume {}",
+                    self.out.display()
+                ));
+                interrupted = true;
+                break;
+            }
+        }
+        self.conclude(interrupted, obs)
+    }
+
+    /// Trains epoch `epoch`, reporting every batch as it ends.
+    fn epoch_with_progress(&mut self, epoch: usize, obs: &mut dyn Observer) -> Result<EpochStats> {
+        obs.epoch_started(epoch, self.config.train.epochs, self.examples.len());
+        let obs_cell = std::cell::RefCell::new(obs);
+        let stop = || obs_cell.borrow().should_stop();
+        self.trainer.epoch(epoch, &self.examples, &stop, |p| obs_cell.borrow_mut().batch_done(p))
+    }
+
+    /// Evaluates the epoch's (averaged) weights on dev, keeps the best model, and writes the
+    /// metrics line and the checkpoint.
+    fn finish_epoch(&mut self, epoch: usize, stats: EpochStats, obs: &mut dyn Observer) -> Result<()> {
+        self.trainer.average.swap();
+        let t_eval = Instant::now();
+        let inference = Inference::plain(self.config.eval_batch_size, self.device);
+        let evaluated = evaluate(&self.trainer.model, &self.trainer.vocab, &self.data.dev, inference);
+        let (report, _) = match evaluated {
+            Ok(r) => r,
+            Err(e) => {
+                self.trainer.average.swap();
+                return Err(e);
+            }
+        };
+        let eval_seconds = t_eval.elapsed().as_secs_f64();
+        let improved = self.record(epoch, report.overall.f1);
+        let saved = if improved { self.save_best(epoch, &report) } else { Ok(()) };
+        self.trainer.average.swap();
+        saved?;
+        append_metrics(&self.out, epoch, &stats, &report, eval_seconds, improved)?;
+        run_checkpoint::save(&self.out, &self.trainer, &self.state)?;
+        obs.epoch_finished(&EpochReport {
+            epoch,
+            epochs: self.config.train.epochs,
+            stats,
+            dev: &report,
+            eval_seconds,
+            improved,
+        });
+        Ok(())
+    }
+
+    /// Updates the run state with epoch `epoch`'s dev F1; whether it is the best so far.
+    fn record(&mut self, epoch: usize, f1: f64) -> bool {
+        let s = &mut self.state;
+        let improved = f1 > s.best_f1;
+        s.epoch = epoch;
+        if improved {
+            s.best_f1 = f1;
+            s.best_epoch = epoch;
+            s.stale = 0;
+        } else {
+            s.stale += 1;
+        }
+        s.optimizer_steps = self.trainer.optimizer.steps();
+        s.average_steps = self.trainer.average.steps();
+        let patience = self.config.train.patience;
+        s.finished = epoch >= self.config.train.epochs || (patience > 0 && s.stale >= patience);
+        improved
+    }
+
+    fn save_best(&self, epoch: usize, dev: &Report) -> Result<()> {
+        let mut meta = Meta::new(self.name());
+        meta.training = self.training_meta();
+        meta.metrics = serde_json::json!({"epoch": epoch, "dev": dev.to_json()});
+        let t = &self.trainer;
+        model_dir::save(&self.out, &t.vs, &t.model, &t.vocab, &meta)
+    }
+
+    fn name(&self) -> String {
+        self.config.name.clone().unwrap_or_else(|| {
+            self.out
+                .file_name()
+                .map_or("model".into(), |n| n.to_string_lossy().into_owned())
+        })
+    }
+
+    fn training_meta(&self) -> serde_json::Value {
+        let d = &self.data;
+        serde_json::json!({
+            "train": d.train.path, "dev": d.dev.path, "test": d.test.as_ref().map(|t| &t.path),
+            "train_sentences": d.train.sentences.len(), "train_tokens": d.train.tokens(),
+            "file_scheme": d.train.scheme, "options": self.config.train,
+            "pretrained": self.config.inputs.pretrained, "run_config": RUN_CONFIG,
+        })
+    }
+
+    /// After the last epoch: the best model must exist; the test set is scored with it.
+    fn conclude(&mut self, interrupted: bool, obs: &mut dyn Observer) -> Result<RunResult> {
+        if !model_dir::is_model_dir(&self.out) {
+            return Err(ModelError::Data(format!(
+                "no epoch completed: no model was written to {}",
+                self.out.display()
+            )));
+        }
+        obs.info(&format!(
+            "best dev F1 {:.2} at epoch {}; model in {}",
+            self.state.best_f1,
+            self.state.best_epoch,
+            self.out.display()
+        ));
+        let test = match (&self.data.test, interrupted) {
+            (Some(test), false) => Some(self.score_test(test, obs)?),
+            _ => None,
+        };
+        Ok(RunResult {
+            dev_f1: self.state.best_f1,
+            best_epoch: self.state.best_epoch,
+            epochs_done: self.state.epoch,
+            test,
+            interrupted,
+        })
+    }
+
+    fn score_test(&self, test: &Corpus, obs: &mut dyn Observer) -> Result<Report> {
+        let best = model_dir::load(&self.out, self.device)?;
+        let inference = Inference::plain(self.config.eval_batch_size, self.device);
+        let (report, _) = evaluate(&best.model, &best.vocab, test, inference)?;
+        let mut meta = best.meta.clone();
+        meta.metrics["test"] = report.to_json();
+        model_dir::write_meta(&self.out, &meta)?;
+        obs.test_evaluated(&report);
+        Ok(report)
+    }
+}
+
+/// The model's label set: the entity types of the training data (sorted), with a warning for
+/// types that only dev or test have.
+fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Result<TagSet> {
+    let train = &data.train;
+    if train.labels.is_empty() {
+        return Err(ModelError::Data(format!(
+            "{}: the training data has no entities",
+            train.path.display()
+        )));
+    }
+    for c in std::iter::once(&data.dev).chain(data.test.as_ref()) {
+        let unseen: Vec<&str> = c
+            .labels
+            .names()
+            .iter()
+            .filter(|n| train.labels.get(n).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unseen.is_empty() {
+            obs.warning(&format!(
+                "{} has labels the training data lacks ({}); they will count as errors",
+                c.path.display(),
+                unseen.join(", ")
+            ));
+        }
+    }
+    let labels: LabelSet = train.labels.sorted_frozen();
+    let tags = TagSet::new(config.model.scheme, labels);
+    obs.info(&format!(
+        "train {} sentences / {} tokens ({} scheme), dev {} sentences, labels {}; model scheme {}, cell {}",
+        train.sentences.len(),
+        train.tokens(),
+        train.scheme,
+        data.dev.sentences.len(),
+        tags.labels().names().join(" "),
+        tags.scheme(),
+        config.model.cell
+    ));
+    Ok(tags)
+}
+
+/// The training sentences with their gold tags as the model's tag indices.
+fn encode_examples(train: &Corpus, trainer: &Trainer) -> Result<Vec<Encoded>> {
+    let tags = &trainer.model.tags;
+    let map = LabelMap::new(&train.labels, tags.labels());
+    train
+        .sentences
+        .iter()
+        .map(|s| {
+            let mut e = trainer.vocab.encode(&s.tokens);
+            let gold = train.gold_indices(s, tags, &map)?;
+            e.tags = Some(gold.into_iter().map(|i| i as i64).collect());
+            Ok(e)
+        })
+        .collect()
+}
+
+fn write_config(out: &Path, config: &RunConfig) -> Result<()> {
+    let text = serde_json::to_string_pretty(config)
+        .map_err(|e| ModelError::Data(format!("cannot serialise the run configuration: {e}")))?;
+    let tmp = out.join(format!("{RUN_CONFIG}.tmp"));
+    run_checkpoint::write_synced(&tmp, &(text + "\n"))?;
+    std::fs::rename(&tmp, out.join(RUN_CONFIG)).map_err(|e| ModelError::io(out.join(RUN_CONFIG), e))
+}
+
+/// The configuration a run in `out` was started with.
+pub fn read_config(out: &Path) -> Result<RunConfig> {
+    let path = out.join(RUN_CONFIG);
+    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Checkpoint {
+        path: path.clone(),
+        message: format!("cannot read the run's configuration ({e}); was the run started with this --out?"),
+    })?;
+    serde_json::from_str(&text).map_err(|source| ModelError::Json {
+        path,
+        what: "a run configuration",
+        source,
+    })
+}
+
+fn append_metrics(
+    out: &Path,
+    epoch: usize,
+    stats: &EpochStats,
+    report: &Report,
+    eval_seconds: f64,
+    improved: bool,
+) -> Result<()> {
+    let per_type: serde_json::Map<String, serde_json::Value> = report
+        .per_type
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::json!({"precision": v.prf.precision, "recall": v.prf.recall, "f1": v.prf.f1})))
+        .collect();
+    let o = &report.overall;
+    let line = serde_json::json!({
+        "epoch": epoch, "train_loss": stats.loss, "lr": stats.lr,
+        "train_seconds": stats.seconds, "eval_seconds": eval_seconds,
+        "tokens_per_second": stats.tokens as f64 / stats.seconds.max(1e-9),
+        "dev": {"precision": o.precision, "recall": o.recall, "f1": o.f1, "per_type": per_type},
+        "best": improved,
+    });
+    let path = out.join(METRICS);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| ModelError::io(&path, e))?;
+    writeln!(f, "{line}").map_err(|e| ModelError::io(&path, e))
+}
+
+/// Drops metric lines of epochs after `epoch` (written by an epoch whose checkpoint a crash
+/// prevented), so that a resumed run does not list an epoch twice.
+fn truncate_metrics(out: &Path, epoch: usize) -> Result<()> {
+    let path = out.join(METRICS);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let keep: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["epoch"].as_u64())
+                .is_some_and(|e| e as usize <= epoch)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    if keep.len() == text.len() {
+        return Ok(());
+    }
+    let tmp = out.join(format!("{METRICS}.tmp"));
+    run_checkpoint::write_synced(&tmp, &keep)?;
+    std::fs::rename(&tmp, &path).map_err(|e| ModelError::io(&path, e))
+}

@@ -1,0 +1,196 @@
+//! One model being trained: its variables, optimiser and weight average, and the epoch loop
+//! over length-bucketed batches (CRF negative log-likelihood, gradient-norm clipping, a step).
+//!
+//! Randomness is a function of the seed and the epoch: batch order and dropout are re-seeded
+//! at the start of every epoch, so a run resumed at an epoch boundary draws exactly what an
+//! uninterrupted one draws.
+
+use super::average::WeightAverage;
+use super::optimizer::Optimizer;
+use super::options::TrainOptions;
+use crate::batch::Batch;
+use crate::config::ModelConfig;
+use crate::error::{ModelError, Result};
+use crate::model::BiLstmCrf;
+use crate::vocab::{Encoded, Vocab};
+use ner_core::TagSet;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use tch::nn::VarStore;
+use tch::Device;
+
+/// What one epoch did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochStats {
+    pub loss: f64,
+    pub seconds: f64,
+    pub tokens: usize,
+    pub sentences: usize,
+    pub lr: f64,
+    /// The epoch stopped early because a stop was requested.
+    pub interrupted: bool,
+}
+
+/// Progress within an epoch, after a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchProgress {
+    pub sentences_done: usize,
+    pub sentences: usize,
+    pub mean_loss: f64,
+    pub tokens: usize,
+    pub seconds: f64,
+}
+
+pub struct Trainer {
+    pub vs: VarStore,
+    pub model: BiLstmCrf,
+    pub vocab: Vocab,
+    pub opts: TrainOptions,
+    pub optimizer: Optimizer,
+    pub average: WeightAverage,
+    rng: StdRng,
+    device: Device,
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trainer {
+    /// A freshly initialised model. Change its variables (pretrained embeddings, a resumed
+    /// checkpoint) and then call [`Trainer::restart_average`].
+    pub fn new(
+        config: &ModelConfig,
+        vocab: Vocab,
+        tags: &TagSet,
+        opts: TrainOptions,
+        device: Device,
+    ) -> Result<Self> {
+        config.validate().map_err(ModelError::Config)?;
+        opts.validate().map_err(ModelError::Config)?;
+        tch::manual_seed(opts.seed as i64);
+        let vs = VarStore::new(device);
+        let model = BiLstmCrf::new(
+            &vs.root(),
+            config,
+            tags,
+            vocab.num_words() as i64,
+            vocab.num_chars() as i64,
+            vocab.num_bigrams() as i64,
+        );
+        let optimizer = Optimizer::new(&vs, &opts);
+        let average = WeightAverage::start(&vs, opts.ema);
+        Ok(Trainer {
+            rng: StdRng::seed_from_u64(opts.seed),
+            vs,
+            model,
+            vocab,
+            opts,
+            optimizer,
+            average,
+            device,
+        })
+    }
+
+    /// Starts the weight average again from the current weights.
+    pub fn restart_average(&mut self) {
+        self.average = WeightAverage::start(&self.vs, self.opts.ema);
+    }
+
+    /// Re-seeds batch shuffling and libtorch's generator for `epoch`.
+    fn reseed_for_epoch(&mut self, epoch: usize) {
+        let seed = self.opts.seed;
+        self.rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64));
+        tch::manual_seed((seed as i64).wrapping_mul(7919).wrapping_add(epoch as i64));
+    }
+
+    /// Length-bucketed batches in random order: sentences are shuffled, cut into pools of 50
+    /// batches, each pool sorted by length and cut into batches, and the batches shuffled.
+    fn batches(&mut self, n: usize, lens: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
+        let bs = self.opts.batch_size.max(1);
+        let mut idx: Vec<usize> = (0..n).collect();
+        idx.shuffle(&mut self.rng);
+        let mut batches = Vec::new();
+        for pool in idx.chunks_mut(bs * 50) {
+            pool.sort_by_key(|&i| lens(i));
+            batches.extend(pool.chunks(bs).map(<[usize]>::to_vec));
+        }
+        batches.shuffle(&mut self.rng);
+        batches
+    }
+
+    /// Trains epoch `epoch` (1-based) over `data`. `progress` is called after every batch;
+    /// when `stop()` turns true the epoch ends after the current batch, marked interrupted.
+    pub fn epoch(
+        &mut self,
+        epoch: usize,
+        data: &[Encoded],
+        stop: &dyn Fn() -> bool,
+        mut progress: impl FnMut(&BatchProgress),
+    ) -> Result<EpochStats> {
+        self.reseed_for_epoch(epoch);
+        let lr = self.opts.lr_at(epoch);
+        self.optimizer.set_lr(lr);
+        let usable: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
+        let batches = self.batches(usable.len(), |i| data[usable[i]].len());
+        let start = Instant::now();
+        let (mut total, mut done, mut tokens, mut n_batches) = (0.0, 0usize, 0usize, 0usize);
+        let mut interrupted = false;
+        for b in &batches {
+            if stop() {
+                interrupted = true;
+                break;
+            }
+            let items: Vec<&Encoded> = b.iter().map(|&i| &data[usable[i]]).collect();
+            let (loss, batch_tokens) = self.step(epoch, &items)?;
+            total += loss;
+            n_batches += 1;
+            done += items.len();
+            tokens += batch_tokens;
+            progress(&BatchProgress {
+                sentences_done: done,
+                sentences: usable.len(),
+                mean_loss: total / n_batches as f64,
+                tokens,
+                seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+        Ok(EpochStats {
+            loss: if n_batches > 0 { total / n_batches as f64 } else { 0.0 },
+            seconds: start.elapsed().as_secs_f64(),
+            tokens,
+            sentences: done,
+            lr,
+            interrupted,
+        })
+    }
+
+    /// One optimisation step on a batch; returns its loss and token count.
+    fn step(&mut self, epoch: usize, items: &[&Encoded]) -> Result<(f64, usize)> {
+        let batch = Batch::new(items, self.device);
+        let Some(loss) = self.model.loss(&batch, true) else {
+            return Err(ModelError::Data("training sentences need gold tags".into()));
+        };
+        self.optimizer.zero_grad();
+        loss.backward();
+        if self.opts.clip > 0.0 {
+            self.optimizer.clip_grad_norm(self.opts.clip);
+        }
+        self.optimizer.step();
+        self.average.update();
+        let l = loss.double_value(&[]);
+        if !l.is_finite() {
+            return Err(ModelError::Data(format!(
+                "the training loss became {l} in epoch {epoch}; lower the learning rate or enable clipping"
+            )));
+        }
+        Ok((l, batch.tokens() as usize))
+    }
+}

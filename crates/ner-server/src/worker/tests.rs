@@ -1,0 +1,142 @@
+//! The worker against fake models: the token budget, batches gathered while the model is
+//! busy, a client that left, a panicking model and a model that miscounts.
+
+use super::*;
+use crate::model::NerModel;
+use ner_core::{LabelSet, TagScheme, TagSet};
+use std::sync::mpsc as std_mpsc;
+
+/// Records the sentences of every batch; blocks on `gate` before each; panics on "boom";
+/// returns one result too few on "short".
+struct Recorder {
+    batches: Arc<Mutex<Vec<Vec<String>>>>,
+    gate: Option<std_mpsc::Receiver<()>>,
+}
+
+impl NerModel for Recorder {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            name: "recorder".into(),
+            tags: TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["X"])),
+            tokenization: ner_core::tokenize::Mode::Word,
+            config: serde_json::Value::Null,
+            metrics: serde_json::Value::Null,
+        }
+    }
+
+    fn tag(&mut self, sentences: &[Vec<String>], _: TagOptions) -> Result<Vec<Tagged>, ModelError> {
+        if let Some(g) = &self.gate {
+            let _ = g.recv();
+        }
+        let firsts: Vec<String> = sentences.iter().map(|s| s[0].clone()).collect();
+        if let Ok(mut b) = self.batches.lock() {
+            b.push(firsts.clone());
+        }
+        if firsts.iter().any(|f| f == "boom") {
+            panic!("boom");
+        }
+        let n = sentences.len() - usize::from(firsts.iter().any(|f| f == "short"));
+        Ok(vec![Tagged::default(); n])
+    }
+}
+
+struct Setup {
+    worker: Worker,
+    batches: Arc<Mutex<Vec<Vec<String>>>>,
+    open: Option<std_mpsc::Sender<()>>,
+}
+
+async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let (open, gate) = std_mpsc::channel();
+    let b = batches.clone();
+    let factory: ModelFactory = Box::new(move || {
+        let gate = gated.then_some(gate);
+        Ok(Box::new(Recorder { batches: b, gate }) as Box<dyn NerModel>)
+    });
+    let cfg = BatchConfig {
+        queue_size: 64,
+        max_batch_tokens,
+        max_batch_wait: Duration::from_millis(1),
+    };
+    let worker = Worker::spawn(factory, cfg, Metrics::new()).unwrap();
+    worker.wait_ready(Duration::from_secs(5)).await.unwrap();
+    Setup { worker, batches, open: gated.then_some(open) }
+}
+
+type Reply = oneshot::Receiver<Result<Vec<Tagged>, ModelError>>;
+
+/// Queues a job of one sentence of `tokens` tokens whose first token is `first`.
+fn submit(w: &Worker, first: &str, tokens: usize) -> Reply {
+    let (tx, rx) = oneshot::channel();
+    let mut s = vec![first.to_owned()];
+    s.resize(tokens, "x".to_owned());
+    let job = Job { sentences: vec![s], options: TagOptions::default(), reply: tx };
+    w.submit(job).unwrap();
+    rx
+}
+
+fn recorded(s: &Setup) -> Vec<Vec<String>> {
+    s.batches.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn batches_are_gathered_while_the_model_is_busy_within_the_token_budget() {
+    let s = setup(10, true).await;
+    let open = s.open.as_ref().unwrap();
+    let first = submit(&s.worker, "a", 4);
+    // Let the model take the first job and block on the gate.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let rest: Vec<Reply> = ["b", "c", "d", "e"].iter().map(|f| submit(&s.worker, f, 4)).collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        open.send(()).unwrap();
+    }
+    first.await.unwrap().unwrap();
+    for r in rest {
+        r.await.unwrap().unwrap();
+    }
+    // 4 + 4 + 4 reaches the budget of 10: the third job closes the second batch.
+    assert_eq!(recorded(&s), [vec!["a"], vec!["b", "c", "d"], vec!["e"]]);
+}
+
+#[tokio::test]
+async fn a_job_whose_client_left_is_not_tagged() {
+    let s = setup(100, true).await;
+    let open = s.open.as_ref().unwrap();
+    let first = submit(&s.worker, "a", 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(submit(&s.worker, "gone", 1));
+    let kept = submit(&s.worker, "kept", 1);
+    open.send(()).unwrap();
+    open.send(()).unwrap();
+    first.await.unwrap().unwrap();
+    kept.await.unwrap().unwrap();
+    assert_eq!(recorded(&s), [vec!["a"], vec!["kept"]]);
+}
+
+#[tokio::test]
+async fn a_panic_fails_its_batch_and_the_next_one_is_served() {
+    let s = setup(100, false).await;
+    let err = submit(&s.worker, "boom", 2).await.unwrap().unwrap_err();
+    assert_eq!(err, ModelError::Panicked);
+    let ok = submit(&s.worker, "fine", 2).await.unwrap().unwrap();
+    assert_eq!(ok.len(), 1);
+    assert!(s.worker.is_ready());
+}
+
+#[tokio::test]
+async fn a_model_that_miscounts_fails_every_job_of_its_batch() {
+    let s = setup(100, false).await;
+    let err = submit(&s.worker, "short", 2).await.unwrap().unwrap_err();
+    assert_eq!(err, ModelError::WrongCount { expected: 1, got: 0 });
+}
+
+#[tokio::test]
+async fn the_threads_end_when_every_handle_is_dropped() {
+    let s = setup(100, false).await;
+    let joiner = s.worker.joiner();
+    assert_eq!(s.worker.queue_depth(), 0);
+    drop(s);
+    assert!(joiner.wait(Duration::from_secs(5)).await);
+}
