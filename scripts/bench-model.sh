@@ -6,6 +6,7 @@
 #
 #   scripts/bench-model.sh [--data DIR] [--reference PATH]
 # DIR holds train.txt, valid.txt and test.txt (default: ../shared/data/conll2003).
+# NER_BIN=PATH measures another build of `ner` (for before/after tables).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=$ROOT/../shared/data/conll2003
@@ -27,7 +28,7 @@ PY=${NER_PYTHON:-python3}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 echo "[bench] ours (inference 2 threads, training 1 thread)" >&2
-"$ROOT/target/release/ner" bench --train "$DATA/train.txt" --test "$DATA/test.txt" --epoch >"$OUT/ours.jsonl"
+"${NER_BIN:-$ROOT/target/release/ner}" bench --train "$DATA/train.txt" --test "$DATA/test.txt" --epoch >"$OUT/ours.jsonl"
 echo "[bench] reference: one training epoch at batch 10 (1 thread, casing feature)" >&2
 "$PY" "$REF" --train "$DATA/train.txt" --test "$DATA/test.txt" --epochs 1 --threads 1 --case-feat --save "$OUT/ref.pt" >"$OUT/ref_train.log"
 echo "[bench] reference: inference (2 threads)" >&2

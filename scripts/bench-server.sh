@@ -4,6 +4,7 @@
 # server's peak RSS and its start-up time to ready. Loopback only; every run is bounded.
 #
 #   scripts/bench-server.sh [--model DIR] [--duration SECONDS] [--threads N]
+# NER_BIN=PATH measures another build of `ner` (for before/after tables).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL=$ROOT/models/en-conll03
@@ -26,7 +27,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "wrk is needed (apt-get install wrk)" >&2; exit 1
   fi
 fi
-NER=$ROOT/target/release/ner
+NER=${NER_BIN:-$ROOT/target/release/ner}
 WORK=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
 T0=$(date +%s.%N)

@@ -22,9 +22,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   step "installing chromium for the browser test"
   if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 ||
-      echo "[test] WARNING: chromium could not be installed; the browser test will be skipped" >&2
+      echo "[test] WARNING: chromium could not be installed; the browser test will fail" >&2
   else
-    echo "[test] WARNING: chromium is missing and cannot be installed here (not root); the browser test will be skipped" >&2
+    echo "[test] WARNING: chromium is missing and cannot be installed here (not root); the browser test will fail (install chromium)" >&2
   fi
 fi
 

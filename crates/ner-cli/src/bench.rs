@@ -56,7 +56,10 @@ fn emit(v: serde_json::Value) {
 fn bench_run(train: &Corpus, take: usize, batch_size: usize, out: &Path) -> Result<Run> {
     let config = RunConfig {
         model: ModelConfig::default(),
-        train: TrainOptions { batch_size, ..Default::default() },
+        train: TrainOptions {
+            batch_size,
+            ..Default::default()
+        },
         data: DataConfig {
             train: train.path.clone(),
             dev: train.path.clone(),
@@ -67,7 +70,11 @@ fn bench_run(train: &Corpus, take: usize, batch_size: usize, out: &Path) -> Resu
         name: Some("bench".into()),
         eval_batch_size: 64,
     };
-    let data = Corpora { dev: train.clone(), train: train.clone(), test: None };
+    let data = Corpora {
+        dev: train.clone(),
+        train: train.clone(),
+        test: None,
+    };
     let mut run = Run::prepare(config, data, out, Device::Cpu, &mut Silent)?;
     run.limit_examples(take);
     Ok(run)
@@ -88,7 +95,13 @@ fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()>
         None => {
             let run = bench_run(train, train.sentences.len(), 32, dir)?;
             let t = run.trainer();
-            checkpoint::save(dir, &t.vs, &t.model, &t.vocab, &checkpoint::Meta::new("bench"))?;
+            checkpoint::save(
+                dir,
+                &t.vs,
+                &t.model,
+                &t.vocab,
+                &checkpoint::Meta::new("bench"),
+            )?;
             dir.to_owned()
         }
     };
@@ -99,7 +112,9 @@ fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()>
         .map(|s| s.tokens.iter().map(String::as_str).collect())
         .collect();
     let ntok: usize = sentences.iter().map(Vec::len).sum();
-    emit(serde_json::json!({"what": "setup", "sentences": sentences.len(), "tokens": ntok, "threads": args.threads}));
+    emit(
+        serde_json::json!({"what": "setup", "sentences": sentences.len(), "tokens": ntok, "threads": args.threads}),
+    );
     for &bs in &args.batch_sizes {
         inference(args, &model_dir, &sentences, bs, ntok)?;
     }
@@ -119,7 +134,13 @@ fn tagger(args: &Args, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
 
 /// Tokens/s over the test set at one batch size (batch 1 tags sentence by sentence, as a
 /// client would): a warm-up, then the median of the repeats.
-fn inference(args: &Args, model_dir: &Path, sentences: &[Vec<&str>], bs: usize, ntok: usize) -> Result<()> {
+fn inference(
+    args: &Args,
+    model_dir: &Path,
+    sentences: &[Vec<&str>],
+    bs: usize,
+    ntok: usize,
+) -> Result<()> {
     let mut tg = tagger(args, model_dir, bs)?;
     let chunk = if bs == 1 { 1 } else { sentences.len() };
     let mut run = |s: &[Vec<&str>]| -> Result<()> {
@@ -136,7 +157,9 @@ fn inference(args: &Args, model_dir: &Path, sentences: &[Vec<&str>], bs: usize, 
         times.push(t0.elapsed().as_secs_f64());
     }
     let t = median(times);
-    emit(serde_json::json!({"what": "inference", "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}));
+    emit(
+        serde_json::json!({"what": "inference", "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}),
+    );
     Ok(())
 }
 
@@ -171,11 +194,15 @@ fn training(args: &Args, train: &Corpus, dir: &Path) -> Result<()> {
     let mut run = bench_run(train, 32 * 40, 32, dir)?;
     let stats = run.train_epoch(1, &mut Silent)?;
     let steps = stats.sentences.div_ceil(32);
-    emit(serde_json::json!({"what": "train_step_batch32", "threads": args.train_threads, "ms_per_step": stats.seconds * 1e3 / steps as f64, "tokens_per_s": stats.tokens as f64 / stats.seconds}));
+    emit(
+        serde_json::json!({"what": "train_step_batch32", "threads": args.train_threads, "ms_per_step": stats.seconds * 1e3 / steps as f64, "tokens_per_s": stats.tokens as f64 / stats.seconds}),
+    );
     if args.epoch {
         let mut run = bench_run(train, train.sentences.len(), 10, dir)?;
         let stats = run.train_epoch(1, &mut Silent)?;
-        emit(serde_json::json!({"what": "train_epoch_batch10", "threads": args.train_threads, "seconds": stats.seconds, "tokens_per_s": stats.tokens as f64 / stats.seconds}));
+        emit(
+            serde_json::json!({"what": "train_epoch_batch10", "threads": args.train_threads, "seconds": stats.seconds, "tokens_per_s": stats.tokens as f64 / stats.seconds}),
+        );
     }
     Ok(())
 }

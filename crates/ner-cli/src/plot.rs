@@ -173,3 +173,65 @@ pub fn plot_run(dir: &Path) -> Result<()> {
     root.present()?;
     Ok(())
 }
+
+/// A series of `(x, y, low, high)` points: a line through `y` with a bar from `low` to `high`.
+#[derive(Debug, Clone)]
+pub struct Band {
+    pub name: String,
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// Lines with spread bars against a logarithmic x axis, y from 0 to 1 (SVG).
+pub fn band_chart(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    bands: &[Band],
+) -> Result<()> {
+    let root = SVGBackend::new(path, (760, 460)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let xs = bands
+        .iter()
+        .flat_map(|b| b.points.iter().map(|p| p.0))
+        .filter(|x| *x > 0.0);
+    let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
+    let (x0, x1) = if x0 > x1 {
+        (1.0, 10.0)
+    } else {
+        (x0 / 1.3, x1 * 1.3)
+    };
+    let mut c = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d((x0..x1).log_scale(), 0.0..1.02)?;
+    c.configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()?;
+    let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK];
+    for (i, b) in bands.iter().enumerate() {
+        let col = colors[i % colors.len()];
+        c.draw_series(LineSeries::new(b.points.iter().map(|p| (p.0, p.1)), col))?
+            .label(b.name.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
+        c.draw_series(
+            b.points
+                .iter()
+                .map(|p| ErrorBar::new_vertical(p.0, p.2, p.1, p.3, col.filled(), 6)),
+        )?;
+    }
+    c.draw_series(LineSeries::new([(x0, 0.5), (x1, 0.5)], BLACK.mix(0.3)))?
+        .label("chance")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.mix(0.3)));
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -4,9 +4,10 @@
 use crate::device::parse_device;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use ner_core::conll::{write_sentence, Reader, ReaderOptions};
+use ner_core::conll::{write_sentence, Reader, ReaderOptions, Sentence};
 use ner_core::document::Document;
 use ner_core::offsets::OffsetUnit;
+use ner_core::Tagged;
 use ner_model::{TagRequest, Tagger, TaggerOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
@@ -69,7 +70,6 @@ pub fn run(args: Args) -> Result<()> {
             ..Default::default()
         },
     )?;
-    let mode = tagger.model().model.config.tokenization;
     let out_format = args.output_format.unwrap_or(match args.format {
         InputFormat::Conll => OutputFormat::Conll,
         _ => OutputFormat::Jsonl,
@@ -84,129 +84,190 @@ pub fn run(args: Args) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(if args.format == InputFormat::Conll {
-        "sentences"
-    } else {
-        "documents"
-    });
-    let req = TagRequest {
-        probabilities: true,
-        nbest: 0,
-    };
+    let bar = spinner(args.format);
     for path in &inputs {
         let name = path.display().to_string();
-        let reader: Box<dyn BufRead> = if name == "-" {
-            Box::new(BufReader::new(std::io::stdin()))
-        } else {
-            Box::new(BufReader::new(
-                std::fs::File::open(path).with_context(|| format!("cannot open {name}"))?,
-            ))
-        };
+        let reader = open(path)?;
         if args.format == InputFormat::Conll {
-            let opts = ReaderOptions {
-                keep_lines: true,
-                ..ReaderOptions::tokens_only()
-            };
-            let mut sentences = Reader::new(reader, name.clone(), opts);
-            loop {
-                let chunk: Vec<_> = sentences
-                    .by_ref()
-                    .take(args.chunk.max(1))
-                    .collect::<Result<_, _>>()?;
-                if chunk.is_empty() {
-                    break;
-                }
-                let toks: Vec<Vec<&str>> = chunk
-                    .iter()
-                    .map(|s| s.tokens.iter().map(String::as_str).collect())
-                    .collect();
-                let tagged = tagger.tag(&toks, req)?;
-                for (s, t) in chunk.iter().zip(&tagged) {
-                    match out_format {
-                        OutputFormat::Conll => {
-                            let names: Vec<String> =
-                                t.tags.iter().map(|&i| tagger.tag_set().name(i)).collect();
-                            // The input lines as they were, with the predicted tag appended.
-                            write_sentence(&mut out, &s.lines, &[&names])?;
-                        }
-                        OutputFormat::Jsonl => {
-                            let labels = tagger.tag_set().labels();
-                            let ents: Vec<_> = t
-                                .entities
-                                .iter()
-                                .map(|e| {
-                                    let (a, b) = (e.span.start(), e.span.end());
-                                    serde_json::json!({"start": a, "end": b, "label": labels.name(*e.span.label()), "score": e.probability, "text": s.tokens[a..b].join(" ")})
-                                })
-                                .collect();
-                            writeln!(
-                                out,
-                                "{}",
-                                serde_json::json!({"tokens": s.tokens, "entities": ents})
-                            )?;
-                        }
-                    }
-                }
-                bar.inc(chunk.len() as u64);
-            }
-            continue;
-        }
-        let mut lines = reader.lines().enumerate();
-        loop {
-            let mut docs: Vec<(String, serde_json::Value)> = Vec::new();
-            for (i, line) in lines.by_ref() {
-                let line =
-                    line.with_context(|| format!("{name}:{}: cannot read (is it UTF-8?)", i + 1))?;
-                match args.format {
-                    InputFormat::Text => docs.push((line, serde_json::Value::Null)),
-                    _ => {
-                        if line.trim().is_empty() {
-                            continue;
-                        }
-                        let v: serde_json::Value = serde_json::from_str(&line)
-                            .with_context(|| format!("{name}:{}: not a JSON object", i + 1))?;
-                        let Some(text) = v.get("text").and_then(|t| t.as_str()) else {
-                            bail!("{name}:{}: the object has no string field \"text\"", i + 1);
-                        };
-                        docs.push((text.to_owned(), v));
-                    }
-                }
-                if docs.len() >= args.chunk.max(1) {
-                    break;
-                }
-            }
-            if docs.is_empty() {
-                break;
-            }
-            let prepared: Vec<Document> = docs
-                .iter()
-                .map(|(t, _)| Document::new(t, mode, args.max_sentence_tokens))
-                .collect();
-            let all: Vec<Vec<&str>> = prepared.iter().flat_map(|d| d.sentences()).collect();
-            let tagged = tagger.tag(&all, req)?;
-            let mut at = 0;
-            for (doc, (text, extra)) in prepared.iter().zip(&docs) {
-                let n = doc.num_sentences();
-                let labels = tagger.tag_set().labels();
-                let entities = doc.entities(&tagged[at..at + n], labels, |_| true, args.offsets);
-                at += n;
-                let mut obj = match extra {
-                    serde_json::Value::Object(m) => m.clone(),
-                    _ => serde_json::Map::new(),
-                };
-                obj.insert("text".into(), text.clone().into());
-                obj.insert("entities".into(), serde_json::to_value(&entities)?);
-                writeln!(out, "{}", serde_json::Value::Object(obj))?;
-            }
-            bar.inc(docs.len() as u64);
+            tag_conll(
+                &args,
+                &mut tagger,
+                reader,
+                &name,
+                out_format,
+                &mut out,
+                &bar,
+            )?;
+        } else {
+            tag_texts(&args, &mut tagger, reader, &name, &mut out, &bar)?;
         }
     }
     bar.finish_and_clear();
     out.flush()?;
     Ok(())
+}
+
+/// What every sentence gets: tags with probabilities.
+const REQUEST: TagRequest = TagRequest {
+    probabilities: true,
+    nbest: 0,
+};
+
+fn spinner(format: InputFormat) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} {msg} ({per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(if format == InputFormat::Conll {
+        "sentences"
+    } else {
+        "documents"
+    });
+    bar
+}
+
+/// A file, or standard input for `-`.
+fn open(path: &std::path::Path) -> Result<Box<dyn BufRead>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(Box::new(BufReader::new(f)))
+}
+
+/// Tags CoNLL token lines chunk by chunk.
+fn tag_conll(
+    args: &Args,
+    tagger: &mut Tagger,
+    reader: Box<dyn BufRead>,
+    name: &str,
+    format: OutputFormat,
+    out: &mut impl Write,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let opts = ReaderOptions {
+        keep_lines: true,
+        ..ReaderOptions::tokens_only()
+    };
+    let mut sentences = Reader::new(reader, name.to_owned(), opts);
+    loop {
+        let chunk: Vec<_> = sentences
+            .by_ref()
+            .take(args.chunk.max(1))
+            .collect::<Result<_, _>>()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        let toks: Vec<Vec<&str>> = chunk
+            .iter()
+            .map(|s| s.tokens.iter().map(String::as_str).collect())
+            .collect();
+        let tagged = tagger.tag(&toks, REQUEST)?;
+        for (s, t) in chunk.iter().zip(&tagged) {
+            write_tagged_sentence(tagger, s, t, format, out)?;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+}
+
+fn write_tagged_sentence(
+    tagger: &Tagger,
+    s: &Sentence,
+    t: &Tagged,
+    format: OutputFormat,
+    out: &mut impl Write,
+) -> Result<()> {
+    let ts = tagger.tag_set();
+    match format {
+        OutputFormat::Conll => {
+            let names: Vec<String> = t.tags.iter().map(|&i| ts.name(i)).collect();
+            // The input lines as they were, with the predicted tag appended.
+            write_sentence(out, &s.lines, &[&names])?;
+        }
+        OutputFormat::Jsonl => {
+            let ents: Vec<_> = t
+                .entities
+                .iter()
+                .map(|e| {
+                    let (a, b) = (e.span.start(), e.span.end());
+                    let label = ts.labels().name(*e.span.label());
+                    serde_json::json!({"start": a, "end": b, "label": label, "score": e.probability, "text": s.tokens[a..b].join(" ")})
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"tokens": s.tokens, "entities": ents})
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads up to `chunk` documents (raw text lines, or JSONL objects with a `text` field).
+fn read_documents(
+    lines: &mut impl Iterator<Item = (usize, std::io::Result<String>)>,
+    format: InputFormat,
+    chunk: usize,
+    name: &str,
+) -> Result<Vec<(String, serde_json::Value)>> {
+    let mut docs = Vec::new();
+    for (i, line) in lines.by_ref() {
+        let line = line.with_context(|| format!("{name}:{}: cannot read (is it UTF-8?)", i + 1))?;
+        if format == InputFormat::Text {
+            docs.push((line, serde_json::Value::Null));
+        } else if !line.trim().is_empty() {
+            let v: serde_json::Value = serde_json::from_str(&line)
+                .with_context(|| format!("{name}:{}: not a JSON object", i + 1))?;
+            let Some(text) = v.get("text").and_then(|t| t.as_str()) else {
+                bail!("{name}:{}: the object has no string field \"text\"", i + 1);
+            };
+            docs.push((text.to_owned(), v));
+        }
+        if docs.len() >= chunk.max(1) {
+            break;
+        }
+    }
+    Ok(docs)
+}
+
+/// Tags raw text or JSONL documents chunk by chunk, with entity offsets in the text.
+fn tag_texts(
+    args: &Args,
+    tagger: &mut Tagger,
+    reader: Box<dyn BufRead>,
+    name: &str,
+    out: &mut impl Write,
+    bar: &ProgressBar,
+) -> Result<()> {
+    let mode = tagger.model().model.config.tokenization;
+    let mut lines = reader.lines().enumerate();
+    loop {
+        let docs = read_documents(&mut lines, args.format, args.chunk, name)?;
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let prepared: Vec<Document> = docs
+            .iter()
+            .map(|(t, _)| Document::new(t, mode, args.max_sentence_tokens))
+            .collect();
+        let all: Vec<Vec<&str>> = prepared.iter().flat_map(|d| d.sentences()).collect();
+        let tagged = tagger.tag(&all, REQUEST)?;
+        let labels = tagger.tag_set().labels();
+        let mut at = 0;
+        for (doc, (text, extra)) in prepared.iter().zip(&docs) {
+            let n = doc.num_sentences();
+            let entities = doc.entities(&tagged[at..at + n], labels, |_| true, args.offsets);
+            at += n;
+            let mut obj = match extra {
+                serde_json::Value::Object(m) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            obj.insert("text".into(), text.clone().into());
+            obj.insert("entities".into(), serde_json::to_value(&entities)?);
+            writeln!(out, "{}", serde_json::Value::Object(obj))?;
+        }
+        bar.inc(docs.len() as u64);
+    }
 }

@@ -212,8 +212,11 @@ fn train_eval_predict_score() {
 fn interrupted_training_resumes_from_its_last_epoch() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
+    // A global flag before the subcommand: resume reads the stored configuration, not argv.
     let child = ner()
         .args([
+            "--log-format",
+            "text",
             "train",
             "--quiet",
             "--threads",
@@ -255,7 +258,12 @@ fn interrupted_training_resumes_from_its_last_epoch() {
     let done = std::fs::read_to_string(&metrics).unwrap().lines().count();
     assert!(done < 40);
     // The weight average is kept beside the checkpoint and resumed with it.
-    assert!(dir.join(".checkpoint/average.safetensors").is_file());
+    let latest = std::fs::read_to_string(dir.join(".checkpoint/latest")).unwrap();
+    assert!(dir
+        .join(".checkpoint")
+        .join(latest.trim())
+        .join("average.safetensors")
+        .is_file());
     run_ok(ner().arg("train").arg("--resume").arg(&dir));
     let epochs: Vec<u64> = std::fs::read_to_string(&metrics)
         .unwrap()
@@ -485,4 +493,153 @@ fn study_commands_on_small_inputs() {
             .arg(fixture("en-dev.conll")),
     );
     assert!(g.join("gradients_trained.svg").exists());
+}
+
+/// Epoch numbers of a run's metrics.jsonl, in order.
+fn metric_epochs(dir: &std::path::Path) -> Vec<u64> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_at_any_moment_leaves_a_loadable_model_and_a_resumable_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let flags = [
+        "--quiet",
+        "--threads",
+        "1",
+        "--epochs",
+        "8",
+        "--patience",
+        "0",
+        "--hidden",
+        "16",
+        "--word-dim",
+        "16",
+        "--ema",
+        "0.99",
+    ];
+    // A fixed sequence of kill delays (ms) spread over the run's epochs and saves.
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for round in 0..6 {
+        let mut cmd = ner();
+        cmd.arg("train");
+        if dir.join("run.json").is_file() {
+            cmd.arg("--resume").arg(&dir);
+        } else {
+            cmd.args(flags).args(fixture_data(&dir));
+        }
+        let mut child = cmd.stderr(Stdio::null()).spawn().unwrap();
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = 150 + (seed >> 33) % 1200;
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Whatever the moment: a best model present is loadable, a checkpoint present is whole.
+        let eval = |model: &std::path::Path| {
+            run_ok(
+                ner()
+                    .args(["eval", "--model"])
+                    .arg(model)
+                    .arg(fixture("en-dev.conll")),
+            );
+        };
+        if dir.join("meta.json").is_file() {
+            eval(&dir);
+        }
+        if let Ok(latest) = std::fs::read_to_string(dir.join(".checkpoint/latest")) {
+            let ck = dir.join(".checkpoint").join(latest.trim());
+            eval(&ck);
+            assert!(ck.join("state.json").is_file() && ck.join("optimizer.safetensors").is_file());
+        }
+        let epochs = metric_epochs(&dir);
+        assert_eq!(
+            epochs,
+            (1..=epochs.len() as u64).collect::<Vec<_>>(),
+            "round {round}"
+        );
+    }
+    run_ok(ner().arg("train").arg("--resume").arg(&dir));
+    assert_eq!(metric_epochs(&dir), (1..=8).collect::<Vec<_>>());
+    assert!(dir.join("meta.json").is_file());
+}
+
+#[test]
+fn memory_study_learns_a_short_dependency_and_recognises_chance_at_a_long_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("memory");
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "study".into(),
+        "memory".into(),
+        "--out".into(),
+        out.clone().into(),
+    ];
+    for a in [
+        "--cells",
+        "lstm",
+        "--distances",
+        "2,60",
+        "--seeds",
+        "1",
+        "--steps",
+        "200",
+        "--hidden",
+        "12",
+        "--word-dim",
+        "12",
+        "--train-sentences",
+        "400",
+        "--test-sentences",
+        "400",
+        "--no-bias-ablation",
+        "--profile-distance",
+        "2",
+        "--threads",
+        "1",
+    ] {
+        args.push(a.into());
+    }
+    run_ok(ner().args(&args));
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("memory.json")).unwrap()).unwrap();
+    let at = |d: u64| rows.iter().find(|r| r["distance"] == d).unwrap().clone();
+    let near = at(2);
+    assert!(near["accuracy_mean"].as_f64().unwrap() > 0.9, "{near}");
+    assert_eq!(near["at_chance"], false);
+    // 60 steps back is beyond what this tiny budget can teach: a coin flip, and said so.
+    let far = at(60);
+    assert!(
+        (0.4..0.6).contains(&far["accuracy_mean"].as_f64().unwrap()),
+        "{far}"
+    );
+    assert_eq!(far["at_chance"], true, "{far}");
+    for f in [
+        "memory.md",
+        "memory_accuracy.svg",
+        "memory_gradients_trained.svg",
+        "memory_gradients_untrained.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    // Finished runs are reused: the second command trains nothing and agrees.
+    let done = out.join("runs/lstm/T2/seed-1/done.json");
+    let before = std::fs::metadata(&done).unwrap().modified().unwrap();
+    run_ok(ner().args(&args));
+    assert_eq!(
+        std::fs::metadata(&done).unwrap().modified().unwrap(),
+        before
+    );
+    let again: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("memory.json")).unwrap()).unwrap();
+    assert_eq!(again, rows);
 }

@@ -338,17 +338,7 @@ impl<R: BufRead> Reader<R> {
                 continue;
             }
             let fields: Vec<&str> = std::iter::once(first).chain(fields).collect();
-            match self.ncols {
-                None => self.ncols = Some((fields.len(), self.line_no)),
-                Some((expected, first_line)) if expected != fields.len() => {
-                    return Err(self.err(ConllErrorKind::ColumnCount {
-                        found: fields.len(),
-                        expected,
-                        first_line,
-                    }))
-                }
-                Some(_) => {}
-            }
+            check_columns(&mut self.ncols, fields.len(), self.line_no).map_err(|k| self.err(k))?;
             let pick = |c: Column| {
                 c.resolve(fields.len())
                     .ok_or(ConllErrorKind::MissingColumn {
@@ -372,16 +362,26 @@ impl<R: BufRead> Reader<R> {
                 sentence.raw_tags[i].push(fields[idx].to_owned());
             }
         }
+        Ok(self.finish(sentence))
+    }
+
+    /// Counts a complete sentence and feeds the scheme detectors; `None` for no sentence.
+    fn finish(&mut self, sentence: Sentence) -> Option<Sentence> {
         if sentence.tokens.is_empty() {
-            return Ok(None);
+            return None;
         }
-        for ((d, typed), raw) in self.detectors.iter_mut().zip(&sentence.tags).zip(&sentence.raw_tags) {
+        for ((d, typed), raw) in self
+            .detectors
+            .iter_mut()
+            .zip(&sentence.tags)
+            .zip(&sentence.raw_tags)
+        {
             d.observe_typed(typed, raw.iter().any(|t| t.starts_with("M-")));
         }
         self.doc_has_content = true;
         self.stats.sentences += 1;
         self.stats.tokens += sentence.tokens.len();
-        Ok(Some(sentence))
+        Some(sentence)
     }
 }
 
@@ -404,6 +404,26 @@ impl<R: BufRead> Iterator for Reader<R> {
             }
         }
     }
+}
+
+/// Every token line has the columns of the first one.
+fn check_columns(
+    ncols: &mut Option<(usize, usize)>,
+    found: usize,
+    line: usize,
+) -> Result<(), ConllErrorKind> {
+    match *ncols {
+        None => *ncols = Some((found, line)),
+        Some((expected, first_line)) if expected != found => {
+            return Err(ConllErrorKind::ColumnCount {
+                found,
+                expected,
+                first_line,
+            })
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// Parses a tag once, interning its label.
@@ -533,7 +553,12 @@ b 2 3 I-X
         let s = read(b"a B-X\nb I-X\n\nc O\n", ReaderOptions::default()).unwrap();
         let mut out = Vec::new();
         for sent in &s {
-            write_sentence(&mut out, &sent.tokens, &[&sent.raw_tags[0], &sent.raw_tags[0]]).unwrap();
+            write_sentence(
+                &mut out,
+                &sent.tokens,
+                &[&sent.raw_tags[0], &sent.raw_tags[0]],
+            )
+            .unwrap();
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),

@@ -123,7 +123,11 @@ mod tests {
     #[test]
     fn reads_typed_tags_once_and_maps_them_to_a_model() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "John I-PER\nSmith I-PER\nvisited O\nParis I-LOC\n\nRome I-LOC").unwrap();
+        writeln!(
+            f,
+            "John I-PER\nSmith I-PER\nvisited O\nParis I-LOC\n\nRome I-LOC"
+        )
+        .unwrap();
         let c = Corpus::read(f.path(), ReaderOptions::default(), None).unwrap();
         assert_eq!(c.scheme, TagScheme::Iob1);
         assert_eq!(c.labels.names(), ["PER", "LOC"]);
@@ -134,8 +138,13 @@ mod tests {
         assert_eq!(names, ["B-PER", "E-PER", "O", "S-LOC"]);
         let only_per = TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["PER"]));
         let map = LabelMap::new(&c.labels, only_per.labels());
-        let err = c.gold_indices(&c.sentences[1], &only_per, &map).unwrap_err();
+        let err = c
+            .gold_indices(&c.sentences[1], &only_per, &map)
+            .unwrap_err();
         assert!(err.to_string().contains(":6: label \"LOC\""), "{err}");
-        assert_eq!(map.tag(Tag::new(Prefix::B, LabelId(0))), Some(Tag::new(Prefix::B, LabelId(0))));
+        assert_eq!(
+            map.tag(Tag::new(Prefix::B, LabelId(0))),
+            Some(Tag::new(Prefix::B, LabelId(0)))
+        );
     }
 }

@@ -55,91 +55,10 @@ impl ForwardBackward {
     /// calls than the log-space recursion. `None` when a step underflows (emission gaps
     /// beyond what `f64` can hold), which the caller answers with the log-space recursion.
     fn scaled(tr: &Transitions, emissions: &[f32]) -> Option<Self> {
-        let k = tr.num_tags();
-        let t_len = emissions.len().checked_div(k).unwrap_or(0);
-        if t_len == 0 {
-            return None;
-        }
-        let finite_max = |xs: &mut dyn Iterator<Item = f64>| {
-            xs.filter(|x| x.is_finite())
-                .fold(f64::NEG_INFINITY, f64::max)
-        };
-        let t_shift = finite_max(&mut tr.trans().iter().map(|&x| x as f64));
-        let t_shift = if t_shift.is_finite() { t_shift } else { 0.0 };
-        let e_trans: Vec<f64> = tr
-            .trans()
-            .iter()
-            .map(|&x| (x as f64 - t_shift).exp())
-            .collect();
-        // Emissions as exp(em - max at t), with the shift of each step.
-        let mut e_em = vec![0.0f64; t_len * k];
-        let mut e_shift = vec![0.0f64; t_len];
-        for t in 0..t_len {
-            let row = &emissions[t * k..(t + 1) * k];
-            let m = finite_max(&mut row.iter().map(|&x| x as f64));
-            if !m.is_finite() {
-                return None;
-            }
-            e_shift[t] = m;
-            for j in 0..k {
-                e_em[t * k + j] = (row[j] as f64 - m).exp();
-            }
-        }
-        let mut alpha = vec![f64::NEG_INFINITY; t_len * k];
-        let mut beta = vec![f64::NEG_INFINITY; t_len * k];
-        let mut cur = vec![0.0f64; k];
-        let mut next = vec![0.0f64; k];
-        // Forward.
-        let s_shift = finite_max(&mut tr.start().iter().map(|&x| x as f64));
-        if !s_shift.is_finite() {
-            return None;
-        }
-        for j in 0..k {
-            cur[j] = (tr.start()[j] as f64 - s_shift).exp() * e_em[j];
-        }
-        let mut log_scale = s_shift + e_shift[0];
-        for t in 0..t_len {
-            if t > 0 {
-                next.iter_mut().for_each(|x| *x = 0.0);
-                for i in 0..k {
-                    let a = cur[i];
-                    if a == 0.0 {
-                        continue;
-                    }
-                    let row = &e_trans[i * k..(i + 1) * k];
-                    for j in 0..k {
-                        next[j] += a * row[j];
-                    }
-                }
-                for j in 0..k {
-                    cur[j] = next[j] * e_em[t * k + j];
-                }
-                log_scale += t_shift + e_shift[t];
-            }
-            normalise_into(&mut cur, &mut log_scale, &mut alpha[t * k..(t + 1) * k])?;
-        }
-        // Backward.
-        let end_shift = finite_max(&mut tr.end().iter().map(|&x| x as f64));
-        if !end_shift.is_finite() {
-            return None;
-        }
-        for j in 0..k {
-            cur[j] = (tr.end()[j] as f64 - end_shift).exp();
-        }
-        let mut log_scale = end_shift;
-        for t in (0..t_len).rev() {
-            if t + 1 < t_len {
-                for (j, n) in next.iter_mut().enumerate() {
-                    *n = cur[j] * e_em[(t + 1) * k + j];
-                }
-                for i in 0..k {
-                    let row = &e_trans[i * k..(i + 1) * k];
-                    cur[i] = row.iter().zip(&next).map(|(a, b)| a * b).sum();
-                }
-                log_scale += t_shift + e_shift[t + 1];
-            }
-            normalise_into(&mut cur, &mut log_scale, &mut beta[t * k..(t + 1) * k])?;
-        }
+        let x = Exps::new(tr, emissions)?;
+        let (k, t_len) = (x.k, x.t_len);
+        let alpha = x.forward(tr)?;
+        let beta = x.backward(tr)?;
         let last = &alpha[(t_len - 1) * k..];
         let log_z = logsumexp((0..k).map(|j| last[j] + tr.end()[j] as f64));
         log_z.is_finite().then_some(ForwardBackward {
@@ -248,6 +167,128 @@ impl ForwardBackward {
             )
         };
         (s - self.log_z).exp()
+    }
+}
+
+fn finite_max(xs: impl Iterator<Item = f64>) -> f64 {
+    xs.filter(|x| x.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// What the scaled recursion multiplies: `exp` of every transition and emission, each shifted
+/// by its maximum (transitions by one shift, emissions by one per step) so nothing overflows.
+struct Exps {
+    k: usize,
+    t_len: usize,
+    e_trans: Vec<f64>,
+    t_shift: f64,
+    /// `exp(em - max at t)`, `[T][K]`.
+    e_em: Vec<f64>,
+    e_shift: Vec<f64>,
+}
+
+impl Exps {
+    fn new(tr: &Transitions, emissions: &[f32]) -> Option<Exps> {
+        let k = tr.num_tags();
+        let t_len = emissions.len().checked_div(k).unwrap_or(0);
+        if t_len == 0 {
+            return None;
+        }
+        let t_shift = finite_max(tr.trans().iter().map(|&x| x as f64));
+        let t_shift = if t_shift.is_finite() { t_shift } else { 0.0 };
+        let e_trans = tr
+            .trans()
+            .iter()
+            .map(|&x| (x as f64 - t_shift).exp())
+            .collect();
+        let mut e_em = vec![0.0f64; t_len * k];
+        let mut e_shift = vec![0.0f64; t_len];
+        for t in 0..t_len {
+            let row = &emissions[t * k..(t + 1) * k];
+            let m = finite_max(row.iter().map(|&x| x as f64));
+            if !m.is_finite() {
+                return None;
+            }
+            e_shift[t] = m;
+            for j in 0..k {
+                e_em[t * k + j] = (row[j] as f64 - m).exp();
+            }
+        }
+        Some(Exps {
+            k,
+            t_len,
+            e_trans,
+            t_shift,
+            e_em,
+            e_shift,
+        })
+    }
+
+    /// The forward table in log space, `[T][K]`; `None` on underflow.
+    fn forward(&self, tr: &Transitions) -> Option<Vec<f64>> {
+        let (k, t_len, e_em) = (self.k, self.t_len, &self.e_em);
+        let mut alpha = vec![f64::NEG_INFINITY; t_len * k];
+        let mut cur = vec![0.0f64; k];
+        let mut next = vec![0.0f64; k];
+        let s_shift = finite_max(tr.start().iter().map(|&x| x as f64));
+        if !s_shift.is_finite() {
+            return None;
+        }
+        for j in 0..k {
+            cur[j] = (tr.start()[j] as f64 - s_shift).exp() * e_em[j];
+        }
+        let mut log_scale = s_shift + self.e_shift[0];
+        for t in 0..t_len {
+            if t > 0 {
+                next.iter_mut().for_each(|x| *x = 0.0);
+                for i in 0..k {
+                    let a = cur[i];
+                    if a == 0.0 {
+                        continue;
+                    }
+                    let row = &self.e_trans[i * k..(i + 1) * k];
+                    for j in 0..k {
+                        next[j] += a * row[j];
+                    }
+                }
+                for j in 0..k {
+                    cur[j] = next[j] * e_em[t * k + j];
+                }
+                log_scale += self.t_shift + self.e_shift[t];
+            }
+            normalise_into(&mut cur, &mut log_scale, &mut alpha[t * k..(t + 1) * k])?;
+        }
+        Some(alpha)
+    }
+
+    /// The backward table in log space, `[T][K]`; `None` on underflow.
+    fn backward(&self, tr: &Transitions) -> Option<Vec<f64>> {
+        let (k, t_len, e_em) = (self.k, self.t_len, &self.e_em);
+        let mut beta = vec![f64::NEG_INFINITY; t_len * k];
+        let mut cur = vec![0.0f64; k];
+        let mut next = vec![0.0f64; k];
+        let end_shift = finite_max(tr.end().iter().map(|&x| x as f64));
+        if !end_shift.is_finite() {
+            return None;
+        }
+        for j in 0..k {
+            cur[j] = (tr.end()[j] as f64 - end_shift).exp();
+        }
+        let mut log_scale = end_shift;
+        for t in (0..t_len).rev() {
+            if t + 1 < t_len {
+                for (j, n) in next.iter_mut().enumerate() {
+                    *n = cur[j] * e_em[(t + 1) * k + j];
+                }
+                for i in 0..k {
+                    let row = &self.e_trans[i * k..(i + 1) * k];
+                    cur[i] = row.iter().zip(&next).map(|(a, b)| a * b).sum();
+                }
+                log_scale += self.t_shift + self.e_shift[t + 1];
+            }
+            normalise_into(&mut cur, &mut log_scale, &mut beta[t * k..(t + 1) * k])?;
+        }
+        Some(beta)
     }
 }
 

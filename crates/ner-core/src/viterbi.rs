@@ -182,38 +182,7 @@ impl Viterbi {
         }
         for t in 1..t_len {
             for j in 0..k {
-                // Each predecessor's list is sorted best first, so the n best extensions are a
-                // k-way merge of the lists' heads (ties to the lower tag, then the lower rank,
-                // as a full sort would order them).
-                self.cand.clear();
-                self.heads.clear();
-                self.heads.resize(k, 0);
-                while self.cand.len() < n {
-                    let mut best: Option<(f32, usize)> = None;
-                    for i in 0..k {
-                        let tij = tr.trans[i * k + j];
-                        let r = self.heads[i];
-                        if tij == f32::NEG_INFINITY || r >= n {
-                            continue;
-                        }
-                        let s = self.kscore[((t - 1) * k + i) * n + r];
-                        if s == f32::NEG_INFINITY {
-                            continue;
-                        }
-                        let s = s + tij;
-                        if best.is_none_or(|(b, _)| s > b) {
-                            best = Some((s, i));
-                        }
-                    }
-                    let Some((s, i)) = best else { break };
-                    self.cand.push((s, i as u32, self.heads[i] as u32));
-                    self.heads[i] += 1;
-                }
-                let em = emissions[t * k + j];
-                for (r, &(s, i, ri)) in self.cand.iter().enumerate() {
-                    self.kscore[(t * k + j) * n + r] = s + em;
-                    self.kback[(t * k + j) * n + r] = (i, ri);
-                }
+                self.extend(tr, emissions, t, j, n);
             }
         }
         self.cand.clear();
@@ -227,6 +196,47 @@ impl Viterbi {
             }
         }
         top_n(&mut self.cand, n);
+        self.backtrack(t_len, k, n)
+    }
+
+    /// Fills the `n` best prefixes ending in tag `j` at time `t`. Each predecessor's list is
+    /// sorted best first, so the n best extensions are a k-way merge of the lists' heads (ties
+    /// to the lower tag, then the lower rank, as a full sort would order them).
+    fn extend(&mut self, tr: &Transitions, emissions: &[f32], t: usize, j: usize, n: usize) {
+        let k = tr.k;
+        self.cand.clear();
+        self.heads.clear();
+        self.heads.resize(k, 0);
+        while self.cand.len() < n {
+            let mut best: Option<(f32, usize)> = None;
+            for i in 0..k {
+                let tij = tr.trans[i * k + j];
+                let r = self.heads[i];
+                if tij == f32::NEG_INFINITY || r >= n {
+                    continue;
+                }
+                let s = self.kscore[((t - 1) * k + i) * n + r];
+                if s == f32::NEG_INFINITY {
+                    continue;
+                }
+                let s = s + tij;
+                if best.is_none_or(|(b, _)| s > b) {
+                    best = Some((s, i));
+                }
+            }
+            let Some((s, i)) = best else { break };
+            self.cand.push((s, i as u32, self.heads[i] as u32));
+            self.heads[i] += 1;
+        }
+        let em = emissions[t * k + j];
+        for (r, &(s, i, ri)) in self.cand.iter().enumerate() {
+            self.kscore[(t * k + j) * n + r] = s + em;
+            self.kback[(t * k + j) * n + r] = (i, ri);
+        }
+    }
+
+    /// The paths of the final candidates, followed back through `kback`.
+    fn backtrack(&self, t_len: usize, k: usize, n: usize) -> Vec<(Vec<usize>, f32)> {
         let mut result = Vec::with_capacity(self.cand.len());
         for &(score, j, r) in &self.cand {
             if score == f32::NEG_INFINITY {

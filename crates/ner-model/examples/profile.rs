@@ -2,6 +2,7 @@
 //! `cargo run --release -p ner-model --example profile -- MODEL_DIR [BATCH]`.
 use ner_model::batch::Batch;
 use ner_model::checkpoint;
+use ner_model::threading::{EncoderThreading, Threading};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,10 +13,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let b: usize = args.get(2).map_or(Ok(1), |s| s.parse())?;
     let threads: i32 = args.get(3).map_or(Ok(1), |s| s.parse())?;
-    tch::set_num_threads(threads);
-    if std::env::var_os("PARALLEL").is_some() {
-        ner_model::cells::set_parallel_directions(threads);
-    }
+    let mode = if std::env::var_os("PARALLEL").is_some() {
+        EncoderThreading::Directions
+    } else {
+        EncoderThreading::IntraOp
+    };
+    let mut threading = Threading::new(Some(threads), mode);
     let m = checkpoint::load(&dir, tch::Device::Cpu)?;
     let sent: Vec<&str> =
         "The European Commission said on Thursday it disagreed with German advice to consumers ."
@@ -32,7 +35,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t1 = Instant::now();
         let x = tch::no_grad(|| m.model.features(&batch, false));
         let t2 = Instant::now();
-        let h = tch::no_grad(|| m.model.encode(&x, &batch.rev, false));
+        let helper = threading.prepare(b);
+        let h = tch::no_grad(|| m.model.encode(&x, &batch.rev, false, helper));
         let t3 = Instant::now();
         let em = tch::no_grad(|| m.model.project(&h));
         let t4 = Instant::now();

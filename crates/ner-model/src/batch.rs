@@ -55,46 +55,8 @@ impl Batch {
                 }
             }
         }
-        let with_pieces = items.iter().any(|e| !e.pieces.is_empty());
-        let pieces = with_pieces.then(|| {
-            let p_max = items
-                .iter()
-                .flat_map(|e| e.pieces.iter().map(Vec::len))
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            let mut ids = vec![0i64; b * t_max * p_max];
-            let mut counts = vec![0i64; b * t_max];
-            for (i, e) in items.iter().enumerate() {
-                for (t, ps) in e.pieces.iter().enumerate() {
-                    let at = i * t_max + t;
-                    counts[at] = ps.len() as i64;
-                    ids[at * p_max..at * p_max + ps.len()].copy_from_slice(ps);
-                }
-            }
-            (
-                Tensor::from_slice(&ids)
-                    .view([b as i64, t_max as i64, p_max as i64])
-                    .to_device(device),
-                Tensor::from_slice(&counts)
-                    .view([b as i64, t_max as i64])
-                    .to_device(device),
-            )
-        });
-        let with_bigrams = items.iter().any(|e| !e.bigrams.is_empty());
-        let bigrams = with_bigrams.then(|| {
-            let mut ids = vec![PAD; b * t_max * 2];
-            for (i, e) in items.iter().enumerate() {
-                for t in 0..e.len().min(e.bigrams.len().saturating_sub(1)) {
-                    let at = (i * t_max + t) * 2;
-                    ids[at] = e.bigrams[t];
-                    ids[at + 1] = e.bigrams[t + 1];
-                }
-            }
-            Tensor::from_slice(&ids)
-                .view([b as i64, t_max as i64, 2])
-                .to_device(device)
-        });
+        let pieces = pieces(items, t_max, device);
+        let bigrams = bigrams(items, t_max, device);
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -114,6 +76,7 @@ impl Batch {
         }
     }
 
+    /// Longest sentence of the batch (its padded length).
     pub fn max_len(&self) -> i64 {
         self.words.size()[1]
     }
@@ -121,6 +84,54 @@ impl Batch {
     pub fn tokens(&self) -> i64 {
         self.lengths.iter().sum()
     }
+}
+
+/// Word-piece ids `[B, T, P]` and counts `[B, T]`, when any item has pieces.
+fn pieces(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Tensor)> {
+    if items.iter().all(|e| e.pieces.is_empty()) {
+        return None;
+    }
+    let b = items.len();
+    let p_max = items
+        .iter()
+        .flat_map(|e| e.pieces.iter().map(Vec::len))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut ids = vec![0i64; b * t_max * p_max];
+    let mut counts = vec![0i64; b * t_max];
+    for (i, e) in items.iter().enumerate() {
+        for (t, ps) in e.pieces.iter().enumerate() {
+            let at = i * t_max + t;
+            counts[at] = ps.len() as i64;
+            ids[at * p_max..at * p_max + ps.len()].copy_from_slice(ps);
+        }
+    }
+    let (b, t, p) = (b as i64, t_max as i64, p_max as i64);
+    Some((
+        Tensor::from_slice(&ids).view([b, t, p]).to_device(device),
+        Tensor::from_slice(&counts).view([b, t]).to_device(device),
+    ))
+}
+
+/// Bigram ids `[B, T, 2]` (left and right), when any item has bigrams.
+fn bigrams(items: &[&Encoded], t_max: usize, device: Device) -> Option<Tensor> {
+    if items.iter().all(|e| e.bigrams.is_empty()) {
+        return None;
+    }
+    let mut ids = vec![PAD; items.len() * t_max * 2];
+    for (i, e) in items.iter().enumerate() {
+        for t in 0..e.len().min(e.bigrams.len().saturating_sub(1)) {
+            let at = (i * t_max + t) * 2;
+            ids[at] = e.bigrams[t];
+            ids[at + 1] = e.bigrams[t + 1];
+        }
+    }
+    Some(
+        Tensor::from_slice(&ids)
+            .view([items.len() as i64, t_max as i64, 2])
+            .to_device(device),
+    )
 }
 
 #[cfg(test)]

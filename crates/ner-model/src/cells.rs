@@ -98,6 +98,22 @@ impl Recurrent {
         self.kind
     }
 
+    /// Sets the initial bias of the forget gate (`b_ih`'s forget chunk; `b_hh`'s is 0) of the
+    /// LSTM family; other cells have none.
+    pub fn set_forget_bias(&self, bias: f64) {
+        let chunk = match self.kind {
+            CellKind::Lstm | CellKind::Peephole => 1,
+            CellKind::Cifg => 0,
+            CellKind::Gru | CellKind::Rnn => return,
+        };
+        tch::no_grad(|| {
+            let _ = self
+                .b_ih
+                .narrow(0, chunk * self.hidden, self.hidden)
+                .fill_(bias);
+        });
+    }
+
     pub fn hidden(&self) -> i64 {
         self.hidden
     }
@@ -269,7 +285,13 @@ impl BiLayer {
 
     /// Runs both directions; at inference on the CPU with a `helper`, the backward one runs on
     /// the helper thread (with its own handles to the same weights).
-    pub fn forward(&self, x: &Tensor, rev: &Tensor, train: bool, helper: Option<&Helper>) -> Tensor {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        rev: &Tensor,
+        train: bool,
+        helper: Option<&Helper>,
+    ) -> Tensor {
         let xr = permute_time(x, rev);
         let helper = helper.filter(|_| !train && x.device() == tch::Device::Cpu);
         let (f, b) = match helper {
@@ -324,6 +346,14 @@ impl Encoder {
             h = layer.forward(&h, rev, train, helper);
         }
         h
+    }
+
+    /// Sets the forget-gate bias of every direction of every layer.
+    pub fn set_forget_bias(&self, bias: f64) {
+        for l in &self.layers {
+            l.fwd.set_forget_bias(bias);
+            l.bwd.set_forget_bias(bias);
+        }
     }
 
     pub fn num_params(&self) -> i64 {

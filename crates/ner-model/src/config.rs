@@ -141,6 +141,9 @@ pub struct ModelConfig {
     /// the character bigrams of Chinese NER baselines (Zhang & Yang 2018).
     pub bigram_dim: i64,
     pub cell: CellKind,
+    /// Initial bias of the forget gate (LSTM family; cifg's coupled gate): 1 by default
+    /// (Jozefowicz et al. 2015), so that the cell starts out remembering.
+    pub forget_bias: f64,
     /// Hidden size per direction.
     pub hidden: i64,
     pub layers: i64,
@@ -170,6 +173,7 @@ impl Default for ModelConfig {
             subword_source: None,
             bigram_dim: 0,
             cell: CellKind::Lstm,
+            forget_bias: 1.0,
             hidden: 200,
             layers: 1,
             dropout: 0.5,
@@ -224,6 +228,12 @@ impl ModelConfig {
             return Err(format!(
                 "casing_dim must be 0 or more, got {}",
                 self.casing_dim
+            ));
+        }
+        if !self.forget_bias.is_finite() {
+            return Err(format!(
+                "forget_bias must be a finite number, got {}",
+                self.forget_bias
             ));
         }
         for (name, p) in [

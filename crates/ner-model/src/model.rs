@@ -42,9 +42,46 @@ pub struct BiLstmCrf {
     pub subword_table: Option<Tensor>,
 }
 
-fn emb_init(dim: i64) -> Init {
+/// An embedding table initialised uniformly in `±sqrt(3 / dim)` (unit variance per row).
+fn embedding(p: nn::Path, n: i64, dim: i64) -> nn::Embedding {
     let b = (3.0 / dim as f64).sqrt();
-    Init::Uniform { lo: -b, up: b }
+    let config = nn::EmbeddingConfig {
+        ws_init: Init::Uniform { lo: -b, up: b },
+        ..Default::default()
+    };
+    nn::embedding(p, n, dim, config)
+}
+
+impl CharEncoder {
+    /// The configured character encoder under `p` (`char/`), if any.
+    fn new(p: nn::Path, config: &ModelConfig, num_chars: i64) -> Option<CharEncoder> {
+        let emb = || embedding(&p / "emb", num_chars, config.char_dim);
+        match config.char_encoder {
+            CharEncoderKind::Cnn => Some(CharEncoder::Cnn {
+                emb: emb(),
+                conv: nn::conv1d(
+                    &p / "conv",
+                    config.char_dim,
+                    config.char_filters,
+                    config.char_kernel,
+                    nn::ConvConfig {
+                        padding: config.char_kernel / 2,
+                        ..Default::default()
+                    },
+                ),
+            }),
+            CharEncoderKind::Lstm => Some(CharEncoder::Lstm {
+                emb: emb(),
+                lstm: BiLayer::new(
+                    &p / "lstm",
+                    CellKind::Lstm,
+                    config.char_dim,
+                    config.char_hidden,
+                ),
+            }),
+            CharEncoderKind::None => None,
+        }
+    }
 }
 
 impl BiLstmCrf {
@@ -58,74 +95,12 @@ impl BiLstmCrf {
         num_chars: i64,
         num_bigrams: i64,
     ) -> Self {
-        let word_emb = nn::embedding(
-            root / "word_emb",
-            num_words,
-            config.word_dim,
-            nn::EmbeddingConfig {
-                ws_init: emb_init(config.word_dim),
-                ..Default::default()
-            },
-        );
-        let char_p = root / "char";
-        let char_emb = || {
-            nn::embedding(
-                &char_p / "emb",
-                num_chars,
-                config.char_dim,
-                nn::EmbeddingConfig {
-                    ws_init: emb_init(config.char_dim),
-                    ..Default::default()
-                },
-            )
-        };
-        let char_enc = match config.char_encoder {
-            CharEncoderKind::Cnn => Some(CharEncoder::Cnn {
-                emb: char_emb(),
-                conv: nn::conv1d(
-                    &char_p / "conv",
-                    config.char_dim,
-                    config.char_filters,
-                    config.char_kernel,
-                    nn::ConvConfig {
-                        padding: config.char_kernel / 2,
-                        ..Default::default()
-                    },
-                ),
-            }),
-            CharEncoderKind::Lstm => Some(CharEncoder::Lstm {
-                emb: char_emb(),
-                lstm: BiLayer::new(
-                    &char_p / "lstm",
-                    CellKind::Lstm,
-                    config.char_dim,
-                    config.char_hidden,
-                ),
-            }),
-            CharEncoderKind::None => None,
-        };
-        let casing_emb = (config.casing_dim > 0).then(|| {
-            nn::embedding(
-                root / "casing",
-                CASING_CLASSES,
-                config.casing_dim,
-                nn::EmbeddingConfig {
-                    ws_init: emb_init(config.casing_dim),
-                    ..Default::default()
-                },
-            )
-        });
-        let bigram_emb = (config.bigram_dim > 0).then(|| {
-            nn::embedding(
-                root / "bigram_emb",
-                num_bigrams.max(2),
-                config.bigram_dim,
-                nn::EmbeddingConfig {
-                    ws_init: emb_init(config.bigram_dim),
-                    ..Default::default()
-                },
-            )
-        });
+        let word_emb = embedding(root / "word_emb", num_words, config.word_dim);
+        let char_enc = CharEncoder::new(root / "char", config, num_chars);
+        let casing_emb = (config.casing_dim > 0)
+            .then(|| embedding(root / "casing", CASING_CLASSES, config.casing_dim));
+        let bigram_emb = (config.bigram_dim > 0)
+            .then(|| embedding(root / "bigram_emb", num_bigrams.max(2), config.bigram_dim));
         let encoder = Encoder::new(
             root / "encoder",
             config.cell,
@@ -133,6 +108,7 @@ impl BiLstmCrf {
             config.hidden,
             config.layers,
         );
+        encoder.set_forget_bias(config.forget_bias);
         let proj = nn::linear(
             root / "proj",
             2 * config.hidden,

@@ -32,6 +32,31 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
     Ok(Box::new(BufReader::with_capacity(1 << 20, r)))
 }
 
+fn wrong_width(dim: usize, found: usize, line_no: usize) -> String {
+    let hint = if line_no == 1 {
+        format!("; if the file has {found} dimensions, set --word-dim {found}")
+    } else {
+        String::new()
+    };
+    format!("expected a word and {dim} numbers, found {found} values{hint}")
+}
+
+/// A vector's numbers; the message names the first that is not a finite number.
+fn parse_values(values: &[&str], word: &str) -> Result<Vec<f32>, String> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.parse::<f32>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| {
+                    format!("value {} ({s:?}) of {word:?} is not a finite number", i + 1)
+                })
+        })
+        .collect()
+}
+
 /// Reads the vectors `vocab` needs (exact form, then lower-cased), and up to `extra` others.
 pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Result<Vectors> {
     let mut input = open(path)?;
@@ -75,22 +100,7 @@ pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Res
             continue;
         }
         if values.len() != dim {
-            return Err(err(
-                line_no,
-                format!(
-                    "expected a word and {dim} numbers, found {} values{}",
-                    values.len(),
-                    if line_no == 1 {
-                        format!(
-                            "; if the file has {} dimensions, set --word-dim {}",
-                            values.len(),
-                            values.len()
-                        )
-                    } else {
-                        String::new()
-                    }
-                ),
-            ));
+            return Err(err(line_no, wrong_width(dim, values.len(), line_no)));
         }
         let normalized = vocab.normalize(word);
         let wanted = vocab.contains(&normalized) && !out.table.contains_key(&normalized);
@@ -100,21 +110,7 @@ pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Res
         if !(wanted || keep_extra) {
             continue;
         }
-        let v = values
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                s.parse::<f32>()
-                    .ok()
-                    .filter(|x| x.is_finite())
-                    .ok_or_else(|| {
-                        err(
-                            line_no,
-                            format!("value {} ({s:?}) of {word:?} is not a finite number", i + 1),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<f32>>>()?;
+        let v = parse_values(&values, word).map_err(|m| err(line_no, m))?;
         if keep_extra {
             out.extra.push(normalized.clone());
         }

@@ -156,7 +156,10 @@ pub fn decode(
         })
         .collect();
     let token_probabilities = probs.map_or_else(Vec::new, |fb| {
-        tags.iter().enumerate().map(|(t, &j)| fb.marginal(t, j)).collect()
+        tags.iter()
+            .enumerate()
+            .map(|(t, &j)| fb.marginal(t, j))
+            .collect()
     });
     let nbest = match &fb {
         Some(fb) if req.nbest > 0 => {
@@ -230,9 +233,8 @@ impl Inference<'_> {
             let batch = Batch::new(&items, self.device);
             let em = tch::no_grad(|| model.emissions_with(&batch, false, helper));
             let t_max = batch.max_len() as usize;
-            let flat = Vec::<f32>::try_from(
-                em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]),
-            )?;
+            let flat =
+                Vec::<f32>::try_from(em.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]))?;
             for (row, &i) in chunk.iter().enumerate() {
                 let start = row * t_max * k;
                 f(i, &flat[start..start + data[i].len() * k]);

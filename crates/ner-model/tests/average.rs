@@ -2,10 +2,9 @@
 //! swap in both directions, and a save-then-load round trip.
 
 use ner_core::{LabelSet, TagScheme, TagSet};
-use ner_model::train::{TrainOptions, Trainer};
+use ner_model::training::{TrainOptions, Trainer};
 use ner_model::vocab::Vocab;
 use ner_model::ModelConfig;
-use std::sync::atomic::AtomicBool;
 use tch::{Device, Tensor};
 
 fn weights(t: &Trainer) -> Vec<(String, Tensor)> {
@@ -55,18 +54,15 @@ fn average_follows_the_formula_and_survives_a_round_trip() {
             e
         })
         .collect();
-    let decay = 0.5;
+    let decay: f64 = 0.5;
     let opts = TrainOptions {
         batch_size: 8, // one batch: one step per epoch
         ema: decay,
         ..Default::default()
     };
-    let mut trainer = Trainer::new(&config, vocab, &tags, opts, Device::Cpu, |_| Ok(())).unwrap();
-    trainer.start_average();
+    let mut trainer = Trainer::new(&config, vocab, &tags, opts, Device::Cpu).unwrap();
     let w0 = weights(&trainer);
-    trainer
-        .epoch(1, &data, &AtomicBool::new(false), |_, _, _, _| {})
-        .unwrap();
+    trainer.epoch(1, &data, &|| false, |_| {}).unwrap();
     let w1 = weights(&trainer);
     assert!(max_diff(&w0, &w1) > 1e-4, "the step changed nothing");
     // After one step the warm-up decay is min(0.5, 2/11) = 2/11.
@@ -76,22 +72,20 @@ fn average_follows_the_formula_and_survives_a_round_trip() {
         .zip(&w1)
         .map(|((n, a), (_, b))| (n.clone(), a * d + b * (1.0 - d)))
         .collect();
-    trainer.swap_average();
+    trainer.average.swap();
     assert!(max_diff(&weights(&trainer), &want) < 1e-6);
-    trainer.swap_average();
+    trainer.average.swap();
     assert!(max_diff(&weights(&trainer), &w1) < 1e-7);
     // Save, disturb by another step, load: the saved average is back.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("average.safetensors");
-    trainer.save_average(&path).unwrap();
-    trainer
-        .epoch(2, &data, &AtomicBool::new(false), |_, _, _, _| {})
-        .unwrap();
-    trainer.load_average(&path).unwrap();
-    trainer.swap_average();
+    trainer.average.save(&path).unwrap();
+    trainer.epoch(2, &data, &|| false, |_| {}).unwrap();
+    trainer.average.load(&path, 1).unwrap();
+    trainer.average.swap();
     assert!(max_diff(&weights(&trainer), &want) < 1e-6);
     // A file of another model is refused with its name.
     std::fs::write(&path, b"not safetensors").unwrap();
-    let err = trainer.load_average(&path).unwrap_err().to_string();
+    let err = trainer.average.load(&path, 1).unwrap_err().to_string();
     assert!(err.contains("average.safetensors"), "{err}");
 }

@@ -155,14 +155,14 @@ fn batched_equals_one_by_one_for_every_cell() {
         let x = Tensor::randn([4, t_max, 6], (Kind::Float, Device::Cpu));
         // Padding holds garbage: it must not matter.
         let batched = tch::no_grad(|| {
-            enc.forward(&x, &reverse_index(&lengths, t_max), false, |h| {
+            enc.forward(&x, &reverse_index(&lengths, t_max), false, None, |h| {
                 h.shallow_clone()
             })
         });
         for (b, &len) in lengths.iter().enumerate() {
             let alone_x = x.narrow(0, b as i64, 1).narrow(1, 0, len);
             let alone = tch::no_grad(|| {
-                enc.forward(&alone_x, &reverse_index(&[len], len), false, |h| {
+                enc.forward(&alone_x, &reverse_index(&[len], len), false, None, |h| {
                     h.shallow_clone()
                 })
             });

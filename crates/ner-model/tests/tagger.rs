@@ -2,11 +2,12 @@
 //! encoders), save-then-load gives bit-identical outputs, and broken model directories are
 //! refused with a clear error.
 
+use ner_core::viterbi::Transitions;
 use ner_core::{LabelSet, TagScheme, TagSet};
 use ner_model::checkpoint::{self, Meta};
 use ner_model::config::CharEncoderKind;
 use ner_model::model::BiLstmCrf;
-use ner_model::tagger::for_each_emissions;
+use ner_model::tagger::Inference;
 use ner_model::vocab::{Encoded, Vocab};
 use ner_model::{CellKind, ModelConfig, TagRequest, Tagger, TaggerOptions};
 use tch::nn::VarStore;
@@ -66,11 +67,30 @@ fn small_config(cell: CellKind, chars: CharEncoderKind) -> ModelConfig {
 
 fn emissions(model: &BiLstmCrf, data: &[Encoded], batch: usize) -> Vec<Vec<f32>> {
     let mut out = vec![Vec::new(); data.len()];
-    for_each_emissions(model, data, batch, Device::Cpu, |i, em| {
-        out[i] = em.to_vec()
-    })
-    .unwrap();
+    Inference::plain(batch, Device::Cpu)
+        .for_each_emissions(model, data, |i, em| out[i] = em.to_vec())
+        .unwrap();
     out
+}
+
+/// Every tag path of a sentence with its score in f64 (forbidden moves: -inf), best first.
+fn brute_force(tr: &Transitions, em: &[f32]) -> Vec<(Vec<usize>, f64)> {
+    let k = tr.num_tags();
+    let len = em.len() / k;
+    let mut all = Vec::new();
+    for code in 0..k.pow(len as u32) {
+        let path: Vec<usize> = (0..len).map(|t| code / k.pow(t as u32) % k).collect();
+        let mut s = tr.start()[path[0]] as f64 + tr.end()[path[len - 1]] as f64;
+        for t in 0..len {
+            s += em[t * k + path[t]] as f64;
+            if t > 0 {
+                s += tr.trans()[path[t - 1] * k + path[t]] as f64;
+            }
+        }
+        all.push((path, s));
+    }
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all
 }
 
 #[test]
@@ -143,22 +163,39 @@ fn save_then_load_is_bit_identical() {
             },
         )
         .unwrap();
+    let tr = tagger.model().model.crf.transitions().unwrap();
+    let mut checked = 0;
     for (t, em) in tagged.iter().zip(&before) {
-        let mut again = tagger.decode(em, TagRequest::default());
-        again.token_probabilities.clear();
-        assert_eq!(t.tags, again.tags);
         assert!(t
             .token_probabilities
             .iter()
             .all(|p| (0.0..=1.0 + 1e-9).contains(p)));
-        assert!(t.nbest.len() <= 3 && t.nbest.windows(2).all(|w| w[0].1 >= w[1].1 - 1e-12));
-        if let Some(first) = t.nbest.first() {
-            assert_eq!(
-                first.0, t.tags,
-                "the best of the n-best is the Viterbi path"
+        if em.len() / tr.num_tags() > 5 {
+            continue;
+        }
+        // Against every path of the sentence: the best one, the 3 best and their probabilities.
+        let all = brute_force(&tr, em);
+        let log_z = all.iter().map(|p| p.1).fold(f64::NEG_INFINITY, |a, b| {
+            let m = a.max(b);
+            if m == f64::NEG_INFINITY {
+                m
+            } else {
+                m + ((a - m).exp() + (b - m).exp()).ln()
+            }
+        });
+        assert_eq!(t.tags, all[0].0, "the Viterbi path is the best path");
+        assert_eq!(t.nbest.len(), 3);
+        for ((path, p), (want, score)) in t.nbest.iter().zip(&all) {
+            assert_eq!(path, want);
+            assert!(
+                (p - (score - log_z).exp()).abs() < 1e-4,
+                "{p} vs {}",
+                (score - log_z).exp()
             );
         }
+        checked += 1;
     }
+    assert!(checked >= 2, "the oracle checked {checked} sentences");
 }
 
 #[test]
@@ -232,4 +269,53 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[test]
+fn two_taggers_in_one_process_keep_their_own_threading() {
+    use ner_model::threading::{Arrangement, EncoderThreading};
+    let config = small_config(CellKind::Lstm, CharEncoderKind::Cnn);
+    let (vs, model, vocab) = tiny(&config);
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save(dir.path(), &vs, &model, &vocab, &Meta::new("t")).unwrap();
+    let load = |threads, threading| {
+        let opts = TaggerOptions {
+            threads: Some(threads),
+            threading,
+            ..Default::default()
+        };
+        Tagger::load(dir.path(), opts).unwrap()
+    };
+    let mut one = load(1, EncoderThreading::IntraOp);
+    let mut two = load(2, EncoderThreading::Directions);
+    let req = TagRequest::default();
+    let first = one.tag(&tokens(), req).unwrap();
+    // Loading and running the other tagger changes nothing about this one.
+    let other = two.tag(&tokens(), req).unwrap();
+    assert_eq!(
+        tch::get_num_threads(),
+        1,
+        "the directions tagger runs one thread per side"
+    );
+    assert_eq!(one.tag(&tokens(), req).unwrap(), first);
+    assert_eq!(tch::get_num_threads(), 1);
+    assert_eq!(
+        one.threading().arrangement(1),
+        Arrangement::IntraOp { threads: 1 }
+    );
+    assert_eq!(
+        two.threading().arrangement(64),
+        Arrangement::Directions { threads: 1 }
+    );
+    let tags = |t: &[ner_core::Tagged]| t.iter().map(|x| x.tags.clone()).collect::<Vec<_>>();
+    assert_eq!(tags(&first), tags(&other), "both threadings tag alike");
+    let mut intra = load(2, EncoderThreading::IntraOp);
+    intra.tag(&tokens(), req).unwrap();
+    assert_eq!(tch::get_num_threads(), 2);
+    one.tag(&tokens(), req).unwrap();
+    assert_eq!(
+        tch::get_num_threads(),
+        1,
+        "each tagger sets its own count before it runs"
+    );
 }

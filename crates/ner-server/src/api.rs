@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::model::{ModelInfo, TagOptions};
-use crate::worker::{Job, SubmitError};
+use crate::worker::{Incoming, Job, SubmitError};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -12,8 +12,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ner_core::document::{Document, Entity};
-use ner_core::Tagged;
 use ner_core::offsets::{bytes_to_unit, OffsetUnit};
+use ner_core::Tagged;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
@@ -221,29 +221,7 @@ pub async fn ner(
         drop(incoming);
         Vec::new()
     } else {
-        let (tx, rx) = oneshot::channel();
-        let job = Job {
-            sentences,
-            options: TagOptions { nbest: req.nbest },
-            reply: tx,
-        };
-        let submitted = st.worker.submit(job);
-        drop(incoming);
-        match submitted {
-            Ok(()) => {}
-            Err(SubmitError::Full) => return Err(ApiError::Overloaded(1)),
-            Err(SubmitError::Stopped) => return Err(ApiError::NotReady),
-        }
-        st.metrics.queue_depth.set(st.worker.queue_depth() as i64);
-        match tokio::time::timeout(st.config.request_timeout, rx).await {
-            Ok(Ok(Ok(t))) => t,
-            Ok(Ok(Err(e))) => {
-                tracing::error!(error = %e, "model error");
-                return Err(ApiError::Internal);
-            }
-            Ok(Err(_)) => return Err(ApiError::Internal),
-            Err(_) => return Err(ApiError::Timeout),
-        }
+        tag(&st, sentences, req.nbest, incoming).await?
     };
     let model = info.name.clone();
     let mut at = 0;
@@ -271,6 +249,37 @@ pub async fn ner(
     Ok(Json(body).into_response())
 }
 
+/// Queues the sentences for the model and waits for its answer.
+async fn tag(
+    st: &AppState,
+    sentences: Vec<Vec<String>>,
+    nbest: usize,
+    incoming: Incoming,
+) -> Result<Vec<Tagged>, ApiError> {
+    let (tx, rx) = oneshot::channel();
+    let job = Job {
+        sentences,
+        options: TagOptions { nbest },
+        reply: tx,
+        admitted: Some(incoming),
+    };
+    match st.worker.submit(job) {
+        Ok(()) => {}
+        Err(SubmitError::Full) => return Err(ApiError::Overloaded(1)),
+        Err(SubmitError::Stopped) => return Err(ApiError::NotReady),
+    }
+    st.metrics.queue_depth.set(st.worker.queue_depth() as i64);
+    match tokio::time::timeout(st.config.request_timeout, rx).await {
+        Ok(Ok(Ok(t))) => Ok(t),
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "model error");
+            Err(ApiError::Internal)
+        }
+        Ok(Err(_)) => Err(ApiError::Internal),
+        Err(_) => Err(ApiError::Timeout),
+    }
+}
+
 fn build(doc: &Document, tagged: &[Tagged], info: &ModelInfo, req: &NerRequest) -> TextResult {
     let keep = |e: &ner_core::Scored| req.min_score.is_none_or(|m| e.probability >= m);
     let entities = doc.entities(tagged, info.tags.labels(), keep, req.offsets);
@@ -293,7 +302,10 @@ fn tokens(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit)
                 text: text[r.clone()].to_owned(),
                 start: 0,
                 end: 0,
-                tag: t.tags.get(j).map_or_else(|| "O".into(), |&k| info.tags.name(k)),
+                tag: t
+                    .tags
+                    .get(j)
+                    .map_or_else(|| "O".into(), |&k| info.tags.name(k)),
                 score: t.token_probabilities.get(j).copied().unwrap_or(1.0),
             });
         }
@@ -307,7 +319,12 @@ fn tokens(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit)
 }
 
 /// The k best labelings of every sentence, with the sentence's offsets.
-fn nbest(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit) -> Vec<SentenceNbest> {
+fn nbest(
+    doc: &Document,
+    tagged: &[Tagged],
+    info: &ModelInfo,
+    unit: OffsetUnit,
+) -> Vec<SentenceNbest> {
     tagged
         .iter()
         .enumerate()

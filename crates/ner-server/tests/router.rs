@@ -7,9 +7,8 @@ use axum::Router;
 use http_body_util::BodyExt;
 use ner_core::offsets::slice;
 use ner_core::tokenize::Mode;
-use ner_server::model::{
-    ModelFactory, ModelInfo, NerModel, SentenceEntity, SentenceTags, TagOptions,
-};
+use ner_core::{LabelId, LabelSet, Scored, Span, TagScheme, TagSet, Tagged};
+use ner_server::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
 use ner_server::{app, start, ServerConfig};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,12 +20,16 @@ struct Fake {
     gate: Option<Arc<Mutex<()>>>,
 }
 
+/// BIO tag indices of the fake's one label.
+const O: usize = 0;
+const B_PER: usize = 1;
+const I_PER: usize = 2;
+
 impl NerModel for Fake {
     fn info(&self) -> ModelInfo {
         ModelInfo {
             name: "fake".into(),
-            labels: vec!["PER".into()],
-            scheme: "bio".into(),
+            tags: TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["PER"])),
             tokenization: Mode::Word,
             config: serde_json::json!({}),
             metrics: serde_json::json!({}),
@@ -37,61 +40,79 @@ impl NerModel for Fake {
         &mut self,
         sentences: &[Vec<String>],
         options: TagOptions,
-    ) -> Result<Vec<SentenceTags>, String> {
+    ) -> Result<Vec<Tagged>, ModelError> {
         if let Some(g) = &self.gate {
             drop(g.lock());
         }
         if self.fail {
-            return Err("secret internal detail".into());
+            return Err(ModelError::Tagging("secret internal detail".into()));
         }
         Ok(sentences
             .iter()
-            .map(|s| {
-                let cap = |w: &String| w.chars().next().is_some_and(char::is_uppercase);
-                let mut tags = Vec::new();
-                let mut entities: Vec<SentenceEntity> = Vec::new();
-                for (i, w) in s.iter().enumerate() {
-                    if cap(w) {
-                        if i > 0 && cap(&s[i - 1]) {
-                            tags.push("I-PER".to_owned());
-                            if let Some(e) = entities.last_mut() {
-                                e.end = i + 1;
-                            }
-                        } else {
-                            tags.push("B-PER".to_owned());
-                            entities.push(SentenceEntity {
-                                start: i,
-                                end: i + 1,
-                                label: "PER".into(),
-                                score: 0.9,
-                            });
-                        }
-                    } else {
-                        tags.push("O".to_owned());
-                    }
-                }
-                let nbest = (0..options.nbest.min(1))
-                    .map(|_| (tags.clone(), 1.0))
-                    .collect();
-                SentenceTags {
-                    token_scores: vec![0.9; tags.len()],
-                    tags,
-                    entities,
-                    nbest,
-                }
-            })
+            .map(|s| fake_tags(s, options.nbest))
             .collect())
     }
 }
 
-fn router_with(config: ServerConfig, factory: ModelFactory) -> Router {
-    let state = start(config, factory).unwrap();
-    let ok = state.worker.wait_ready(Duration::from_secs(5));
-    let _ = ok;
-    app(state)
+/// Runs of capitalised words are PER entities scoring 0.9; labeling k of the n-best list
+/// (k = 0 the best) has probability 2^-(k+1) and differs from the best in its first k tags.
+fn fake_tags(s: &[String], nbest: usize) -> Tagged {
+    let cap = |w: &String| w.chars().next().is_some_and(char::is_uppercase);
+    let mut tags = Vec::new();
+    let mut entities: Vec<(usize, usize)> = Vec::new();
+    for (i, w) in s.iter().enumerate() {
+        if !cap(w) {
+            tags.push(O);
+        } else if i > 0 && cap(&s[i - 1]) {
+            tags.push(I_PER);
+            if let Some(e) = entities.last_mut() {
+                e.1 = i + 1;
+            }
+        } else {
+            tags.push(B_PER);
+            entities.push((i, i + 1));
+        }
+    }
+    let entities = entities
+        .into_iter()
+        .map(|(a, b)| Scored {
+            span: Span::new(a, b, LabelId(0)).unwrap(),
+            probability: 0.9,
+        })
+        .collect();
+    let nbest = (0..nbest.min(s.len()))
+        .map(|k| {
+            let mut t = tags.clone();
+            t[..k].fill(B_PER);
+            (t, 0.5f64.powi(k as i32 + 1))
+        })
+        .collect();
+    Tagged {
+        token_probabilities: vec![0.9; tags.len()],
+        tags,
+        entities,
+        nbest,
+        score: 0.0,
+    }
 }
 
-fn router(config: ServerConfig) -> Router {
+/// The router once the model has loaded (or failed to: then `load` is its reason).
+async fn router_loaded(
+    config: ServerConfig,
+    factory: ModelFactory,
+) -> (Router, Result<(), String>) {
+    let state = start(config, factory).unwrap();
+    let load = state.worker.wait_ready(Duration::from_secs(5)).await;
+    (app(state), load)
+}
+
+async fn router_with(config: ServerConfig, factory: ModelFactory) -> Router {
+    let (app, load) = router_loaded(config, factory).await;
+    load.unwrap();
+    app
+}
+
+async fn router(config: ServerConfig) -> Router {
     router_with(
         config,
         Box::new(|| {
@@ -101,6 +122,7 @@ fn router(config: ServerConfig) -> Router {
             }) as Box<dyn NerModel>)
         }),
     )
+    .await
 }
 
 async fn call(
@@ -130,7 +152,7 @@ fn json(v: serde_json::Value) -> Request<Body> {
 
 #[tokio::test]
 async fn entities_with_offsets_in_every_unit() {
-    let app = router(ServerConfig::default());
+    let app = router(ServerConfig::default()).await;
     let text = "Ünïcödé 👩‍👩‍👧 says Angela Merkel met 中 Peter in Paris.";
     for unit in ["char", "byte", "utf16"] {
         let (s, _, v) = call(
@@ -156,7 +178,7 @@ async fn entities_with_offsets_in_every_unit() {
 
 #[tokio::test]
 async fn batches_keep_their_order_and_plain_text_works() {
-    let app = router(ServerConfig::default());
+    let app = router(ServerConfig::default()).await;
     let texts: Vec<String> = (0..30)
         .map(|i| format!("number {i} is Name{i} here"))
         .collect();
@@ -166,7 +188,17 @@ async fn batches_keep_their_order_and_plain_text_works() {
     assert_eq!(results.len(), 30);
     for (i, r) in results.iter().enumerate() {
         assert_eq!(r["entities"][0]["text"], format!("Name{i}"));
-        assert_eq!(r["nbest"][0]["labelings"][0]["probability"], 1.0);
+        let labelings = r["nbest"][0]["labelings"].as_array().unwrap();
+        let probs: Vec<f64> = labelings
+            .iter()
+            .map(|l| l["probability"].as_f64().unwrap())
+            .collect();
+        assert_eq!(probs, [0.5, 0.25]);
+        assert_eq!(
+            labelings[0]["tags"],
+            serde_json::json!(["O", "O", "O", "B-PER", "O"])
+        );
+        assert_eq!(labelings[1]["tags"][0], "B-PER");
     }
     let (s, _, v) = call(&app, post("Hello Bob", "text/plain; charset=utf-8")).await;
     assert_eq!(s, StatusCode::OK);
@@ -190,7 +222,7 @@ async fn every_client_error_has_its_status_and_our_format() {
         max_texts: 3,
         ..Default::default()
     };
-    let app = router(cfg);
+    let app = router(cfg).await;
     let cases: Vec<(Request<Body>, StatusCode, &str, &str)> = vec![
         (
             post("{\"text\": ", "application/json"),
@@ -300,7 +332,8 @@ async fn api_key_guards_ner_only() {
     let app = router(ServerConfig {
         api_key: Some("s3cret".into()),
         ..Default::default()
-    });
+    })
+    .await;
     let (s, _, v) = call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
     assert_eq!(
         (s, v["error"]["type"].as_str()),
@@ -346,7 +379,8 @@ async fn overload_gets_429_with_retry_after() {
                 gate: Some(g),
             }) as Box<dyn NerModel>)
         }),
-    );
+    )
+    .await;
     let first = tokio::spawn({
         let app = app.clone();
         async move { call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await }
@@ -373,14 +407,17 @@ async fn model_failures_are_500_without_internals_and_503_when_not_loaded() {
                 gate: None,
             }) as Box<dyn NerModel>)
         }),
-    );
+    )
+    .await;
     let (s, _, v) = call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!v.to_string().contains("secret"), "{v}");
-    let app = router_with(
+    let (app, load) = router_loaded(
         ServerConfig::default(),
-        Box::new(|| Err("no such model".into())),
-    );
+        Box::new(|| Err(ModelError::Load("no such model".into()))),
+    )
+    .await;
+    assert!(load.unwrap_err().contains("no such model"));
     let (s, _, v) = call(&app, Request::get("/ready").body(Body::empty()).unwrap()).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert!(v["error"]["message"]
@@ -403,7 +440,7 @@ async fn model_failures_are_500_without_internals_and_503_when_not_loaded() {
 
 #[tokio::test]
 async fn info_metrics_and_openapi() {
-    let app = router(ServerConfig::default());
+    let app = router(ServerConfig::default()).await;
     call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
     let (s, _, v) = call(&app, Request::get("/info").body(Body::empty()).unwrap()).await;
     assert_eq!(

@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use ner_core::tokenize::Mode;
 use ner_core::TagScheme;
 use ner_model::config::{CharEncoderKind, DropoutKind};
-use ner_model::training::{Columns, DataConfig, InputConfig, OptimizerKind, RunConfig, TrainOptions};
+use ner_model::training::{
+    Columns, DataConfig, InputConfig, OptimizerKind, RunConfig, TrainOptions,
+};
 use ner_model::{CellKind, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -20,6 +22,9 @@ pub struct ModelFlags {
     /// Encoder layers.
     #[arg(long)]
     pub layers: Option<i64>,
+    /// Initial forget-gate bias of the LSTM-family cells (default 1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub forget_bias: Option<f64>,
     /// Encoder hidden size per direction.
     #[arg(long)]
     pub hidden: Option<i64>,
@@ -170,7 +175,6 @@ pub struct Args {
     pub quiet: bool,
 }
 
-
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct ConfigFile {
@@ -189,7 +193,8 @@ impl Args {
     pub fn resolve(&self) -> Result<RunConfig> {
         let file: ConfigFile = match &self.config {
             Some(p) => serde_json::from_str(
-                &std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
             )
             .with_context(|| format!("{}: not a valid training configuration", p.display()))?,
             None => ConfigFile::default(),
@@ -232,9 +237,25 @@ impl Args {
 impl ModelFlags {
     fn apply(&self, mut m: ModelConfig) -> ModelConfig {
         apply!(
-            m, self, cell, layers, hidden, word_dim, lowercase, normalize_digits, word_dropout,
-            char_encoder, char_dim, char_filters, char_kernel, char_hidden, casing_dim,
-            bigram_dim, dropout, dropout_kind, tokenization
+            m,
+            self,
+            cell,
+            layers,
+            hidden,
+            word_dim,
+            lowercase,
+            normalize_digits,
+            word_dropout,
+            char_encoder,
+            char_dim,
+            char_filters,
+            char_kernel,
+            char_hidden,
+            casing_dim,
+            bigram_dim,
+            dropout,
+            dropout_kind,
+            tokenization
         );
         if let Some(s) = self.model_scheme {
             m.scheme = s;
@@ -245,7 +266,9 @@ impl ModelFlags {
 
 impl TrainFlags {
     fn apply(&self, mut t: TrainOptions) -> TrainOptions {
-        apply!(t, self, epochs, batch_size, optimizer, lr_decay, momentum, clip, patience, seed, ema);
+        apply!(
+            t, self, epochs, batch_size, optimizer, lr_decay, momentum, clip, patience, seed, ema
+        );
         if self.lr.is_some() {
             t.lr = self.lr;
         }

@@ -61,7 +61,13 @@ pub fn save(out: &Path, trainer: &Trainer, state: &RunState) -> Result<()> {
     let name = format!("epoch-{}", state.epoch);
     let partial = root.join(format!("{name}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
-    model_dir::save(&partial, &trainer.vs, &trainer.model, &trainer.vocab, &Meta::new("checkpoint"))?;
+    model_dir::save(
+        &partial,
+        &trainer.vs,
+        &trainer.model,
+        &trainer.vocab,
+        &Meta::new("checkpoint"),
+    )?;
     trainer.average.save(&partial.join(AVERAGE))?;
     trainer.optimizer.save(&partial.join(OPTIMIZER))?;
     write_synced(&partial.join(STATE), &json(state)?)?;
@@ -83,7 +89,9 @@ pub fn load_state(out: &Path) -> Result<(PathBuf, RunState)> {
     let latest = root.join(LATEST);
     let name = std::fs::read_to_string(&latest).map_err(|e| ModelError::Checkpoint {
         path: latest.clone(),
-        message: format!("no checkpoint to resume from ({e}); was the run started with this --out?"),
+        message: format!(
+            "no checkpoint to resume from ({e}); was the run started with this --out?"
+        ),
     })?;
     let dir = root.join(name.trim());
     let state_path = dir.join(STATE);
@@ -99,10 +107,14 @@ pub fn load_state(out: &Path) -> Result<(PathBuf, RunState)> {
 /// Restores the optimiser and the weight average of the checkpoint in `dir` into `trainer`
 /// (whose variables already hold the checkpoint's weights).
 pub fn restore(dir: &Path, trainer: &mut Trainer, state: &RunState) -> Result<()> {
-    trainer.optimizer.load(&dir.join(OPTIMIZER), state.optimizer_steps)?;
+    trainer
+        .optimizer
+        .load(&dir.join(OPTIMIZER), state.optimizer_steps)?;
     trainer.restart_average();
     if trainer.average.is_on() {
-        trainer.average.load(&dir.join(AVERAGE), state.average_steps)?;
+        trainer
+            .average
+            .load(&dir.join(AVERAGE), state.average_steps)?;
     }
     Ok(())
 }
@@ -124,7 +136,9 @@ fn sync_all_files(dir: &Path) -> Result<()> {
     for e in std::fs::read_dir(dir).map_err(|e| ModelError::io(dir, e))? {
         let p = e.map_err(|e| ModelError::io(dir, e))?.path();
         if p.is_file() {
-            std::fs::File::open(&p).and_then(|f| f.sync_all()).map_err(|e| ModelError::io(&p, e))?;
+            std::fs::File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| ModelError::io(&p, e))?;
         }
     }
     sync_dir(dir);
@@ -138,7 +152,9 @@ fn sync_dir(dir: &Path) {
 }
 
 fn remove_other_epochs(root: &Path, keep: &str) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if name.starts_with("epoch-") && name != keep {

@@ -28,7 +28,11 @@ pub fn evaluate(
         let gold: Vec<Tag<&str>> = s
             .tags
             .first()
-            .map(|g| g.iter().map(|t| named(*t, |l| corpus.labels.name(l))).collect())
+            .map(|g| {
+                g.iter()
+                    .map(|t| named(*t, |l| corpus.labels.name(l)))
+                    .collect()
+            })
             .unwrap_or_default();
         let pred = in_scheme(p, &model.tags, corpus.scheme);
         let pred: Vec<Tag<&str>> = pred

@@ -29,14 +29,22 @@ pub fn build(
     inputs: &InputConfig,
     obs: &mut dyn Observer,
 ) -> Result<Inputs> {
-    let words = train.sentences.iter().flat_map(|s| s.tokens.iter().map(String::as_str));
+    let words = train
+        .sentences
+        .iter()
+        .flat_map(|s| s.tokens.iter().map(String::as_str));
     let mut vocab = Vocab::build(words, config, 1);
     if config.bigram_dim > 0 {
         vocab.build_bigrams(train.sentences.iter().map(|s| s.tokens.as_slice()), 2);
     }
     let vectors = match &inputs.pretrained {
         Some(p) => {
-            let v = pretrained::read_vectors(p, config.word_dim as usize, &vocab, inputs.pretrained_extra)?;
+            let v = pretrained::read_vectors(
+                p,
+                config.word_dim as usize,
+                &vocab,
+                inputs.pretrained_extra,
+            )?;
             for w in &v.extra {
                 vocab.add_word(w);
             }
@@ -86,7 +94,9 @@ pub fn initialise(
         trainer.model.set_subword_table(t, device);
         if inputs.init_words_from_subword {
             let n = pretrained::init_words_from_subword(&trainer.model, &trainer.vocab)?;
-            obs.info(&format!("word embeddings: {n} initialised from pooled subword vectors"));
+            obs.info(&format!(
+                "word embeddings: {n} initialised from pooled subword vectors"
+            ));
         }
     }
     if let Some(v) = vectors {

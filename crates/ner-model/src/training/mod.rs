@@ -10,13 +10,14 @@
 //! - [`trainer`] — one model's epoch loop;
 //! - [`inputs`] — vocabulary and pretrained inputs of a fresh run;
 //! - [`evaluate`] — tagging and scoring a corpus;
-//! - [`checkpoint`] — the run's atomic checkpoint;
+//! - [`checkpoint`] — the run's atomic checkpoint; [`files`] — `run.json` and `metrics.jsonl`;
 //! - [`run`] — the run itself.
 
 pub mod average;
 pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
+pub mod files;
 pub mod inputs;
 pub mod observer;
 pub mod optimizer;

@@ -85,7 +85,12 @@ impl Optimizer {
     /// Scales the gradients so that their joint L2 norm is at most `max_norm`.
     pub fn clip_grad_norm(&self, max_norm: f64) {
         tch::no_grad(|| {
-            let grads: Vec<Tensor> = self.slots.iter().map(|s| s.var.grad()).filter(Tensor::defined).collect();
+            let grads: Vec<Tensor> = self
+                .slots
+                .iter()
+                .map(|s| s.var.grad())
+                .filter(Tensor::defined)
+                .collect();
             if grads.is_empty() {
                 return;
             }
@@ -142,14 +147,23 @@ impl Optimizer {
             .collect();
         let adam = self.kind == OptimizerKind::Adam;
         for s in &mut self.slots {
-            for (suffix, dst, needed) in [("first", &mut s.first, true), ("second", &mut s.second, adam)] {
+            for (suffix, dst, needed) in [
+                ("first", &mut s.first, true),
+                ("second", &mut s.second, adam),
+            ] {
                 if !needed {
                     continue;
                 }
                 let key = format!("{}#{suffix}", s.name);
-                let src = saved.get(&key).ok_or_else(|| bad(format!("the optimiser state lacks {key}")))?;
+                let src = saved
+                    .get(&key)
+                    .ok_or_else(|| bad(format!("the optimiser state lacks {key}")))?;
                 if src.size() != dst.size() {
-                    return Err(bad(format!("{key} has shape {:?}, the model {:?}", src.size(), dst.size())));
+                    return Err(bad(format!(
+                        "{key} has shape {:?}, the model {:?}",
+                        src.size(),
+                        dst.size()
+                    )));
                 }
                 tch::no_grad(|| dst.copy_(src));
             }

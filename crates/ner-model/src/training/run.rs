@@ -19,14 +19,12 @@ use crate::vocab::Encoded;
 use ner_core::corpus::{Corpus, LabelMap};
 use ner_core::metrics::Report;
 use ner_core::{LabelSet, TagSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::Device;
 
-/// The resolved configuration, in the run directory.
-pub const RUN_CONFIG: &str = "run.json";
-const METRICS: &str = "metrics.jsonl";
+use super::files::{append_metrics, truncate_metrics, write_config};
+pub use super::files::{read_config, RUN_CONFIG};
 
 /// The corpora of a run.
 #[derive(Debug)]
@@ -81,7 +79,12 @@ impl std::fmt::Debug for Run {
 
 impl Run {
     /// A new run into `out`, which must not hold a model or a run yet; writes `run.json`.
-    pub fn start(config: RunConfig, out: &Path, device: Device, obs: &mut dyn Observer) -> Result<Run> {
+    pub fn start(
+        config: RunConfig,
+        out: &Path,
+        device: Device,
+        obs: &mut dyn Observer,
+    ) -> Result<Run> {
         if model_dir::is_model_dir(out) || out.join(run_checkpoint::DIR).exists() {
             return Err(ModelError::Config(format!(
                 "{} already holds a model or a run; choose a new --out, or continue it with --resume {}",
@@ -110,12 +113,28 @@ impl Run {
         let tags = label_set(&data, &config, obs)?;
         let mut model_config = config.model.clone();
         let built = inputs::build(&data.train, &mut model_config, &config.inputs, obs)?;
-        let mut trainer = Trainer::new(&model_config, built.vocab, &tags, config.train.clone(), device)?;
-        inputs::initialise(&mut trainer, built.vectors.as_ref(), built.subword_table, &config.inputs, device, obs)?;
+        let mut trainer = Trainer::new(
+            &model_config,
+            built.vocab,
+            &tags,
+            config.train.clone(),
+            device,
+        )?;
+        inputs::initialise(
+            &mut trainer,
+            built.vectors.as_ref(),
+            built.subword_table,
+            &config.inputs,
+            device,
+            obs,
+        )?;
         trainer.restart_average();
         let examples = encode_examples(&data.train, &trainer)?;
         Ok(Run {
-            config: RunConfig { model: model_config, ..config },
+            config: RunConfig {
+                model: model_config,
+                ..config
+            },
             out: out.to_owned(),
             device,
             data,
@@ -129,11 +148,23 @@ impl Run {
     /// started with.
     pub fn resume(out: &Path, device: Device, obs: &mut dyn Observer) -> Result<Run> {
         let config = read_config(out)?;
+        if !run_checkpoint::exists(out) {
+            // Stopped during the first epoch: start again with the stored configuration.
+            obs.info("no epoch completed yet: starting the run again from its configuration");
+            let data = Corpora::read(&config)?;
+            return Run::prepare(config, data, out, device, obs);
+        }
         let (dir, state) = run_checkpoint::load_state(out)?;
         let data = Corpora::read(&config)?;
         let ck = model_dir::load(&dir, Device::Cpu)?;
         let tags = ck.model.tags.clone();
-        let mut trainer = Trainer::new(&ck.model.config, ck.vocab, &tags, config.train.clone(), device)?;
+        let mut trainer = Trainer::new(
+            &ck.model.config,
+            ck.vocab,
+            &tags,
+            config.train.clone(),
+            device,
+        )?;
         if let Some(t) = ck.model.subword_table {
             trainer.model.set_subword_table(t, device);
         }
@@ -146,7 +177,10 @@ impl Run {
             state.epoch, state.best_f1, state.best_epoch
         ));
         Ok(Run {
-            config: RunConfig { model: ck.model.config, ..config },
+            config: RunConfig {
+                model: ck.model.config,
+                ..config
+            },
             out: out.to_owned(),
             device,
             data,
@@ -219,16 +253,28 @@ impl Run {
         obs.epoch_started(epoch, self.config.train.epochs, self.examples.len());
         let obs_cell = std::cell::RefCell::new(obs);
         let stop = || obs_cell.borrow().should_stop();
-        self.trainer.epoch(epoch, &self.examples, &stop, |p| obs_cell.borrow_mut().batch_done(p))
+        self.trainer.epoch(epoch, &self.examples, &stop, |p| {
+            obs_cell.borrow_mut().batch_done(p)
+        })
     }
 
     /// Evaluates the epoch's (averaged) weights on dev, keeps the best model, and writes the
     /// metrics line and the checkpoint.
-    fn finish_epoch(&mut self, epoch: usize, stats: EpochStats, obs: &mut dyn Observer) -> Result<()> {
+    fn finish_epoch(
+        &mut self,
+        epoch: usize,
+        stats: EpochStats,
+        obs: &mut dyn Observer,
+    ) -> Result<()> {
         self.trainer.average.swap();
         let t_eval = Instant::now();
         let inference = Inference::plain(self.config.eval_batch_size, self.device);
-        let evaluated = evaluate(&self.trainer.model, &self.trainer.vocab, &self.data.dev, inference);
+        let evaluated = evaluate(
+            &self.trainer.model,
+            &self.trainer.vocab,
+            &self.data.dev,
+            inference,
+        );
         let (report, _) = match evaluated {
             Ok(r) => r,
             Err(e) => {
@@ -238,7 +284,11 @@ impl Run {
         };
         let eval_seconds = t_eval.elapsed().as_secs_f64();
         let improved = self.record(epoch, report.overall.f1);
-        let saved = if improved { self.save_best(epoch, &report) } else { Ok(()) };
+        let saved = if improved {
+            self.save_best(epoch, &report)
+        } else {
+            Ok(())
+        };
         self.trainer.average.swap();
         saved?;
         append_metrics(&self.out, epoch, &stats, &report, eval_seconds, improved)?;
@@ -393,81 +443,4 @@ fn encode_examples(train: &Corpus, trainer: &Trainer) -> Result<Vec<Encoded>> {
             Ok(e)
         })
         .collect()
-}
-
-fn write_config(out: &Path, config: &RunConfig) -> Result<()> {
-    let text = serde_json::to_string_pretty(config)
-        .map_err(|e| ModelError::Data(format!("cannot serialise the run configuration: {e}")))?;
-    let tmp = out.join(format!("{RUN_CONFIG}.tmp"));
-    run_checkpoint::write_synced(&tmp, &(text + "\n"))?;
-    std::fs::rename(&tmp, out.join(RUN_CONFIG)).map_err(|e| ModelError::io(out.join(RUN_CONFIG), e))
-}
-
-/// The configuration a run in `out` was started with.
-pub fn read_config(out: &Path) -> Result<RunConfig> {
-    let path = out.join(RUN_CONFIG);
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Checkpoint {
-        path: path.clone(),
-        message: format!("cannot read the run's configuration ({e}); was the run started with this --out?"),
-    })?;
-    serde_json::from_str(&text).map_err(|source| ModelError::Json {
-        path,
-        what: "a run configuration",
-        source,
-    })
-}
-
-fn append_metrics(
-    out: &Path,
-    epoch: usize,
-    stats: &EpochStats,
-    report: &Report,
-    eval_seconds: f64,
-    improved: bool,
-) -> Result<()> {
-    let per_type: serde_json::Map<String, serde_json::Value> = report
-        .per_type
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::json!({"precision": v.prf.precision, "recall": v.prf.recall, "f1": v.prf.f1})))
-        .collect();
-    let o = &report.overall;
-    let line = serde_json::json!({
-        "epoch": epoch, "train_loss": stats.loss, "lr": stats.lr,
-        "train_seconds": stats.seconds, "eval_seconds": eval_seconds,
-        "tokens_per_second": stats.tokens as f64 / stats.seconds.max(1e-9),
-        "dev": {"precision": o.precision, "recall": o.recall, "f1": o.f1, "per_type": per_type},
-        "best": improved,
-    });
-    let path = out.join(METRICS);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| ModelError::io(&path, e))?;
-    writeln!(f, "{line}").map_err(|e| ModelError::io(&path, e))
-}
-
-/// Drops metric lines of epochs after `epoch` (written by an epoch whose checkpoint a crash
-/// prevented), so that a resumed run does not list an epoch twice.
-fn truncate_metrics(out: &Path, epoch: usize) -> Result<()> {
-    let path = out.join(METRICS);
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    let keep: String = text
-        .lines()
-        .filter(|l| {
-            serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .and_then(|v| v["epoch"].as_u64())
-                .is_some_and(|e| e as usize <= epoch)
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    if keep.len() == text.len() {
-        return Ok(());
-    }
-    let tmp = out.join(format!("{METRICS}.tmp"));
-    run_checkpoint::write_synced(&tmp, &keep)?;
-    std::fs::rename(&tmp, &path).map_err(|e| ModelError::io(&path, e))
 }

@@ -163,7 +163,11 @@ impl Trainer {
             });
         }
         Ok(EpochStats {
-            loss: if n_batches > 0 { total / n_batches as f64 } else { 0.0 },
+            loss: if n_batches > 0 {
+                total / n_batches as f64
+            } else {
+                0.0
+            },
             seconds: start.elapsed().as_secs_f64(),
             tokens,
             sentences: done,

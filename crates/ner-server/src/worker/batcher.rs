@@ -28,10 +28,18 @@ pub(super) fn spawn(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
-    std::thread::Builder::new().name("ner-batcher".into()).spawn(move || {
-        let b = Batcher { jobs, idle, cfg, incoming, metrics };
-        rt.block_on(b.run(to_model));
-    })
+    std::thread::Builder::new()
+        .name("ner-batcher".into())
+        .spawn(move || {
+            let b = Batcher {
+                jobs,
+                idle,
+                cfg,
+                incoming,
+                metrics,
+            };
+            rt.block_on(b.run(to_model));
+        })
 }
 
 struct Batcher {
@@ -51,7 +59,10 @@ struct Pending {
 impl Batcher {
     async fn run(mut self, to_model: mpsc::Sender<Handoff>) {
         while let Some(first) = self.jobs.recv().await {
-            let mut batch = Pending { jobs: Vec::new(), tokens: 0 };
+            let mut batch = Pending {
+                jobs: Vec::new(),
+                tokens: 0,
+            };
             self.push(&mut batch, first);
             let Some(permit) = self.gather_while_busy(&mut batch).await else {
                 break;
@@ -67,7 +78,8 @@ impl Batcher {
     }
 
     /// Adds a job, or drops it when its client has gone.
-    fn push(&self, batch: &mut Pending, job: Job) {
+    fn push(&self, batch: &mut Pending, mut job: Job) {
+        job.admitted = None;
         if job.reply.is_closed() {
             self.metrics.dropped_jobs.inc();
             return;

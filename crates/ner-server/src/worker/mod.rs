@@ -30,6 +30,8 @@ pub struct Job {
     pub sentences: Vec<Vec<String>>,
     pub options: TagOptions,
     pub reply: oneshot::Sender<Result<Vec<Tagged>, ModelError>>,
+    /// The request's place among the admitted ones, released when the batcher takes the job.
+    pub admitted: Option<Incoming>,
 }
 
 impl Job {
@@ -68,7 +70,7 @@ pub struct Worker {
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
-/// Counts a request as incoming until it is queued (or given up).
+/// Counts a request as incoming until the batcher takes its job (or it is given up).
 pub struct Incoming(Arc<AtomicUsize>);
 
 impl Drop for Incoming {
@@ -86,7 +88,11 @@ pub enum SubmitError {
 
 impl Worker {
     /// Starts the batching thread and the model thread; the model is built there by `factory`.
-    pub fn spawn(factory: ModelFactory, cfg: BatchConfig, metrics: Metrics) -> std::io::Result<Worker> {
+    pub fn spawn(
+        factory: ModelFactory,
+        cfg: BatchConfig,
+        metrics: Metrics,
+    ) -> std::io::Result<Worker> {
         let (tx, jobs) = mpsc::channel::<Job>(cfg.queue_size.max(1));
         // One batch waits for the model while the next is gathered.
         let (to_model, batches) = mpsc::channel(1);
@@ -94,7 +100,8 @@ impl Worker {
         let (health_tx, health) = watch::channel(Health::Loading);
         let info = Arc::new(OnceLock::new());
         let incoming = Arc::new(AtomicUsize::new(0));
-        let model = model_thread::spawn(factory, batches, health_tx, info.clone(), metrics.clone())?;
+        let model =
+            model_thread::spawn(factory, batches, health_tx, info.clone(), metrics.clone())?;
         let batching = batcher::spawn(jobs, to_model, idle, cfg, incoming.clone(), metrics)?;
         Ok(Worker {
             tx,
@@ -182,7 +189,11 @@ impl Joiner {
         if tokio::time::timeout(timeout, ended).await.is_err() {
             return false;
         }
-        let threads: Vec<_> = self.threads.lock().map(|mut t| t.drain(..).collect()).unwrap_or_default();
+        let threads: Vec<_> = self
+            .threads
+            .lock()
+            .map(|mut t| t.drain(..).collect())
+            .unwrap_or_default();
         tokio::task::spawn_blocking(move || {
             for t in threads {
                 let _ = t.join();

@@ -16,24 +16,26 @@ pub(super) fn spawn(
     info: Arc<OnceLock<ModelInfo>>,
     metrics: Metrics,
 ) -> std::io::Result<JoinHandle<()>> {
-    std::thread::Builder::new().name("ner-model".into()).spawn(move || {
-        let mut model = match build(factory) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::error!(error = %e, "the model could not be loaded");
-                let _ = health.send(Health::Failed(e.to_string()));
-                return;
+    std::thread::Builder::new()
+        .name("ner-model".into())
+        .spawn(move || {
+            let mut model = match build(factory) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::error!(error = %e, "the model could not be loaded");
+                    let _ = health.send(Health::Failed(e.to_string()));
+                    return;
+                }
+            };
+            let _ = info.set(model.info());
+            let _ = health.send(Health::Ready);
+            while let Some((jobs, permit)) = batches.blocking_recv() {
+                run_batch(model.as_mut(), jobs, &metrics);
+                drop(permit);
             }
-        };
-        let _ = info.set(model.info());
-        let _ = health.send(Health::Ready);
-        while let Some((jobs, permit)) = batches.blocking_recv() {
-            run_batch(model.as_mut(), jobs, &metrics);
-            drop(permit);
-        }
-        drop(model);
-        let _ = health.send(Health::Stopped);
-    })
+            drop(model);
+            let _ = health.send(Health::Stopped);
+        })
 }
 
 fn build(factory: ModelFactory) -> Result<Box<dyn NerModel>, ModelError> {

@@ -61,7 +61,11 @@ async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
     };
     let worker = Worker::spawn(factory, cfg, Metrics::new()).unwrap();
     worker.wait_ready(Duration::from_secs(5)).await.unwrap();
-    Setup { worker, batches, open: gated.then_some(open) }
+    Setup {
+        worker,
+        batches,
+        open: gated.then_some(open),
+    }
 }
 
 type Reply = oneshot::Receiver<Result<Vec<Tagged>, ModelError>>;
@@ -71,7 +75,12 @@ fn submit(w: &Worker, first: &str, tokens: usize) -> Reply {
     let (tx, rx) = oneshot::channel();
     let mut s = vec![first.to_owned()];
     s.resize(tokens, "x".to_owned());
-    let job = Job { sentences: vec![s], options: TagOptions::default(), reply: tx };
+    let job = Job {
+        sentences: vec![s],
+        options: TagOptions::default(),
+        reply: tx,
+        admitted: Some(w.incoming()),
+    };
     w.submit(job).unwrap();
     rx
 }
@@ -87,7 +96,10 @@ async fn batches_are_gathered_while_the_model_is_busy_within_the_token_budget() 
     let first = submit(&s.worker, "a", 4);
     // Let the model take the first job and block on the gate.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let rest: Vec<Reply> = ["b", "c", "d", "e"].iter().map(|f| submit(&s.worker, f, 4)).collect();
+    let rest: Vec<Reply> = ["b", "c", "d", "e"]
+        .iter()
+        .map(|f| submit(&s.worker, f, 4))
+        .collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
     for _ in 0..3 {
         open.send(()).unwrap();
@@ -129,7 +141,13 @@ async fn a_panic_fails_its_batch_and_the_next_one_is_served() {
 async fn a_model_that_miscounts_fails_every_job_of_its_batch() {
     let s = setup(100, false).await;
     let err = submit(&s.worker, "short", 2).await.unwrap().unwrap_err();
-    assert_eq!(err, ModelError::WrongCount { expected: 1, got: 0 });
+    assert_eq!(
+        err,
+        ModelError::WrongCount {
+            expected: 1,
+            got: 0
+        }
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,169 @@
+//! The library's training run: a run stopped after epoch k and resumed ends with weights
+//! bit-identical to an uninterrupted run with the same seed (SGD with momentum and Adam, with
+//! the weight average), and the observer sees every epoch once.
+
+use ner_model::training::{
+    DataConfig, EpochReport, Observer, OptimizerKind, Run, RunConfig, Silent, TrainOptions,
+};
+use ner_model::{Device, ModelConfig};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}
+
+fn config(optimizer: OptimizerKind) -> RunConfig {
+    RunConfig {
+        model: ModelConfig {
+            word_dim: 12,
+            char_dim: 6,
+            char_filters: 8,
+            hidden: 10,
+            word_dropout: 0.1,
+            ..Default::default()
+        },
+        train: TrainOptions {
+            epochs: 3,
+            batch_size: 8,
+            optimizer,
+            patience: 0,
+            seed: 7,
+            ema: 0.99,
+            ..Default::default()
+        },
+        data: DataConfig {
+            train: fixture("en-train.conll"),
+            dev: fixture("en-dev.conll"),
+            test: None,
+            columns: Default::default(),
+        },
+        inputs: Default::default(),
+        name: None,
+        eval_batch_size: 16,
+    }
+}
+
+/// Stops the run after `after` finished epochs; records the epochs it saw.
+struct StopAfter {
+    after: usize,
+    seen: Vec<usize>,
+}
+
+impl Observer for StopAfter {
+    fn epoch_finished(&mut self, r: &EpochReport<'_>) {
+        self.seen.push(r.epoch);
+    }
+    fn should_stop(&self) -> bool {
+        self.seen.len() >= self.after
+    }
+}
+
+/// libtorch's random generator is one per process: runs in parallel test threads would draw
+/// from it in turns, so the tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn tensors(path: &Path) -> BTreeMap<String, Tensor> {
+    Tensor::read_safetensors(path)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+fn assert_bit_identical(a: &Path, b: &Path) {
+    let (ta, tb) = (tensors(a), tensors(b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
+    for (name, x) in &ta {
+        assert!(x.equal(&tb[name]), "{name} differs between {a:?} and {b:?}");
+    }
+}
+
+#[test]
+fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tch::set_num_threads(1);
+    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        let tmp = tempfile::tempdir().unwrap();
+        let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+        let c = config(optimizer);
+        let r = Run::start(c.clone(), &whole, Device::Cpu, &mut Silent)
+            .unwrap()
+            .fit(&mut Silent)
+            .unwrap();
+        assert_eq!((r.epochs_done, r.interrupted), (3, false));
+
+        let mut stop = StopAfter {
+            after: 1,
+            seen: Vec::new(),
+        };
+        let r = Run::start(c, &split, Device::Cpu, &mut stop)
+            .unwrap()
+            .fit(&mut stop)
+            .unwrap();
+        assert_eq!((r.epochs_done, r.interrupted), (1, true));
+        let mut rest = StopAfter {
+            after: usize::MAX,
+            seen: Vec::new(),
+        };
+        let r = Run::resume(&split, Device::Cpu, &mut rest)
+            .unwrap()
+            .fit(&mut rest)
+            .unwrap();
+        assert_eq!(
+            (r.epochs_done, r.interrupted, rest.seen),
+            (3, false, vec![2, 3])
+        );
+
+        let ck = |d: &Path| d.join(".checkpoint/epoch-3");
+        for f in [
+            "model.safetensors",
+            "average.safetensors",
+            "optimizer.safetensors",
+        ] {
+            assert_bit_identical(&ck(&whole).join(f), &ck(&split).join(f));
+        }
+        assert_bit_identical(
+            &whole.join("model.safetensors"),
+            &split.join("model.safetensors"),
+        );
+        let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
+        let f1s = |d: &Path| -> Vec<f64> {
+            metrics(d)
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["dev"]["f1"]
+                        .as_f64()
+                        .unwrap()
+                })
+                .collect()
+        };
+        assert_eq!(f1s(&whole), f1s(&split), "{optimizer:?}");
+    }
+}
+
+#[test]
+fn a_second_start_in_the_same_directory_is_refused() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut c = config(OptimizerKind::Sgd);
+    c.train.epochs = 1;
+    Run::start(c.clone(), &dir, Device::Cpu, &mut Silent)
+        .unwrap()
+        .fit(&mut Silent)
+        .unwrap();
+    let err = Run::start(c, &dir, Device::Cpu, &mut Silent)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already holds a model or a run"), "{err}");
+    // Resuming a finished run trains nothing more.
+    let r = Run::resume(&dir, Device::Cpu, &mut Silent)
+        .unwrap()
+        .fit(&mut Silent)
+        .unwrap();
+    assert_eq!(r.epochs_done, 1);
+}
