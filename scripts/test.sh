@@ -33,3 +33,19 @@ cargo test --workspace --release
 
 step "deployment files and the packaged runtime"
 scripts/check-deploy.sh
+
+# The image itself: built and run with docker compose when a Docker engine can be had here
+# (root with apt-get, or an engine already running); said plainly when it cannot.
+step "the container: scripts/test-container.sh"
+CONTAINER_LOG=$(mktemp)
+set +e
+scripts/test-container.sh 2>&1 | tee "$CONTAINER_LOG"
+container_rc=${PIPESTATUS[0]}
+set -e
+case $container_rc in
+  0) container_summary="built, healthy, answered /ner, stopped cleanly ($(grep -o 'build [0-9]* s; image.*' "$CONTAINER_LOG" | head -1))" ;;
+  2) container_summary="NOT RUN: $(grep -o 'cannot run here: .*' "$CONTAINER_LOG" | head -1)" ;;
+  *) rm -f "$CONTAINER_LOG"; echo "[test] the container test failed" >&2; exit 1 ;;
+esac
+rm -f "$CONTAINER_LOG"
+printf '\n[test] summary: workspace tests passed; deploy checks passed; container: %s\n' "$container_summary" >&2

@@ -2,8 +2,8 @@
 //! evaluates, keeps as best and saves when `ema > 0`. SGD's last steps make dev F1 jump by a
 //! point from epoch to epoch on small corpora; the average does not.
 
-use crate::error::{ModelError, Result};
-use std::collections::HashMap;
+use super::saved::{self, Saved};
+use crate::error::Result;
 use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
@@ -83,38 +83,20 @@ impl WeightAverage {
         if self.entries.is_empty() {
             return Ok(());
         }
-        let named: Vec<(&str, &Tensor)> = self
+        let named: Vec<(String, &Tensor)> = self
             .entries
             .iter()
-            .map(|(n, _, a)| (n.as_str(), a))
+            .map(|(n, _, a)| (n.clone(), a))
             .collect();
-        let tmp = path.with_extension("tmp");
-        Tensor::write_safetensors(&named, &tmp)?;
-        std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+        saved::write(path, &named)
     }
 
     /// Replaces the average by the one [`WeightAverage::save`] wrote after `steps` updates;
     /// names and shapes must match.
     pub fn load(&mut self, path: &Path, steps: u64) -> Result<()> {
-        let bad = |message: String| ModelError::Checkpoint {
-            path: path.to_owned(),
-            message,
-        };
-        let saved = Tensor::read_safetensors(path)
-            .map_err(|e| bad(format!("unreadable weight average: {e}")))?;
-        let by_name: HashMap<&str, &Tensor> = saved.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let saved = Saved::read(path, "the weight average")?;
         for (name, _, avg) in &mut self.entries {
-            let t = by_name
-                .get(name.as_str())
-                .ok_or_else(|| bad(format!("the weight average lacks {name}")))?;
-            if t.size() != avg.size() {
-                return Err(bad(format!(
-                    "the weight average of {name} has shape {:?}, the model {:?}",
-                    t.size(),
-                    avg.size()
-                )));
-            }
-            tch::no_grad(|| avg.copy_(t));
+            saved.copy_into(name, avg)?;
         }
         self.steps = steps;
         Ok(())

@@ -23,6 +23,7 @@ pub mod observer;
 pub mod optimizer;
 pub mod options;
 pub mod run;
+mod saved;
 pub mod trainer;
 
 pub use config::{Columns, DataConfig, InputConfig, RunConfig};

@@ -5,8 +5,8 @@
 //! gradient-norm clipping is `clip_grad_norm_`'s.
 
 use super::options::{OptimizerKind, TrainOptions};
-use crate::error::{ModelError, Result};
-use std::collections::HashMap;
+use super::saved::{self, Saved};
+use crate::error::Result;
 use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
@@ -130,42 +130,16 @@ impl Optimizer {
                 named.push((format!("{}#second", s.name), &s.second));
             }
         }
-        let tmp = path.with_extension("tmp");
-        Tensor::write_safetensors(&named, &tmp)?;
-        std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+        saved::write(path, &named)
     }
 
     /// Restores the state [`Optimizer::save`] wrote, after `steps` steps.
     pub fn load(&mut self, path: &Path, steps: u64) -> Result<()> {
-        let bad = |message: String| ModelError::Checkpoint {
-            path: path.to_owned(),
-            message,
-        };
-        let saved: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-            .map_err(|e| bad(format!("unreadable optimiser state: {e}")))?
-            .into_iter()
-            .collect();
-        let adam = self.kind == OptimizerKind::Adam;
+        let saved = Saved::read(path, "the optimiser state")?;
         for s in &mut self.slots {
-            for (suffix, dst, needed) in [
-                ("first", &mut s.first, true),
-                ("second", &mut s.second, adam),
-            ] {
-                if !needed {
-                    continue;
-                }
-                let key = format!("{}#{suffix}", s.name);
-                let src = saved
-                    .get(&key)
-                    .ok_or_else(|| bad(format!("the optimiser state lacks {key}")))?;
-                if src.size() != dst.size() {
-                    return Err(bad(format!(
-                        "{key} has shape {:?}, the model {:?}",
-                        src.size(),
-                        dst.size()
-                    )));
-                }
-                tch::no_grad(|| dst.copy_(src));
+            saved.copy_into(&format!("{}#first", s.name), &mut s.first)?;
+            if self.kind == OptimizerKind::Adam {
+                saved.copy_into(&format!("{}#second", s.name), &mut s.second)?;
             }
         }
         self.steps = steps;

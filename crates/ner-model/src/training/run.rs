@@ -129,18 +129,31 @@ impl Run {
             obs,
         )?;
         trainer.restart_average();
+        let config = RunConfig {
+            model: model_config,
+            ..config
+        };
+        Run::assemble(config, data, out, device, trainer, RunState::fresh())
+    }
+
+    /// A run from its parts; encodes the training sentences for `trainer`'s model.
+    fn assemble(
+        config: RunConfig,
+        data: Corpora,
+        out: &Path,
+        device: Device,
+        trainer: Trainer,
+        state: RunState,
+    ) -> Result<Run> {
         let examples = encode_examples(&data.train, &trainer)?;
         Ok(Run {
-            config: RunConfig {
-                model: model_config,
-                ..config
-            },
+            config,
             out: out.to_owned(),
             device,
             data,
             trainer,
             examples,
-            state: RunState::fresh(),
+            state,
         })
     }
 
@@ -170,24 +183,16 @@ impl Run {
         }
         model_dir::load_weights(&trainer.vs, &dir.join(model_dir::WEIGHTS))?;
         run_checkpoint::restore(&dir, &mut trainer, &state)?;
-        let examples = encode_examples(&data.train, &trainer)?;
         truncate_metrics(out, state.epoch)?;
         obs.info(&format!(
             "resuming after epoch {} (best dev F1 {:.2} at epoch {})",
             state.epoch, state.best_f1, state.best_epoch
         ));
-        Ok(Run {
-            config: RunConfig {
-                model: ck.model.config,
-                ..config
-            },
-            out: out.to_owned(),
-            device,
-            data,
-            trainer,
-            examples,
-            state,
-        })
+        let config = RunConfig {
+            model: ck.model.config,
+            ..config
+        };
+        Run::assemble(config, data, out, device, trainer, state)
     }
 
     pub fn config(&self) -> &RunConfig {
