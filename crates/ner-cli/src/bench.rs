@@ -8,7 +8,7 @@ use anyhow::Result;
 use ner_core::corpus::Corpus;
 use ner_model::checkpoint;
 use ner_model::training::{Corpora, DataConfig, Run, RunConfig, Silent, TrainOptions};
-use ner_model::{Device, ModelConfig, TagRequest, Tagger, TaggerOptions};
+use ner_model::{Backend, Device, ModelConfig, TagRequest, Tagger, TaggerOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -38,6 +38,9 @@ pub struct Args {
     /// Also time one full training epoch at batch 10.
     #[arg(long)]
     epoch: bool,
+    /// Inference backends to measure, side by side.
+    #[arg(long, value_delimiter = ',', default_value = "native,torch")]
+    backends: Vec<Backend>,
     #[command(flatten)]
     columns: ColumnArgs,
 }
@@ -115,18 +118,21 @@ fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()>
     emit(
         serde_json::json!({"what": "setup", "sentences": sentences.len(), "tokens": ntok, "threads": args.threads}),
     );
-    for &bs in &args.batch_sizes {
-        inference(args, &model_dir, &sentences, bs, ntok)?;
+    for &backend in &args.backends {
+        for &bs in &args.batch_sizes {
+            inference(args, backend, &model_dir, &sentences, bs, ntok)?;
+        }
+        latency(args, backend, &model_dir)?;
     }
-    latency(args, &model_dir)?;
     training(args, train, dir)
 }
 
-fn tagger(args: &Args, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
+fn tagger(args: &Args, backend: Backend, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
     let opts = TaggerOptions {
         batch_size,
         threads: Some(args.threads),
         device: Device::Cpu,
+        backend,
         ..Default::default()
     };
     Ok(Tagger::load(model_dir, opts)?)
@@ -136,12 +142,13 @@ fn tagger(args: &Args, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
 /// client would): a warm-up, then the median of the repeats.
 fn inference(
     args: &Args,
+    backend: Backend,
     model_dir: &Path,
     sentences: &[Vec<&str>],
     bs: usize,
     ntok: usize,
 ) -> Result<()> {
-    let mut tg = tagger(args, model_dir, bs)?;
+    let mut tg = tagger(args, backend, model_dir, bs)?;
     let chunk = if bs == 1 { 1 } else { sentences.len() };
     let mut run = |s: &[Vec<&str>]| -> Result<()> {
         for c in s.chunks(chunk) {
@@ -158,14 +165,14 @@ fn inference(
     }
     let t = median(times);
     emit(
-        serde_json::json!({"what": "inference", "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}),
+        serde_json::json!({"what": "inference", "backend": name(backend), "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}),
     );
     Ok(())
 }
 
 /// Latency of one 15-token sentence.
-fn latency(args: &Args, model_dir: &Path) -> Result<()> {
-    let mut tg = tagger(args, model_dir, 1)?;
+fn latency(args: &Args, backend: Backend, model_dir: &Path) -> Result<()> {
+    let mut tg = tagger(args, backend, model_dir, 1)?;
     let s15: Vec<&str> =
         "The European Commission said on Thursday it disagreed with German advice to consumers ."
             .split(' ')
@@ -183,7 +190,9 @@ fn latency(args: &Args, model_dir: &Path) -> Result<()> {
     }
     lat.sort_by(f64::total_cmp);
     let p99 = lat[lat.len() * 99 / 100];
-    emit(serde_json::json!({"what": "latency_15_tokens", "median_ms": median(lat), "p99_ms": p99}));
+    emit(
+        serde_json::json!({"what": "latency_15_tokens", "backend": name(backend), "median_ms": median(lat), "p99_ms": p99}),
+    );
     Ok(())
 }
 
@@ -205,4 +214,11 @@ fn training(args: &Args, train: &Corpus, dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn name(b: Backend) -> &'static str {
+    match b {
+        Backend::Native => "native",
+        Backend::Torch => "torch",
+    }
 }

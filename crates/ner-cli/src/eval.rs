@@ -4,10 +4,10 @@ use crate::data::{read_corpus, ColumnArgs};
 use crate::device::parse_device;
 use anyhow::{Context, Result};
 use ner_core::conll::write_sentence;
-use ner_model::tagger::Inference;
+use ner_model::tagger::{Inference, Native};
 use ner_model::threading::Threading;
 use ner_model::training::evaluate::{evaluate, render_tags};
-use ner_model::{checkpoint, EncoderThreading};
+use ner_model::{checkpoint, Backend, Device, EncoderThreading};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -35,6 +35,9 @@ pub struct Args {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// What runs the network: native (default) or torch (libtorch, the reference).
+    #[arg(long, env = "NER_BACKEND", default_value = "native")]
+    backend: Backend,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -42,10 +45,14 @@ pub fn run(args: Args) -> Result<()> {
     let corpus = read_corpus(&args.file, &args.columns)?;
     let model = checkpoint::load(&args.model, device)?;
     let mut threading = Threading::new(args.threads, EncoderThreading::Auto);
+    let mut native = (args.backend == Backend::Native && device == Device::Cpu)
+        .then(|| Native::new(&model.model))
+        .transpose()?;
     let inference = Inference {
         batch_size: args.batch_size,
         device,
         threading: Some(&mut threading),
+        native: native.as_mut(),
     };
     let (report, predictions) = evaluate(&model.model, &model.vocab, &corpus, inference)?;
     if let Some(out) = &args.write_predictions {

@@ -8,7 +8,7 @@ use ner_core::conll::{write_sentence, Reader, ReaderOptions, Sentence};
 use ner_core::document::Document;
 use ner_core::offsets::OffsetUnit;
 use ner_core::Tagged;
-use ner_model::{TagRequest, Tagger, TaggerOptions};
+use ner_model::{Backend, TagRequest, Tagger, TaggerOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
@@ -57,6 +57,9 @@ pub struct Args {
     threads: Option<i32>,
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// What runs the network: native (default) or torch (libtorch, the reference).
+    #[arg(long, env = "NER_BACKEND", default_value = "native")]
+    backend: Backend,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -67,6 +70,7 @@ pub fn run(args: Args) -> Result<()> {
             batch_size: args.batch_size,
             threads: args.threads,
             device,
+            backend: args.backend,
             ..Default::default()
         },
     )?;

@@ -3,7 +3,7 @@
 use crate::device::parse_device;
 use anyhow::{Context, Result};
 use ner_core::Tagged;
-use ner_model::{EncoderThreading, TagRequest, Tagger, TaggerOptions};
+use ner_model::{Backend, EncoderThreading, TagRequest, Tagger, TaggerOptions};
 use ner_server::defaults;
 use ner_server::model::{ModelError, ModelInfo, NerModel, TagOptions};
 use ner_server::worker::BatchConfig;
@@ -71,6 +71,10 @@ pub struct Args {
     http_threads: Option<usize>,
     #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
     device: String,
+    /// What runs the network: native (default; packed weights, no libtorch dispatch) or torch
+    /// (libtorch, the reference). CUDA devices always use torch.
+    #[arg(long, env = "NER_BACKEND", default_value = "native")]
+    backend: Backend,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
     #[arg(long, env = "NER_SHUTDOWN_GRACE_S", default_value_t = defaults::SHUTDOWN_GRACE_S)]
     shutdown_grace_s: u64,
@@ -174,6 +178,7 @@ pub fn run(args: Args) -> Result<()> {
         threads: args.threads,
         device,
         threading: args.encoder_threading,
+        backend: args.backend,
     };
     let dir = model_dir.clone();
     let factory: ner_server::model::ModelFactory = Box::new(move || {

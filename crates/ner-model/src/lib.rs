@@ -4,7 +4,7 @@
 //! - [`vocab`] — word and character vocabularies, casing features;
 //! - [`cells`] — the recurrent cells (lstm, gru, rnn, peephole, cifg) and the encoder;
 //! - [`crf`] — the CRF's likelihood on libtorch;
-//! - [`model`] — the network;
+//! - [`model`] — the network; [`native`] — its forward pass without libtorch, for inference;
 //! - [`batch`] — padding;
 //! - [`checkpoint`] — model directories, validated and written atomically;
 //! - [`tagger`] — inference for the CLI and the server, with its [`threading`];
@@ -22,6 +22,7 @@ pub mod crf;
 pub mod diagnostics;
 pub mod error;
 pub mod model;
+pub mod native;
 pub mod pretrained;
 pub mod subword;
 pub mod tagger;
@@ -31,7 +32,7 @@ pub mod vocab;
 
 pub use config::{CellKind, ModelConfig};
 pub use error::{ModelError, Result};
-pub use tagger::{TagRequest, Tagger, TaggerOptions};
+pub use tagger::{Backend, TagRequest, Tagger, TaggerOptions};
 pub use threading::EncoderThreading;
 
 pub use tch::Device;

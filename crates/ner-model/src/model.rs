@@ -16,7 +16,7 @@ use tch::nn::{self, Init, Module};
 use tch::{Kind, Tensor};
 
 #[derive(Debug)]
-enum CharEncoder {
+pub(crate) enum CharEncoder {
     Cnn {
         emb: nn::Embedding,
         conv: nn::Conv1D,
@@ -32,11 +32,11 @@ pub struct BiLstmCrf {
     pub config: ModelConfig,
     pub tags: TagSet,
     pub word_emb: nn::Embedding,
-    char_enc: Option<CharEncoder>,
-    casing_emb: Option<nn::Embedding>,
-    bigram_emb: Option<nn::Embedding>,
+    pub(crate) char_enc: Option<CharEncoder>,
+    pub(crate) casing_emb: Option<nn::Embedding>,
+    pub(crate) bigram_emb: Option<nn::Embedding>,
     pub encoder: Encoder,
-    proj: nn::Linear,
+    pub(crate) proj: nn::Linear,
     pub crf: Crf,
     /// Frozen subword vectors `[V, D]` (not a variable: stored in `subword.safetensors`).
     pub subword_table: Option<Tensor>,

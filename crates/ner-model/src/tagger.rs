@@ -8,6 +8,7 @@ use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
 use crate::error::Result;
 use crate::model::BiLstmCrf;
+use crate::native::{NativeModel, Workspace};
 use crate::threading::{EncoderThreading, Threading};
 use crate::vocab::Encoded;
 use ner_core::crf::ForwardBackward;
@@ -27,6 +28,8 @@ pub struct TaggerOptions {
     pub device: Device,
     /// How two or more threads are used on the CPU.
     pub threading: EncoderThreading,
+    /// What runs the network (CUDA devices always use libtorch).
+    pub backend: Backend,
 }
 
 impl Default for TaggerOptions {
@@ -36,7 +39,45 @@ impl Default for TaggerOptions {
             threads: None,
             device: Device::Cpu,
             threading: EncoderThreading::Auto,
+            backend: Backend::default(),
         }
+    }
+}
+
+/// What runs the network at inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// The native forward pass ([`crate::native`]): packed weights, no libtorch dispatch.
+    #[default]
+    Native,
+    /// libtorch, as in training: the reference.
+    Torch,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "native" => Ok(Self::Native),
+            "torch" => Ok(Self::Torch),
+            _ => Err(format!("unknown backend {s:?}: expected native or torch")),
+        }
+    }
+}
+
+/// A native model with its buffers, when the tagger runs natively.
+#[derive(Debug)]
+pub struct Native {
+    pub model: NativeModel,
+    pub workspace: Workspace,
+}
+
+impl Native {
+    pub fn new(model: &BiLstmCrf) -> Result<Native> {
+        Ok(Native {
+            model: NativeModel::new(model)?,
+            workspace: Workspace::default(),
+        })
     }
 }
 
@@ -56,6 +97,7 @@ pub struct Tagger {
     batch_size: usize,
     device: Device,
     threading: Threading,
+    native: Option<Native>,
 }
 
 impl std::fmt::Debug for Tagger {
@@ -75,6 +117,9 @@ impl Tagger {
 
     pub fn from_loaded(loaded: LoadedModel, opts: TaggerOptions) -> Result<Self> {
         let transitions = loaded.model.crf.transitions()?;
+        let native = (opts.backend == Backend::Native && opts.device == Device::Cpu)
+            .then(|| Native::new(&loaded.model))
+            .transpose()?;
         Ok(Tagger {
             loaded,
             transitions,
@@ -82,6 +127,7 @@ impl Tagger {
             batch_size: opts.batch_size,
             device: opts.device,
             threading: Threading::new(opts.threads, opts.threading),
+            native,
         })
     }
 
@@ -95,6 +141,15 @@ impl Tagger {
 
     pub fn threading(&self) -> &Threading {
         &self.threading
+    }
+
+    /// The backend that runs the network.
+    pub fn backend(&self) -> Backend {
+        if self.native.is_some() {
+            Backend::Native
+        } else {
+            Backend::Torch
+        }
     }
 
     /// Tags sentences (each a slice of tokens); results come back in input order. Empty
@@ -116,12 +171,14 @@ impl Tagger {
             batch_size,
             device,
             threading,
+            native,
         } = self;
         let tags = &loaded.model.tags;
         let run = Inference {
             batch_size: *batch_size,
             device: *device,
             threading: Some(threading),
+            native: native.as_mut(),
         };
         run.for_each_emissions(&loaded.model, &encoded, |i, em| {
             out[i] = decode(viterbi, transitions, tags, em, req);
@@ -200,6 +257,8 @@ pub struct Inference<'a> {
     pub device: Device,
     /// `None`: on the calling thread with libtorch's thread count as it is.
     pub threading: Option<&'a mut Threading>,
+    /// Run natively rather than through libtorch.
+    pub native: Option<&'a mut Native>,
 }
 
 impl Inference<'_> {
@@ -209,6 +268,7 @@ impl Inference<'_> {
             batch_size,
             device,
             threading: None,
+            native: None,
         }
     }
 
@@ -224,6 +284,11 @@ impl Inference<'_> {
         let k = model.tags.len();
         let mut order: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
+        if let Some(native) = self.native.take() {
+            let parallel = self.threading.as_ref().is_some_and(|t| t.threads() >= 2);
+            for_each_native(native, parallel, data, &order, self.batch_size, f);
+            return Ok(());
+        }
         for chunk in order.chunks(self.batch_size.max(1)) {
             let helper = match (&mut self.threading, self.device) {
                 (Some(t), Device::Cpu) => t.prepare(chunk.len()),
@@ -252,5 +317,27 @@ impl Inference<'_> {
             viterbi.decode(&tr, em, &mut out[i]);
         })?;
         Ok(out)
+    }
+}
+
+/// The native path of [`Inference::for_each_emissions`], over `order` (longest first).
+fn for_each_native(
+    native: &mut Native,
+    parallel: bool,
+    data: &[Encoded],
+    order: &[usize],
+    batch_size: usize,
+    mut f: impl FnMut(usize, &[f32]),
+) {
+    let mut out: Vec<Vec<f32>> = Vec::new();
+    for chunk in order.chunks(batch_size.max(1)) {
+        let items: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
+        out.resize_with(chunk.len(), Vec::new);
+        native
+            .model
+            .emissions(&items, parallel, &mut native.workspace, &mut out);
+        for (row, &i) in chunk.iter().enumerate() {
+            f(i, &out[row]);
+        }
     }
 }

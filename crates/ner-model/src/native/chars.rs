@@ -1,0 +1,162 @@
+//! The character encoders natively: the CNN (Ma & Hovy) as one small matrix product per word
+//! (im2col), max-pooled over the word's characters; the BiLSTM (Lample et al.) as the shared
+//! recurrence over all the batch's words, its final states concatenated.
+
+use super::gemm::{matmul, Matrix};
+use super::pack::Table;
+use super::recurrent::{Direction, Scratch, Shape};
+
+#[derive(Debug, Clone)]
+pub enum CharNative {
+    Cnn {
+        emb: Table,
+        /// `[kernel · char_dim][filters]`: row `j · char_dim + d` holds tap `j` of input `d`.
+        conv: Matrix,
+        bias: Vec<f32>,
+        kernel: usize,
+    },
+    Lstm {
+        emb: Table,
+        /// Boxed: two directions are several times the size of the CNN variant.
+        dirs: Box<(Direction, Direction)>,
+    },
+}
+
+impl CharNative {
+    /// The encoder's output size.
+    pub fn dim(&self) -> usize {
+        match self {
+            CharNative::Cnn { conv, .. } => conv.n,
+            CharNative::Lstm { dirs, .. } => 2 * dirs.0.hidden,
+        }
+    }
+
+    /// Features of each word (`words[i]` its character ids) into `out[i · dim ..]`.
+    pub fn encode(&self, words: &[&[i64]], out: &mut [f32], s: &mut CharScratch) {
+        match self {
+            CharNative::Cnn {
+                emb,
+                conv,
+                bias,
+                kernel,
+            } => {
+                for (i, w) in words.iter().enumerate() {
+                    let o = &mut out[i * conv.n..(i + 1) * conv.n];
+                    cnn_word(emb, conv, bias, *kernel, w, o, s);
+                }
+            }
+            CharNative::Lstm { emb, dirs } => lstm_words(emb, &dirs.0, &dirs.1, words, out, s),
+        }
+    }
+}
+
+/// Reusable buffers of the character encoders.
+#[derive(Debug, Default)]
+pub struct CharScratch {
+    cols: Vec<f32>,
+    conv: Vec<f32>,
+    x: Vec<f32>,
+    xr: Vec<f32>,
+    hf: Vec<f32>,
+    hb: Vec<f32>,
+    order: Vec<usize>,
+    lengths: Vec<usize>,
+    dir: Scratch,
+}
+
+/// One word through the CNN: zero padding of `kernel / 2` on both sides, as the convolution's
+/// own; a word without characters gets zeros.
+fn cnn_word(
+    emb: &Table,
+    conv: &Matrix,
+    bias: &[f32],
+    kernel: usize,
+    word: &[i64],
+    out: &mut [f32],
+    s: &mut CharScratch,
+) {
+    let (d, len, pad) = (emb.dim, word.len(), kernel / 2);
+    out.fill(0.0);
+    if len == 0 {
+        return;
+    }
+    s.cols.clear();
+    s.cols.resize(len * kernel * d, 0.0);
+    for l in 0..len {
+        for j in 0..kernel {
+            let Some(src) = (l + j).checked_sub(pad).filter(|&p| p < len) else {
+                continue;
+            };
+            if let Some(row) = emb.row(word[src]) {
+                let at = (l * kernel + j) * d;
+                s.cols[at..at + d].copy_from_slice(row);
+            }
+        }
+    }
+    s.conv.clear();
+    s.conv.resize(len * conv.n, 0.0);
+    matmul(&s.cols, len, conv, &mut s.conv, 0.0);
+    out.fill(f32::NEG_INFINITY);
+    for row in s.conv.chunks_exact(conv.n) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o = o.max(*v);
+        }
+    }
+    for (o, b) in out.iter_mut().zip(bias) {
+        *o += b;
+    }
+}
+
+/// All words through the character BiLSTM at once: the forward direction's output at the last
+/// character and the backward one's at the first.
+fn lstm_words(
+    emb: &Table,
+    fwd: &Direction,
+    bwd: &Direction,
+    words: &[&[i64]],
+    out: &mut [f32],
+    s: &mut CharScratch,
+) {
+    let (d, h) = (emb.dim, fwd.hidden);
+    out[..words.len() * 2 * h].fill(0.0);
+    s.order.clear();
+    s.order
+        .extend((0..words.len()).filter(|&i| !words[i].is_empty()));
+    s.order.sort_by_key(|&i| std::cmp::Reverse(words[i].len()));
+    let rows = s.order.len();
+    let steps = s.order.first().map_or(0, |&i| words[i].len());
+    if rows == 0 {
+        return;
+    }
+    s.lengths.clear();
+    s.lengths.extend(s.order.iter().map(|&i| words[i].len()));
+    for (buf, reverse) in [(&mut s.x, false), (&mut s.xr, true)] {
+        buf.clear();
+        buf.resize(steps * rows * d, 0.0);
+        for (b, &i) in s.order.iter().enumerate() {
+            let w = words[i];
+            for t in 0..w.len() {
+                let c = if reverse { w[w.len() - 1 - t] } else { w[t] };
+                if let Some(row) = emb.row(c) {
+                    let at = (t * rows + b) * d;
+                    buf[at..at + d].copy_from_slice(row);
+                }
+            }
+        }
+    }
+    let shape = Shape {
+        rows,
+        steps,
+        lengths: &s.lengths,
+    };
+    for (buf, dir, x) in [(&mut s.hf, fwd, &s.x), (&mut s.hb, bwd, &s.xr)] {
+        buf.clear();
+        buf.resize(steps * rows * h, 0.0);
+        dir.run(x, shape, buf, h, 0, &mut s.dir);
+    }
+    for (b, &i) in s.order.iter().enumerate() {
+        let last = (s.lengths[b] - 1) * rows + b;
+        out[i * 2 * h..i * 2 * h + h].copy_from_slice(&s.hf[last * h..(last + 1) * h]);
+        out[i * 2 * h + h..(i + 1) * 2 * h].copy_from_slice(&s.hb[last * h..(last + 1) * h]);
+    }
+}

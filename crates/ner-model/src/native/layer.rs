@@ -1,0 +1,134 @@
+//! The per-batch steps of the native forward pass: word features, and one bidirectional layer.
+
+use super::recurrent::{Direction, Shape};
+use super::{NativeModel, Workspace};
+use crate::vocab::Encoded;
+
+impl NativeModel {
+    /// The word features of every token into `ws.x`, time-major `[steps][rows][input_dim]`:
+    /// word embedding, characters, casing, bigrams (left, right), subword mean, in the order of
+    /// [`crate::model::BiLstmCrf::features`].
+    pub(super) fn features(&self, batch: &[&Encoded], steps: usize, ws: &mut Workspace) {
+        let (rows, dim) = (batch.len(), self.input_dim);
+        ws.x.clear();
+        ws.x.resize(steps * rows * dim, 0.0);
+        let char_dim = self.chars.as_ref().map_or(0, |c| c.dim());
+        if let Some(c) = &self.chars {
+            let words: Vec<&[i64]> = batch
+                .iter()
+                .flat_map(|e| e.chars.iter().map(Vec::as_slice))
+                .collect();
+            ws.char_out.clear();
+            ws.char_out.resize(words.len() * char_dim, 0.0);
+            c.encode(&words, &mut ws.char_out, &mut ws.chars);
+        }
+        let mut word_index = 0;
+        for (b, e) in batch.iter().enumerate() {
+            for t in 0..e.len() {
+                let row = &mut ws.x[(t * rows + b) * dim..(t * rows + b + 1) * dim];
+                let chars = &ws.char_out[word_index * char_dim..(word_index + 1) * char_dim];
+                self.token_features(e, t, chars, row);
+                word_index += 1;
+            }
+        }
+    }
+
+    /// One token's features into `row` (zeroed).
+    fn token_features(&self, e: &Encoded, t: usize, chars: &[f32], row: &mut [f32]) {
+        let mut at = 0;
+        let mut put = |v: Option<&[f32]>, width: usize| {
+            if let Some(v) = v {
+                row[at..at + width].copy_from_slice(v);
+            }
+            at += width;
+        };
+        put(self.word.row(e.words[t]), self.word.dim);
+        if self.chars.is_some() {
+            put(Some(chars), chars.len());
+        }
+        if let Some(c) = &self.casing {
+            put(c.row(e.casing[t]), c.dim);
+        }
+        if let Some(bg) = &self.bigram {
+            // Encoded without a bigram vocabulary: both bigrams unknown, as in training.
+            let id = |i: usize| e.bigrams.get(i).copied().unwrap_or(crate::vocab::UNK);
+            put(bg.row(id(t)), bg.dim);
+            put(bg.row(id(t + 1)), bg.dim);
+        }
+        // The subword mean comes last.
+        if let Some(sw) = &self.subword {
+            let start = row.len() - sw.dim;
+            let pieces = e.pieces.get(t).map(Vec::as_slice).unwrap_or(&[]);
+            let out = &mut row[start..start + sw.dim];
+            for &p in pieces {
+                if let Some(v) = sw.row(p) {
+                    out.iter_mut().zip(v).for_each(|(o, x)| *o += x);
+                }
+            }
+            let n = pieces.len().max(1) as f32;
+            out.iter_mut().for_each(|o| *o /= n);
+        }
+    }
+
+    /// One bidirectional layer over `ws.x` (`width` wide); its output `[steps][rows][2H]`
+    /// replaces `ws.x`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn layer(
+        &self,
+        fwd: &Direction,
+        bwd: &Direction,
+        rows: usize,
+        steps: usize,
+        width: usize,
+        parallel: bool,
+        ws: &mut Workspace,
+    ) {
+        let h = fwd.hidden;
+        reverse_into(&ws.x, &mut ws.xr, rows, width, &ws.lengths);
+        for buf in [&mut ws.fwd, &mut ws.bwd] {
+            buf.clear();
+            buf.resize(steps * rows * h, 0.0);
+        }
+        let shape = Shape {
+            rows,
+            steps,
+            lengths: &ws.lengths,
+        };
+        let [sf, sb] = &mut ws.scratch;
+        let (x, xr, of, ob) = (&ws.x, &ws.xr, &mut ws.fwd, &mut ws.bwd);
+        if parallel {
+            rayon::join(
+                || fwd.run(x, shape, of, h, 0, sf),
+                || bwd.run(xr, shape, ob, h, 0, sb),
+            );
+        } else {
+            fwd.run(x, shape, of, h, 0, sf);
+            bwd.run(xr, shape, ob, h, 0, sb);
+        }
+        ws.x.clear();
+        ws.x.resize(steps * rows * 2 * h, 0.0);
+        for b in 0..rows {
+            let len = ws.lengths[b];
+            for t in 0..len {
+                let dst = (t * rows + b) * 2 * h;
+                let f = (t * rows + b) * h;
+                let r = ((len - 1 - t) * rows + b) * h;
+                ws.x[dst..dst + h].copy_from_slice(&ws.fwd[f..f + h]);
+                ws.x[dst + h..dst + 2 * h].copy_from_slice(&ws.bwd[r..r + h]);
+            }
+        }
+    }
+}
+
+/// Each sentence's steps reversed within its own length (padding stays after them).
+fn reverse_into(x: &[f32], out: &mut Vec<f32>, rows: usize, width: usize, lengths: &[usize]) {
+    out.clear();
+    out.resize(x.len(), 0.0);
+    for (b, &len) in lengths.iter().enumerate() {
+        for t in 0..len {
+            let src = ((len - 1 - t) * rows + b) * width;
+            let dst = (t * rows + b) * width;
+            out[dst..dst + width].copy_from_slice(&x[src..src + width]);
+        }
+    }
+}

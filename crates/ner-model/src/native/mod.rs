@@ -1,0 +1,163 @@
+//! Inference without libtorch's dispatcher: the trained BiLSTM-CRF's forward pass in plain Rust
+//! over packed weights, with matrix products by matrixmultiply (through ndarray). Embeddings and
+//! the casing, bigram and subword lookups are gathers; the character encoders and every
+//! recurrent layer run as described in [`chars`] and [`recurrent`]; the two directions of a
+//! layer run on two threads when the tagger has two. Buffers live in a [`Workspace`] that
+//! grows to the largest batch seen and is reused, so memory stays flat under varied lengths.
+//!
+//! libtorch stays the training engine and the reference: a differential test checks that the
+//! emissions agree within 1e-4 for every cell, both character encoders and every feature.
+
+mod chars;
+mod gemm;
+mod pack;
+mod recurrent;
+
+use self::chars::{CharNative, CharScratch};
+use self::gemm::{matmul, Matrix};
+use self::pack::{direction, values, Table};
+use self::recurrent::{Direction, Scratch};
+use crate::error::Result;
+use crate::model::{BiLstmCrf, CharEncoder};
+use crate::vocab::Encoded;
+
+/// A trained model's weights, packed for the native kernels.
+#[derive(Debug, Clone)]
+pub struct NativeModel {
+    word: Table,
+    chars: Option<CharNative>,
+    casing: Option<Table>,
+    bigram: Option<Table>,
+    subword: Option<Table>,
+    layers: Vec<(Direction, Direction)>,
+    proj: Matrix,
+    proj_bias: Vec<f32>,
+    input_dim: usize,
+}
+
+/// Buffers of the forward pass, grown to the largest batch and reused.
+#[derive(Debug, Default)]
+pub struct Workspace {
+    x: Vec<f32>,
+    xr: Vec<f32>,
+    fwd: Vec<f32>,
+    bwd: Vec<f32>,
+    em: Vec<f32>,
+    char_out: Vec<f32>,
+    lengths: Vec<usize>,
+    scratch: [Scratch; 2],
+    chars: CharScratch,
+}
+
+impl NativeModel {
+    /// Packs `model`'s weights (read once from its libtorch variables).
+    pub fn new(model: &BiLstmCrf) -> Result<NativeModel> {
+        let layers = model
+            .encoder
+            .layers
+            .iter()
+            .map(|l| Ok((direction(&l.fwd)?, direction(&l.bwd)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let k = model.tags.len();
+        let h2 = 2 * model.config.hidden as usize;
+        let table = |e: &Option<tch::nn::Embedding>| {
+            e.as_ref().map(|e| Table::from_tensor(&e.ws)).transpose()
+        };
+        Ok(NativeModel {
+            word: Table::from_tensor(&model.word_emb.ws)?,
+            chars: model.char_enc.as_ref().map(char_native).transpose()?,
+            casing: table(&model.casing_emb)?,
+            bigram: table(&model.bigram_emb)?,
+            subword: model
+                .subword_table
+                .as_ref()
+                .map(Table::from_tensor)
+                .transpose()?,
+            layers,
+            proj: Matrix::from_torch(&values(&model.proj.ws)?, k, h2),
+            proj_bias: model
+                .proj
+                .bs
+                .as_ref()
+                .map(values)
+                .transpose()?
+                .unwrap_or_else(|| vec![0.0; k]),
+            input_dim: model.config.input_dim() as usize,
+        })
+    }
+
+    /// The emissions `[len][K]` of each sentence of `batch` (which must be sorted by length,
+    /// longest first, none empty), into `out`; the two directions run on two threads when
+    /// `parallel`.
+    pub fn emissions(
+        &self,
+        batch: &[&Encoded],
+        parallel: bool,
+        ws: &mut Workspace,
+        out: &mut [Vec<f32>],
+    ) {
+        let rows = batch.len();
+        ws.lengths.clear();
+        ws.lengths.extend(batch.iter().map(|e| e.len()));
+        let steps = ws.lengths.first().copied().unwrap_or(0);
+        if rows == 0 || steps == 0 {
+            return;
+        }
+        self.features(batch, steps, ws);
+        let mut width = self.input_dim;
+        for (fwd, bwd) in &self.layers {
+            self.layer(fwd, bwd, rows, steps, width, parallel, ws);
+            width = 2 * fwd.hidden;
+        }
+        let k = self.proj.n;
+        ws.em.clear();
+        ws.em.resize(steps * rows * k, 0.0);
+        matmul(&ws.x, steps * rows, &self.proj, &mut ws.em, 0.0);
+        for (b, o) in out.iter_mut().enumerate().take(rows) {
+            o.clear();
+            for t in 0..ws.lengths[b] {
+                let row = &ws.em[(t * rows + b) * k..(t * rows + b + 1) * k];
+                o.extend(row.iter().zip(&self.proj_bias).map(|(v, bias)| v + bias));
+            }
+        }
+    }
+}
+
+fn char_native(enc: &CharEncoder) -> Result<CharNative> {
+    Ok(match enc {
+        CharEncoder::Cnn { emb, conv } => {
+            let w = values(&conv.ws)?;
+            let s = conv.ws.size();
+            let (f, d, kernel) = (s[0] as usize, s[1] as usize, s[2] as usize);
+            let mut data = vec![0.0; kernel * d * f];
+            for o in 0..f {
+                for i in 0..d {
+                    for j in 0..kernel {
+                        data[(j * d + i) * f + o] = w[(o * d + i) * kernel + j];
+                    }
+                }
+            }
+            CharNative::Cnn {
+                emb: Table::from_tensor(&emb.ws)?,
+                conv: Matrix {
+                    k: kernel * d,
+                    n: f,
+                    data,
+                },
+                bias: conv
+                    .bs
+                    .as_ref()
+                    .map(values)
+                    .transpose()?
+                    .unwrap_or_else(|| vec![0.0; f]),
+                kernel,
+            }
+        }
+        CharEncoder::Lstm { emb, lstm } => CharNative::Lstm {
+            emb: Table::from_tensor(&emb.ws)?,
+            dirs: Box::new((direction(&lstm.fwd)?, direction(&lstm.bwd)?)),
+        },
+    })
+}
+
+mod layer;
