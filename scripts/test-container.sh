@@ -125,11 +125,12 @@ PY
 time_rebuild() {
   local copy t0
   copy=$(mktemp -d)
-  git ls-files -z | tar --null -T - -c | tar -C "$copy" -x
+  git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar -C "$copy" -x
   cp "$CA_COPY" "$copy/docker/ca/" 2>/dev/null || true
   echo '// a one-line change' >>"$copy/crates/ner-cli/src/main.rs"
   t0=$(date +%s)
-  (cd "$copy" && docker-compose -p "$PROJECT" -f compose.yaml -f docker/compose.host-network-build.yaml build -q >/dev/null)
+  (cd "$copy" && docker-compose -p "$PROJECT" -f compose.yaml -f docker/compose.host-network-build.yaml build >"${TMPDIR:-/tmp}/ner-compose-rebuild.log" 2>&1) ||
+    { tail -30 "${TMPDIR:-/tmp}/ner-compose-rebuild.log" >&2; rm -rf "$copy"; say "the second build failed"; return 1; }
   say "second build after a one-line change: $(($(date +%s) - t0)) s"
   rm -rf "$copy"
 }

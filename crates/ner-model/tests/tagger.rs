@@ -282,6 +282,8 @@ fn two_taggers_in_one_process_keep_their_own_threading() {
         let opts = TaggerOptions {
             threads: Some(threads),
             threading,
+            // libtorch's threads are the torch backend's; the native one does not use them.
+            backend: ner_model::Backend::Torch,
             ..Default::default()
         };
         Tagger::load(dir.path(), opts).unwrap()
