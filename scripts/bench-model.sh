@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Model speed against the straightforward PyTorch reference, measured side by side in one run
-# on this machine: inference tokens/s at batch 1, 8, 32, 128 on the CoNLL-2003 test set, the
+# on this machine: inference tokens/s of the native and the libtorch backend at batch 1, 8, 32,
+# 128 on the CoNLL-2003 test set, the
 # latency of one 15-token sentence, a training step at batch 32 and a training epoch at
 # batch 10. Prints a table with the ratios.
 #
@@ -37,8 +38,8 @@ python3 - "$OUT" <<'PY'
 import json, re, sys
 out = sys.argv[1]
 ours = [json.loads(l) for l in open(f"{out}/ours.jsonl")]
-inf = {o["batch"]: o for o in ours if o["what"] == "inference"}
-lat = next(o for o in ours if o["what"] == "latency_15_tokens")
+inf = {(o.get("backend", "torch"), o["batch"]): o for o in ours if o["what"] == "inference"}
+lat = {o.get("backend", "torch"): o for o in ours if o["what"] == "latency_15_tokens"}
 step = next(o for o in ours if o["what"] == "train_step_batch32")
 epoch = next(o for o in ours if o["what"] == "train_epoch_batch10")
 ref_inf = {}
@@ -47,15 +48,19 @@ for l in open(f"{out}/ref_pred.log"):
     if m and (m.group(1) == "1" or m.group(2) == "len-sorted"):
         ref_inf[int(m.group(1))] = (float(m.group(3)), float(m.group(4)))
 ref_epoch = float(re.search(r"epoch\s+1 train_s\s+([\d.]+)", open(f"{out}/ref_train.log").read()).group(1))
-print(f"{'measurement':38} {'ours':>12} {'reference':>12} {'ratio':>8}")
-for b in sorted(inf):
-    o = inf[b]["tokens_per_s"]; r = ref_inf.get(b, (0, 0))[1]
-    print(f"{'inference tokens/s, batch ' + str(b):38} {o:12.0f} {r:12.0f} {o / r if r else float('nan'):7.2f}x")
+backends = [b for b in ("native", "torch") if any(k[0] == b for k in inf)]
+print(f"{'measurement':38}" + "".join(f"{b:>10}" for b in backends) + f"{'reference':>11}" + "".join(f"{b + '/ref':>12}" for b in backends))
+for bs in sorted({k[1] for k in inf}):
+    r = ref_inf.get(bs, (0, 0))[1]
+    vals = [inf[(b, bs)]["tokens_per_s"] if (b, bs) in inf else float("nan") for b in backends]
+    print(f"{'inference tokens/s, batch ' + str(bs):38}" + "".join(f"{v:10.0f}" for v in vals) + f"{r:11.0f}"
+          + "".join(f"{v / r if r else float('nan'):11.2f}x" for v in vals))
 r1 = ref_inf.get(1, (0, 0))[0]
 ref_ms = 1000 / r1 if r1 else float("nan")
-our_ms = 1000 / inf[1]["sentences_per_s"] if 1 in inf else float("nan")
-print(f"{'latency per sentence at batch 1, ms':38} {our_ms:12.2f} {ref_ms:12.2f} {ref_ms / our_ms:7.2f}x lower")
-print(f"{'latency of one 15-token sentence, ms':38} {lat['median_ms']:12.2f} {'':>12} {ref_ms / lat['median_ms']:7.2f}x lower")
-print(f"{'training step at batch 32, ms':38} {step['ms_per_step']:12.1f} {'':>12}")
-print(f"{'training epoch at batch 10, s':38} {epoch['seconds']:12.1f} {ref_epoch:12.1f} {ref_epoch / epoch['seconds']:7.2f}x faster")
+per = [1000 / inf[(b, 1)]["sentences_per_s"] if (b, 1) in inf else float("nan") for b in backends]
+print(f"{'latency per sentence at batch 1, ms':38}" + "".join(f"{v:10.2f}" for v in per) + f"{ref_ms:11.2f}")
+l15 = [lat[b]["median_ms"] if b in lat else float("nan") for b in backends]
+print(f"{'latency of one 15-token sentence, ms':38}" + "".join(f"{v:10.3f}" for v in l15))
+print(f"{'training step at batch 32, ms':38}{step['ms_per_step']:10.1f}")
+print(f"{'training epoch at batch 10, s':38}{epoch['seconds']:10.1f}{'':>10}{ref_epoch:11.1f}{ref_epoch / epoch['seconds']:11.2f}x faster")
 PY
