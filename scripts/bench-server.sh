@@ -4,13 +4,14 @@
 # server's peak RSS and its start-up time to ready. Loopback only; every run is bounded.
 #
 #   scripts/bench-server.sh [--model DIR] [--duration SECONDS] [--threads N] [--backend native|torch]
+# (without --backend: the server's default, native)
 # NER_BIN=PATH measures another build of `ner` (for before/after tables).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MODEL=$ROOT/models/en-conll03
 DURATION=10
 THREADS=2
-BACKEND=native
+BACKEND=
 while (($#)); do
   case $1 in
     --backend) BACKEND=$2; shift 2 ;;
@@ -33,7 +34,7 @@ NER=${NER_BIN:-$ROOT/target/release/ner}
 WORK=$(mktemp -d)
 PORT=$((20000 + RANDOM % 20000))
 T0=$(date +%s.%N)
-"$NER" serve --model "$MODEL" --backend "$BACKEND" --host 127.0.0.1 --port "$PORT" --threads "$THREADS" --log-format json 2>"$WORK/server.log" &
+"$NER" serve --model "$MODEL" ${BACKEND:+--backend "$BACKEND"} --host 127.0.0.1 --port "$PORT" --threads "$THREADS" --log-format json 2>"$WORK/server.log" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 until "$NER" health --addr "127.0.0.1:$PORT" --path /ready >/dev/null 2>&1; do
