@@ -32,15 +32,10 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 NER=${NER_BIN:-$ROOT/target/release/ner}
 WORK=$(mktemp -d)
-PORT=$((20000 + RANDOM % 20000))
+# shellcheck source=lib/background-server.sh
+source "$ROOT/scripts/lib/background-server.sh"
 T0=$(date +%s.%N)
-"$NER" serve --model "$MODEL" ${BACKEND:+--backend "$BACKEND"} --host 127.0.0.1 --port "$PORT" --threads "$THREADS" --log-format json 2>"$WORK/server.log" &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-until "$NER" health --addr "127.0.0.1:$PORT" --path /ready >/dev/null 2>&1; do
-  kill -0 $PID 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.01
-done
+start_server --model "$MODEL" ${BACKEND:+--backend "$BACKEND"} --threads "$THREADS"
 T1=$(date +%s.%N)
 STARTUP=$(python3 -c "print(f'{($T1 - $T0) * 1000:.0f}')")
 

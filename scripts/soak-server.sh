@@ -26,14 +26,9 @@ source "$ROOT/scripts/setup.sh"
 command -v wrk >/dev/null 2>&1 || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 NER=${NER_BIN:-$ROOT/target/release/ner}
 WORK=$(mktemp -d)
-PORT=$((20000 + RANDOM % 20000))
-"$NER" serve --model "$MODEL" --backend "$BACKEND" --host 127.0.0.1 --port "$PORT" --log-format json 2>"$WORK/server.log" &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-until "$NER" health --addr "127.0.0.1:$PORT" --path /ready >/dev/null 2>&1; do
-  kill -0 $PID 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=lib/background-server.sh
+source "$ROOT/scripts/lib/background-server.sh"
+start_server --model "$MODEL" --backend "$BACKEND"
 cat >"$WORK/random.lua" <<'LUA'
 -- Every request a new text of 1 to 3,000 words drawn from a small news vocabulary.
 local words = {"The", "European", "Commission", "said", "on", "Thursday", "it", "disagreed",

@@ -165,7 +165,7 @@ fn inference(
     }
     let t = median(times);
     emit(
-        serde_json::json!({"what": "inference", "backend": name(backend), "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}),
+        serde_json::json!({"what": "inference", "backend": backend.name(), "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}),
     );
     Ok(())
 }
@@ -191,7 +191,7 @@ fn latency(args: &Args, backend: Backend, model_dir: &Path) -> Result<()> {
     lat.sort_by(f64::total_cmp);
     let p99 = lat[lat.len() * 99 / 100];
     emit(
-        serde_json::json!({"what": "latency_15_tokens", "backend": name(backend), "median_ms": median(lat), "p99_ms": p99}),
+        serde_json::json!({"what": "latency_15_tokens", "backend": backend.name(), "median_ms": median(lat), "p99_ms": p99}),
     );
     Ok(())
 }
@@ -214,11 +214,4 @@ fn training(args: &Args, train: &Corpus, dir: &Path) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn name(b: Backend) -> &'static str {
-    match b {
-        Backend::Native => "native",
-        Backend::Torch => "torch",
-    }
 }

@@ -7,7 +7,7 @@ use ner_core::conll::write_sentence;
 use ner_model::tagger::{Inference, Native};
 use ner_model::threading::Threading;
 use ner_model::training::evaluate::{evaluate, render_tags};
-use ner_model::{checkpoint, Backend, Device, EncoderThreading};
+use ner_model::{checkpoint, Backend, EncoderThreading};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -45,9 +45,7 @@ pub fn run(args: Args) -> Result<()> {
     let corpus = read_corpus(&args.file, &args.columns)?;
     let model = checkpoint::load(&args.model, device)?;
     let mut threading = Threading::new(args.threads, EncoderThreading::Auto);
-    let mut native = (args.backend == Backend::Native && device == Device::Cpu)
-        .then(|| Native::new(&model.model))
-        .transpose()?;
+    let mut native = Native::for_backend(&model.model, args.backend, device)?;
     let inference = Inference {
         batch_size: args.batch_size,
         device,

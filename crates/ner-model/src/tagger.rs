@@ -54,6 +54,15 @@ pub enum Backend {
     Torch,
 }
 
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Native => "native",
+            Backend::Torch => "torch",
+        }
+    }
+}
+
 impl std::str::FromStr for Backend {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Self, String> {
@@ -73,6 +82,18 @@ pub struct Native {
 }
 
 impl Native {
+    /// The native model when `backend` asks for it and the device is the CPU (CUDA always runs
+    /// libtorch).
+    pub fn for_backend(
+        model: &BiLstmCrf,
+        backend: Backend,
+        device: Device,
+    ) -> Result<Option<Native>> {
+        (backend == Backend::Native && device == Device::Cpu)
+            .then(|| Native::new(model))
+            .transpose()
+    }
+
     pub fn new(model: &BiLstmCrf) -> Result<Native> {
         Ok(Native {
             model: NativeModel::new(model)?,
@@ -117,9 +138,7 @@ impl Tagger {
 
     pub fn from_loaded(loaded: LoadedModel, opts: TaggerOptions) -> Result<Self> {
         let transitions = loaded.model.crf.transitions()?;
-        let native = (opts.backend == Backend::Native && opts.device == Device::Cpu)
-            .then(|| Native::new(&loaded.model))
-            .transpose()?;
+        let native = Native::for_backend(&loaded.model, opts.backend, opts.device)?;
         Ok(Tagger {
             loaded,
             transitions,

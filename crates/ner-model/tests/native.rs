@@ -11,22 +11,23 @@ use ner_model::{CellKind, ModelConfig};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
-const TEXT: &[&str] = &[
-    "John Smith visited Paris on Monday .",
-    "Reuters",
-    "Shares of Acme Corp rose 5 percent in New York trading , officials said .",
-    "Ünïcödé wörds and 中文 too",
-    "A B",
-    "x",
-];
+mod common;
+use common::{tokens, SENTENCES};
 
+/// The shared sentences and a one-word one.
 fn sentences() -> Vec<Vec<&'static str>> {
-    TEXT.iter().map(|s| s.split(' ').collect()).collect()
+    let mut s = tokens();
+    s.push(vec!["x"]);
+    s
 }
 
 fn build(config: &ModelConfig, seed: i64) -> (VarStore, BiLstmCrf, Vocab) {
     tch::manual_seed(seed);
-    let mut vocab = Vocab::build(TEXT.iter().flat_map(|s| s.split(' ')).take(15), config, 1);
+    let mut vocab = Vocab::build(
+        SENTENCES.iter().flat_map(|s| s.split(' ')).take(15),
+        config,
+        1,
+    );
     if config.bigram_dim > 0 {
         vocab.build_bigrams(sentences().into_iter().take(3), 1);
     }

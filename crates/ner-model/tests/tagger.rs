@@ -13,17 +13,8 @@ use ner_model::{CellKind, ModelConfig, TagRequest, Tagger, TaggerOptions};
 use tch::nn::VarStore;
 use tch::Device;
 
-const SENTENCES: &[&str] = &[
-    "John Smith visited Paris on Monday .",
-    "Reuters",
-    "Shares of Acme Corp rose 5 percent in New York trading , officials said .",
-    "Ünïcödé wörds and 中文 too",
-    "A B",
-];
-
-fn tokens() -> Vec<Vec<&'static str>> {
-    SENTENCES.iter().map(|s| s.split(' ').collect()).collect()
-}
+mod common;
+use common::{tokens, SENTENCES};
 
 fn tiny(config: &ModelConfig) -> (VarStore, BiLstmCrf, Vocab) {
     tch::manual_seed(11);
