@@ -100,6 +100,7 @@ impl NerModel for Model {
     fn tag(
         &mut self,
         sentences: &[Vec<String>],
+        documents: &[usize],
         options: TagOptions,
     ) -> Result<Vec<Tagged>, ModelError> {
         let req = TagRequest {
@@ -107,7 +108,7 @@ impl NerModel for Model {
             nbest: options.nbest,
         };
         self.tagger
-            .tag(sentences, req)
+            .tag_documents(sentences, documents, req)
             .map_err(|e| ModelError::Tagging(e.to_string()))
     }
 }

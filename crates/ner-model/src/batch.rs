@@ -1,6 +1,7 @@
 //! Padding encoded sentences into tensors.
 
 use crate::cells::reverse_index;
+use crate::context::part_ranges;
 use crate::vocab::{Encoded, PAD};
 use tch::{Device, Tensor};
 
@@ -21,6 +22,59 @@ pub struct Batch {
     /// Bigram ids `[B, T, 2]` (with the left and with the right neighbour), when the model
     /// uses them.
     pub bigrams: Option<Tensor>,
+    /// When an item is a window of several sentences: where each sentence's tokens lie.
+    pub sentences: Option<Sentences>,
+}
+
+/// The sentences inside a batch of windows, for scoring each sentence on its own.
+#[derive(Debug)]
+pub struct Sentences {
+    /// Flat positions `b * T + t` of each sentence's tokens, `[S * L]` for the longest
+    /// sentence's length `L` (padding points at position 0 and is masked).
+    pub index: Tensor,
+    /// `[S, L]`.
+    pub mask: Tensor,
+}
+
+impl Sentences {
+    /// `None` when every item is a single sentence.
+    fn new(items: &[&Encoded], t_max: usize, device: Device) -> Option<Sentences> {
+        if items.iter().all(|e| e.parts.len() <= 1) {
+            return None;
+        }
+        let ranges: Vec<(usize, std::ops::Range<usize>)> = items
+            .iter()
+            .enumerate()
+            .flat_map(|(b, e)| part_ranges(e).into_iter().map(move |r| (b, r)))
+            .filter(|(_, r)| !r.is_empty())
+            .collect();
+        let l = ranges.iter().map(|(_, r)| r.len()).max().unwrap_or(1);
+        let mut index = vec![0i64; ranges.len() * l];
+        let mut mask = vec![false; ranges.len() * l];
+        for (s, (b, r)) in ranges.iter().enumerate() {
+            for (j, t) in r.clone().enumerate() {
+                index[s * l + j] = (b * t_max + t) as i64;
+                mask[s * l + j] = true;
+            }
+        }
+        let shape = [ranges.len() as i64, l as i64];
+        Some(Sentences {
+            index: Tensor::from_slice(&index).to_device(device),
+            mask: Tensor::from_slice(&mask).view(shape).to_device(device),
+        })
+    }
+
+    /// Rows of `x` (`[B, T, ...]`) regrouped per sentence: `[S, L, ...]`.
+    pub fn gather(&self, x: &Tensor) -> Tensor {
+        let s = x.size();
+        let mut flat = vec![s[0] * s[1]];
+        flat.extend_from_slice(&s[2..]);
+        let mut out = self.mask.size();
+        out.extend_from_slice(&s[2..]);
+        x.reshape(flat.as_slice())
+            .index_select(0, &self.index)
+            .reshape(out.as_slice())
+    }
 }
 
 impl Batch {
@@ -57,6 +111,7 @@ impl Batch {
         }
         let pieces = pieces(items, t_max, device);
         let bigrams = bigrams(items, t_max, device);
+        let sentences = Sentences::new(items, t_max, device);
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -73,6 +128,7 @@ impl Batch {
             tags: with_tags.then(|| t(&tags)),
             pieces,
             bigrams,
+            sentences,
         }
     }
 
@@ -121,10 +177,9 @@ fn bigrams(items: &[&Encoded], t_max: usize, device: Device) -> Option<Tensor> {
     }
     let mut ids = vec![PAD; items.len() * t_max * 2];
     for (i, e) in items.iter().enumerate() {
-        for t in 0..e.len().min(e.bigrams.len().saturating_sub(1)) {
+        for (t, pair) in e.bigrams.iter().take(e.len()).enumerate() {
             let at = (i * t_max + t) * 2;
-            ids[at] = e.bigrams[t];
-            ids[at + 1] = e.bigrams[t + 1];
+            ids[at..at + 2].copy_from_slice(pair);
         }
     }
     Some(
@@ -138,21 +193,20 @@ fn bigrams(items: &[&Encoded], t_max: usize, device: Device) -> Option<Tensor> {
 mod tests {
     use super::*;
 
-    fn encoded(n: usize, bigrams: Vec<i64>) -> Encoded {
+    fn encoded(n: usize, bigrams: Vec<[i64; 2]>) -> Encoded {
         Encoded {
             words: vec![2; n],
             chars: vec![vec![2]; n],
             casing: vec![3; n],
-            pieces: Vec::new(),
             bigrams,
-            tags: None,
+            ..Encoded::default()
         }
     }
 
     #[test]
     fn bigrams_pair_each_token_with_its_left_and_right_neighbour() {
-        let a = encoded(2, vec![10, 11, 12]);
-        let b = encoded(1, vec![20, 21]);
+        let a = encoded(2, vec![[10, 11], [11, 12]]);
+        let b = encoded(1, vec![[20, 21]]);
         let batch = Batch::new(&[&a, &b], Device::Cpu);
         let ids = batch.bigrams.expect("bigram ids");
         assert_eq!(ids.size(), [2, 2, 2]);
@@ -164,5 +218,25 @@ mod tests {
         assert!(Batch::new(&[&encoded(2, Vec::new())], Device::Cpu)
             .bigrams
             .is_none());
+    }
+
+    #[test]
+    fn sentences_of_windows_are_gathered_at_their_positions() {
+        // A window of sentences of 2 and 1 tokens, and a lone sentence of 3 tokens: T = 3.
+        let window = crate::context::concat(&[&encoded(2, Vec::new()), &encoded(1, Vec::new())]);
+        let lone = encoded(3, Vec::new());
+        let batch = Batch::new(&[&window, &lone], Device::Cpu);
+        let s = batch.sentences.expect("a window was batched");
+        let x = Tensor::arange(6, (tch::Kind::Int64, Device::Cpu)).view([2, 3]);
+        let got: Vec<i64> = Vec::try_from(s.gather(&x).reshape([-1])).unwrap();
+        // Rows: sentence (0,1) of window 0, sentence (2) of window 0, sentence (3,4,5) of item 1;
+        // padding gathers position 0 and is masked.
+        assert_eq!(got, [0, 1, 0, 2, 0, 0, 3, 4, 5]);
+        let mask: Vec<bool> = Vec::try_from(s.mask.reshape([-1])).unwrap();
+        assert_eq!(
+            mask,
+            [true, true, false, true, false, false, true, true, true]
+        );
+        assert!(Batch::new(&[&lone], Device::Cpu).sentences.is_none());
     }
 }

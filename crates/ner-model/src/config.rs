@@ -149,6 +149,10 @@ pub struct ModelConfig {
     pub layers: i64,
     pub dropout: f64,
     pub dropout_kind: DropoutKind,
+    /// Document context: the encoder reads consecutive sentences of one document (up to this
+    /// many tokens, never across documents) as one sequence; 0 reads each sentence alone.
+    /// Scores and decoding stay per sentence (see [`crate::context`]).
+    pub context_tokens: usize,
     /// The tag scheme inside the model (BIO or BIOES), whatever the files use.
     pub scheme: TagScheme,
     /// How raw text is tokenised at serving time.
@@ -178,6 +182,7 @@ impl Default for ModelConfig {
             layers: 1,
             dropout: 0.5,
             dropout_kind: DropoutKind::Standard,
+            context_tokens: 0,
             scheme: TagScheme::Bio,
             tokenization: Mode::Word,
         }

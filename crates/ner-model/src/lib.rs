@@ -5,7 +5,7 @@
 //! - [`cells`] — the recurrent cells (lstm, gru, rnn, peephole, cifg) and the encoder;
 //! - [`crf`] — the CRF's likelihood on libtorch;
 //! - [`model`] — the network; [`native`] — its forward pass without libtorch, for inference;
-//! - [`batch`] — padding;
+//! - [`batch`] — padding; [`context`] — windows of sentences for document context;
 //! - [`checkpoint`] — model directories, validated and written atomically;
 //! - [`tagger`] — inference for the CLI and the server, with its [`threading`];
 //! - [`training`] — a training run: epochs, selection, checkpoints, resume, observers.
@@ -18,6 +18,7 @@ pub mod batch;
 pub mod cells;
 pub mod checkpoint;
 pub mod config;
+pub mod context;
 pub mod crf;
 pub mod diagnostics;
 pub mod error;

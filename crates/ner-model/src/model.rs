@@ -275,6 +275,11 @@ impl BiLstmCrf {
     pub fn loss(&self, batch: &Batch, train: bool) -> Option<Tensor> {
         let tags = batch.tags.as_ref()?;
         let em = self.emissions(batch, train);
-        Some(self.crf.nll(&em, tags, &batch.mask).mean(Kind::Float))
+        // Windows of several sentences: each sentence is scored on its own, as it is decoded.
+        let nll = match &batch.sentences {
+            Some(s) => self.crf.nll(&s.gather(&em), &s.gather(tags), &s.mask),
+            None => self.crf.nll(&em, tags, &batch.mask),
+        };
+        Some(nll.mean(Kind::Float))
     }
 }

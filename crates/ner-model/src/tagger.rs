@@ -6,6 +6,7 @@
 
 use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
+use crate::context;
 use crate::error::Result;
 use crate::model::BiLstmCrf;
 use crate::native::{NativeModel, Workspace};
@@ -171,11 +172,24 @@ impl Tagger {
         }
     }
 
-    /// Tags sentences (each a slice of tokens); results come back in input order. Empty
-    /// sentences get empty results.
+    /// Tags sentences (each a slice of tokens), each a document of its own; results come
+    /// back in input order. Empty sentences get empty results.
     pub fn tag<S: AsRef<str>>(
         &mut self,
         sentences: &[Vec<S>],
+        req: TagRequest,
+    ) -> Result<Vec<Tagged>> {
+        let documents: Vec<usize> = (0..sentences.len()).collect();
+        self.tag_documents(sentences, &documents, req)
+    }
+
+    /// Tags sentences of documents: `documents[i]` names the document of sentence `i`, and a
+    /// document's sentences are consecutive. A model with document context reads them
+    /// together; others tag each sentence alone.
+    pub fn tag_documents<S: AsRef<str>>(
+        &mut self,
+        sentences: &[Vec<S>],
+        documents: &[usize],
         req: TagRequest,
     ) -> Result<Vec<Tagged>> {
         let encoded: Vec<_> = sentences
@@ -199,7 +213,7 @@ impl Tagger {
             threading: Some(threading),
             native: native.as_mut(),
         };
-        run.for_each_emissions(&loaded.model, &encoded, |i, em| {
+        run.for_each_in_context(&loaded.model, &encoded, documents, |i, em| {
             out[i] = decode(viterbi, transitions, tags, em, req);
         })?;
         Ok(out)
@@ -327,12 +341,51 @@ impl Inference<'_> {
         Ok(())
     }
 
-    /// The best tag path of every sentence, in input order.
-    pub fn best_paths(self, model: &BiLstmCrf, data: &[Encoded]) -> Result<Vec<Vec<usize>>> {
+    /// [`Inference::for_each_emissions`] over sentences of documents (`documents[i]` for
+    /// sentence `i`, consecutive): a model with document context reads each window of a
+    /// document's sentences as one sequence (see [`crate::context`]); `f` still gets each
+    /// sentence's own emissions.
+    pub fn for_each_in_context(
+        self,
+        model: &BiLstmCrf,
+        data: &[Encoded],
+        documents: &[usize],
+        mut f: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        let budget = model.config.context_tokens;
+        if budget == 0 {
+            return self.for_each_emissions(model, data, f);
+        }
+        let lens: Vec<usize> = data.iter().map(Encoded::len).collect();
+        let windows = context::windows(&lens, documents, budget);
+        let joined: Vec<Encoded> = windows
+            .iter()
+            .map(|w| context::concat(&data[w.clone()].iter().collect::<Vec<_>>()))
+            .collect();
+        let k = model.tags.len();
+        self.for_each_emissions(model, &joined, |w, em| {
+            let mut at = 0;
+            for i in windows[w].clone() {
+                if lens[i] > 0 {
+                    f(i, &em[at * k..(at + lens[i]) * k]);
+                }
+                at += lens[i];
+            }
+        })
+    }
+
+    /// The best tag path of every sentence, in input order (`documents` as for
+    /// [`Inference::for_each_in_context`]).
+    pub fn best_paths(
+        self,
+        model: &BiLstmCrf,
+        data: &[Encoded],
+        documents: &[usize],
+    ) -> Result<Vec<Vec<usize>>> {
         let tr = model.crf.transitions()?;
         let mut viterbi = Viterbi::new();
         let mut out = vec![Vec::new(); data.len()];
-        self.for_each_emissions(model, data, |i, em| {
+        self.for_each_in_context(model, data, documents, |i, em| {
             viterbi.decode(&tr, em, &mut out[i]);
         })?;
         Ok(out)

@@ -60,20 +60,22 @@ pub fn casing(word: &str) -> i64 {
     }
 }
 
-/// One sentence as model inputs (no padding).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One sentence (or a window of sentences, see [`crate::context`]) as model inputs (no
+/// padding).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Encoded {
     pub words: Vec<i64>,
     pub chars: Vec<Vec<i64>>,
     pub casing: Vec<i64>,
     /// Word-piece ids per word, when the model has subword vectors.
     pub pieces: Vec<Vec<i64>>,
-    /// Bigram ids, when the model has bigram features: `len() + 1` of them, the bigram of
-    /// token `t` with its left neighbour at `t` and with its right neighbour at `t + 1`
-    /// (sentence boundaries count as neighbours).
-    pub bigrams: Vec<i64>,
+    /// Bigram ids, when the model has bigram features: for each token, its bigram with its
+    /// left neighbour and with its right neighbour (sentence boundaries count as neighbours).
+    pub bigrams: Vec<[i64; 2]>,
     /// Gold tag indices, for training.
     pub tags: Option<Vec<i64>>,
+    /// The lengths of the sentences concatenated into this sequence (empty: one sentence).
+    pub parts: Vec<usize>,
 }
 
 impl Encoded {
@@ -82,6 +84,10 @@ impl Encoded {
     }
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
+    }
+    /// How many sentences this sequence holds (see [`Encoded::parts`]).
+    pub fn sentences(&self) -> usize {
+        self.parts.len().max(1)
     }
 }
 
@@ -357,12 +363,15 @@ impl Vocab {
             bigrams: if self.bigrams.is_empty() {
                 Vec::new()
             } else {
-                self.bigram_keys(tokens)
+                let ids: Vec<i64> = self
+                    .bigram_keys(tokens)
                     .iter()
                     .map(|k| self.bigram_index.get(k).copied().unwrap_or(UNK))
-                    .collect()
+                    .collect();
+                ids.windows(2).map(|w| [w[0], w[1]]).collect()
             },
             tags: None,
+            parts: Vec::new(),
         }
     }
 
@@ -449,16 +458,16 @@ mod tests {
         // Seen twice: <s>北, 北京, 京</s>; seen once (unknown): 京人, 人</s>, <s>南, 南京.
         assert_eq!(v.num_bigrams(), 2 + 3);
         let e = v.encode(&["北", "京"]);
-        assert_eq!(e.bigrams.len(), 3);
-        assert!(e.bigrams.iter().all(|&b| b > UNK));
+        // One (left, right) pair per token; the right bigram of a token is the left one of
+        // the next.
+        assert_eq!(e.bigrams.len(), 2);
+        assert!(e.bigrams.iter().flatten().all(|&b| b > UNK));
+        assert_eq!(e.bigrams[0][1], e.bigrams[1][0]);
         let e = v.encode(&["南", "京", "人"]);
-        assert_eq!(e.bigrams[0], UNK);
-        assert_eq!(e.bigrams[1], UNK);
-        assert_eq!(e.bigrams[2], UNK);
-        assert_eq!(e.bigrams[3], UNK);
+        assert_eq!(e.bigrams, [[UNK; 2]; 3]);
         let e = v.encode(&["京"]);
-        assert_eq!(e.bigrams[0], UNK);
-        assert_eq!(e.bigrams[1], v.encode(&["北", "京"]).bigrams[2]);
+        assert_eq!(e.bigrams[0][0], UNK);
+        assert_eq!(e.bigrams[0][1], v.encode(&["北", "京"]).bigrams[1][1]);
         let mut back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
         back.reindex();
         back.validate().unwrap();

@@ -2,7 +2,7 @@
 //! every cell, both character encoders, casing, bigram and subword features, one and two
 //! layers, on random models and batches with padding; and the tags agree on a whole corpus.
 
-use ner_core::{LabelSet, TagScheme, TagSet};
+use ner_core::TagScheme;
 use ner_model::config::CharEncoderKind;
 use ner_model::model::BiLstmCrf;
 use ner_model::tagger::{Inference, Native};
@@ -12,48 +12,13 @@ use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
 mod common;
-use common::{tokens, SENTENCES};
+use common::{build, tokens};
 
 /// The shared sentences and a one-word one.
 fn sentences() -> Vec<Vec<&'static str>> {
     let mut s = tokens();
     s.push(vec!["x"]);
     s
-}
-
-fn build(config: &ModelConfig, seed: i64) -> (VarStore, BiLstmCrf, Vocab) {
-    tch::manual_seed(seed);
-    let mut vocab = Vocab::build(
-        SENTENCES.iter().flat_map(|s| s.split(' ')).take(15),
-        config,
-        1,
-    );
-    if config.bigram_dim > 0 {
-        vocab.build_bigrams(sentences().into_iter().take(3), 1);
-    }
-    let tags = TagSet::new(config.scheme, LabelSet::frozen_from(["LOC", "ORG", "PER"]));
-    let vs = VarStore::new(Device::Cpu);
-    let mut model = BiLstmCrf::new(
-        &vs.root(),
-        config,
-        &tags,
-        vocab.num_words() as i64,
-        vocab.num_chars() as i64,
-        vocab.num_bigrams() as i64,
-    );
-    if config.subword_dim > 0 {
-        model.set_subword_table(
-            Tensor::randn([23, config.subword_dim], (Kind::Float, Device::Cpu)),
-            Device::Cpu,
-        );
-    }
-    // Random weights everywhere (biases too), so that no term of the forward pass is zero.
-    tch::no_grad(|| {
-        for (_, mut v) in vs.variables() {
-            v.copy_(&(Tensor::randn(v.size(), (Kind::Float, Device::Cpu)) * 0.5));
-        }
-    });
-    (vs, model, vocab)
 }
 
 /// Each sentence encoded; with subword features, word-piece ids drawn from the table (some

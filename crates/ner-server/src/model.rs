@@ -43,10 +43,13 @@ pub enum ModelError {
 /// factory that builds it is).
 pub trait NerModel {
     fn info(&self) -> ModelInfo;
-    /// One [`Tagged`] per sentence, in order.
+    /// One [`Tagged`] per sentence, in order. `documents[i]` names the document (request) of
+    /// sentence `i`; a document's sentences are consecutive, and a model with document
+    /// context reads them together.
     fn tag(
         &mut self,
         sentences: &[Vec<String>],
+        documents: &[usize],
         options: TagOptions,
     ) -> Result<Vec<Tagged>, ModelError>;
 }

@@ -39,6 +39,7 @@ impl NerModel for Fake {
     fn tag(
         &mut self,
         sentences: &[Vec<String>],
+        _documents: &[usize],
         options: TagOptions,
     ) -> Result<Vec<Tagged>, ModelError> {
         if let Some(g) = &self.gate {

@@ -28,6 +28,7 @@ pub struct ModelFlags {
     /// Encoder hidden size per direction.
     #[arg(long)]
     pub hidden: Option<i64>,
+    /// Word embedding size (default 100; 128 when started from subword vectors).
     #[arg(long)]
     pub word_dim: Option<i64>,
     /// Look words up lower-cased (true/false).
@@ -36,17 +37,23 @@ pub struct ModelFlags {
     /// Map digits to 0 before lookup (true/false).
     #[arg(long)]
     pub normalize_digits: Option<bool>,
+    /// Probability of replacing a training word by the unknown word (0 to 1), so that the
+    /// model learns to tag from characters, casing and subword vectors.
     #[arg(long)]
     pub word_dropout: Option<f64>,
     /// Character encoder: cnn, lstm or none.
     #[arg(long)]
     pub char_encoder: Option<CharEncoderKind>,
+    /// Character embedding size.
     #[arg(long)]
     pub char_dim: Option<i64>,
+    /// Filters of the character CNN (its output size).
     #[arg(long)]
     pub char_filters: Option<i64>,
+    /// Kernel width of the character CNN, in characters.
     #[arg(long)]
     pub char_kernel: Option<i64>,
+    /// Hidden size per direction of the character BiLSTM (--char-encoder lstm).
     #[arg(long)]
     pub char_hidden: Option<i64>,
     /// Casing feature size (0: off).
@@ -56,11 +63,18 @@ pub struct ModelFlags {
     /// character bigrams of Chinese NER. Bigrams seen once in training count as unknown.
     #[arg(long)]
     pub bigram_dim: Option<i64>,
+    /// Dropout probability on the embeddings and the encoder's output (0 to 1).
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// standard or locked (variational).
+    /// Dropout masks: standard (new per element) or locked (variational: one mask per
+    /// sentence, shared by all time steps).
     #[arg(long)]
     pub dropout_kind: Option<DropoutKind>,
+    /// Document context: read consecutive sentences of one document (up to this many tokens,
+    /// never across -DOCSTART- lines) as one sequence; 0 reads each sentence alone. Each
+    /// sentence is still scored and decoded on its own.
+    #[arg(long)]
+    pub context_tokens: Option<usize>,
     /// Tag scheme inside the model: bio or bioes.
     #[arg(long)]
     pub model_scheme: Option<TagScheme>,
@@ -80,18 +94,22 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
 /// Optimisation flags; each overrides the `--config` file and the defaults.
 #[derive(Debug, Clone, clap::Args, Default)]
 pub struct TrainFlags {
+    /// Most epochs to train (early stopping may end sooner).
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Sentences per optimisation step (windows of sentences with --context-tokens).
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// sgd (with momentum) or adam.
     #[arg(long)]
     pub optimizer: Option<OptimizerKind>,
+    /// Learning rate (default: 0.015 for sgd, 0.001 for adam).
     #[arg(long)]
     pub lr: Option<f64>,
     /// SGD learning-rate decay per epoch: lr / (1 + decay * epoch).
     #[arg(long)]
     pub lr_decay: Option<f64>,
+    /// SGD momentum (0: plain SGD).
     #[arg(long)]
     pub momentum: Option<f64>,
     /// Gradient-norm clipping (0: off).
@@ -100,6 +118,7 @@ pub struct TrainFlags {
     /// Early stopping: epochs without a better dev F1 (0: never stop early).
     #[arg(long)]
     pub patience: Option<usize>,
+    /// Random seed of initialisation, batch order and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
     /// Evaluate and save an exponential moving average of the weights with this decay (e.g.
@@ -241,6 +260,7 @@ impl ModelFlags {
             self,
             cell,
             layers,
+            forget_bias,
             hidden,
             word_dim,
             lowercase,
@@ -255,6 +275,7 @@ impl ModelFlags {
             bigram_dim,
             dropout,
             dropout_kind,
+            context_tokens,
             tokenization
         );
         if let Some(s) = self.model_scheme {

@@ -51,9 +51,9 @@ impl NativeModel {
         }
         if let Some(bg) = &self.bigram {
             // Encoded without a bigram vocabulary: both bigrams unknown, as in training.
-            let id = |i: usize| e.bigrams.get(i).copied().unwrap_or(crate::vocab::UNK);
-            put(bg.row(id(t)), bg.dim);
-            put(bg.row(id(t + 1)), bg.dim);
+            let [left, right] = e.bigrams.get(t).copied().unwrap_or([crate::vocab::UNK; 2]);
+            put(bg.row(left), bg.dim);
+            put(bg.row(right), bg.dim);
         }
         // The subword mean comes last.
         if let Some(sw) = &self.subword {

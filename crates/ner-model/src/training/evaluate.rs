@@ -22,7 +22,8 @@ pub fn evaluate(
         .iter()
         .map(|s| vocab.encode(&s.tokens))
         .collect();
-    let paths = run.best_paths(model, &encoded)?;
+    let documents: Vec<usize> = corpus.sentences.iter().map(|s| s.document).collect();
+    let paths = run.best_paths(model, &encoded, &documents)?;
     let mut ev = Evaluator::new();
     for (s, p) in corpus.sentences.iter().zip(&paths) {
         let gold: Vec<Tag<&str>> = s

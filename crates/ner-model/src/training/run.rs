@@ -13,6 +13,7 @@ use super::inputs;
 use super::observer::{EpochReport, Observer};
 use super::trainer::{EpochStats, Trainer};
 use crate::checkpoint::{self as model_dir, Meta};
+use crate::context;
 use crate::error::{ModelError, Result};
 use crate::tagger::Inference;
 use crate::vocab::Encoded;
@@ -434,11 +435,12 @@ fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Resu
     Ok(tags)
 }
 
-/// The training sentences with their gold tags as the model's tag indices.
+/// The training sentences with their gold tags as the model's tag indices; with document
+/// context, joined into the windows the model reads (each sentence still scored alone).
 fn encode_examples(train: &Corpus, trainer: &Trainer) -> Result<Vec<Encoded>> {
     let tags = &trainer.model.tags;
     let map = LabelMap::new(&train.labels, tags.labels());
-    train
+    let sentences = train
         .sentences
         .iter()
         .map(|s| {
@@ -447,5 +449,15 @@ fn encode_examples(train: &Corpus, trainer: &Trainer) -> Result<Vec<Encoded>> {
             e.tags = Some(gold.into_iter().map(|i| i as i64).collect());
             Ok(e)
         })
-        .collect()
+        .collect::<Result<Vec<Encoded>>>()?;
+    let budget = trainer.model.config.context_tokens;
+    if budget == 0 {
+        return Ok(sentences);
+    }
+    let lens: Vec<usize> = sentences.iter().map(Encoded::len).collect();
+    let documents: Vec<usize> = train.sentences.iter().map(|s| s.document).collect();
+    Ok(context::windows(&lens, &documents, budget)
+        .into_iter()
+        .map(|w| context::concat(&sentences[w].iter().collect::<Vec<_>>()))
+        .collect())
 }

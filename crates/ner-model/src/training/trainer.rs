@@ -140,6 +140,7 @@ impl Trainer {
         self.optimizer.set_lr(lr);
         let usable: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
         let batches = self.batches(usable.len(), |i| data[usable[i]].len());
+        let sentences = usable.iter().map(|&i| data[i].sentences()).sum();
         let start = Instant::now();
         let (mut total, mut done, mut tokens, mut n_batches) = (0.0, 0usize, 0usize, 0usize);
         let mut interrupted = false;
@@ -152,11 +153,11 @@ impl Trainer {
             let (loss, batch_tokens) = self.step(epoch, &items)?;
             total += loss;
             n_batches += 1;
-            done += items.len();
+            done += items.iter().map(|e| e.sentences()).sum::<usize>();
             tokens += batch_tokens;
             progress(&BatchProgress {
                 sentences_done: done,
-                sentences: usable.len(),
+                sentences,
                 mean_loss: total / n_batches as f64,
                 tokens,
                 seconds: start.elapsed().as_secs_f64(),

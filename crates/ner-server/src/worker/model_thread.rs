@@ -67,15 +67,17 @@ pub(super) fn run_batch(model: &mut dyn NerModel, mut jobs: Vec<Job>, metrics: &
 fn process(model: &mut dyn NerModel, jobs: Vec<Job>, opts: TagOptions, metrics: &Metrics) {
     let mut replies = Vec::with_capacity(jobs.len());
     let mut sentences = Vec::new();
-    for job in jobs {
+    let mut documents = Vec::new();
+    for (document, job) in jobs.into_iter().enumerate() {
         replies.push((job.reply, job.sentences.len()));
+        documents.resize(documents.len() + job.sentences.len(), document);
         sentences.extend(job.sentences);
     }
     let tokens: usize = sentences.iter().map(Vec::len).sum();
     metrics.batch_sentences.observe(sentences.len() as f64);
     metrics.batch_tokens.observe(tokens as f64);
     metrics.tokens.inc_by(tokens as u64);
-    let result = catch_unwind(AssertUnwindSafe(|| model.tag(&sentences, opts)));
+    let result = catch_unwind(AssertUnwindSafe(|| model.tag(&sentences, &documents, opts)));
     let mut results = match result {
         Ok(Ok(r)) if r.len() == sentences.len() => Ok(r.into_iter()),
         Ok(Ok(r)) => Err(ModelError::WrongCount {

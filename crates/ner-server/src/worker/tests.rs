@@ -6,8 +6,8 @@ use crate::model::NerModel;
 use ner_core::{LabelSet, TagScheme, TagSet};
 use std::sync::mpsc as std_mpsc;
 
-/// Records the sentences of every batch; blocks on `gate` before each; panics on "boom";
-/// returns one result too few on "short".
+/// Records the first token of every sentence of every batch (and after a `/`, its document);
+/// blocks on `gate` before each; panics on "boom"; returns one result too few on "short".
 struct Recorder {
     batches: Arc<Mutex<Vec<Vec<String>>>>,
     gate: Option<std_mpsc::Receiver<()>>,
@@ -24,13 +24,26 @@ impl NerModel for Recorder {
         }
     }
 
-    fn tag(&mut self, sentences: &[Vec<String>], _: TagOptions) -> Result<Vec<Tagged>, ModelError> {
+    fn tag(
+        &mut self,
+        sentences: &[Vec<String>],
+        documents: &[usize],
+        _: TagOptions,
+    ) -> Result<Vec<Tagged>, ModelError> {
         if let Some(g) = &self.gate {
             let _ = g.recv();
         }
         let firsts: Vec<String> = sentences.iter().map(|s| s[0].clone()).collect();
         if let Ok(mut b) = self.batches.lock() {
-            b.push(firsts.clone());
+            let docs = documents.iter().map(|d| format!("/{d}"));
+            b.push(
+                firsts
+                    .iter()
+                    .cloned()
+                    .zip(docs)
+                    .map(|(f, d)| f + &d)
+                    .collect(),
+            );
         }
         if firsts.iter().any(|f| f == "boom") {
             panic!("boom");
@@ -109,7 +122,11 @@ async fn batches_are_gathered_while_the_model_is_busy_within_the_token_budget() 
         r.await.unwrap().unwrap();
     }
     // 4 + 4 + 4 reaches the budget of 10: the third job closes the second batch.
-    assert_eq!(recorded(&s), [vec!["a"], vec!["b", "c", "d"], vec!["e"]]);
+    // Each job is a document of its own, numbered within its batch.
+    assert_eq!(
+        recorded(&s),
+        [vec!["a/0"], vec!["b/0", "c/1", "d/2"], vec!["e/0"]]
+    );
 }
 
 #[tokio::test]
@@ -124,7 +141,7 @@ async fn a_job_whose_client_left_is_not_tagged() {
     open.send(()).unwrap();
     first.await.unwrap().unwrap();
     kept.await.unwrap().unwrap();
-    assert_eq!(recorded(&s), [vec!["a"], vec!["kept"]]);
+    assert_eq!(recorded(&s), [vec!["a/0"], vec!["kept/0"]]);
 }
 
 #[tokio::test]
