@@ -67,11 +67,10 @@ pub fn concat(parts: &[&Encoded]) -> Encoded {
 
 /// Where each part of an encoded sequence starts and how long it is.
 pub fn part_ranges(e: &Encoded) -> Vec<Range<usize>> {
-    if e.parts.is_empty() {
-        return vec![0..e.len()];
-    }
+    let whole = [e.len()];
+    let parts = if e.parts.is_empty() { &whole[..] } else { &e.parts };
     let mut start = 0;
-    e.parts
+    parts
         .iter()
         .map(|&n| {
             start += n;
