@@ -8,8 +8,7 @@ use ner_model::model::BiLstmCrf;
 use ner_model::tagger::{Inference, Native};
 use ner_model::vocab::{Encoded, Vocab};
 use ner_model::{CellKind, ModelConfig};
-use tch::nn::VarStore;
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
 mod common;
 use common::{build, tokens};
