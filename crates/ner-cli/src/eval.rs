@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use ner_core::conll::write_sentence;
 use ner_model::tagger::{Inference, Native};
 use ner_model::threading::Threading;
-use ner_model::training::evaluate::{evaluate, render_tags};
+use ner_model::training::evaluate::{corpus_features, evaluate, render_tags};
 use ner_model::{checkpoint, Backend, EncoderThreading};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -52,7 +52,8 @@ pub fn run(args: Args) -> Result<()> {
         threading: Some(&mut threading),
         native: native.as_mut(),
     };
-    let (report, predictions) = evaluate(&model.model, &model.vocab, &corpus, inference)?;
+    let features = corpus_features(model.contextual.as_ref(), &model.model.config, &corpus)?;
+    let (report, predictions) = evaluate(&model.model, &model.vocab, &corpus, features, inference)?;
     if let Some(out) = &args.write_predictions {
         let f = std::fs::File::create(out)
             .with_context(|| format!("cannot create {}", out.display()))?;

@@ -22,6 +22,8 @@ pub struct Batch {
     /// Bigram ids `[B, T, 2]` (with the left and with the right neighbour), when the model
     /// uses them.
     pub bigrams: Option<Tensor>,
+    /// Contextual features `[B, T, layers * dim]`, when the items have them.
+    pub contextual: Option<Tensor>,
     /// When an item is a window of several sentences: where each sentence's tokens lie.
     pub sentences: Option<Sentences>,
 }
@@ -112,6 +114,7 @@ impl Batch {
         let pieces = pieces(items, t_max, device);
         let bigrams = bigrams(items, t_max, device);
         let sentences = Sentences::new(items, t_max, device);
+        let contextual = contextual(items, t_max, device);
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -128,6 +131,7 @@ impl Batch {
             tags: with_tags.then(|| t(&tags)),
             pieces,
             bigrams,
+            contextual,
             sentences,
         }
     }
@@ -168,6 +172,24 @@ fn pieces(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, T
         Tensor::from_slice(&ids).view([b, t, p]).to_device(device),
         Tensor::from_slice(&counts).view([b, t]).to_device(device),
     ))
+}
+
+/// Contextual features `[B, T, W]` (zeros on padding), when every non-empty item has them.
+fn contextual(items: &[&Encoded], t_max: usize, device: Device) -> Option<Tensor> {
+    let first = items.iter().find(|e| !e.is_empty())?;
+    let width = first.contextual.len() / first.len();
+    if width == 0 || items.iter().any(|e| e.contextual.len() != e.len() * width) {
+        return None;
+    }
+    let mut x = vec![0f32; items.len() * t_max * width];
+    for (i, e) in items.iter().enumerate() {
+        x[i * t_max * width..][..e.contextual.len()].copy_from_slice(&e.contextual);
+    }
+    Some(
+        Tensor::from_slice(&x)
+            .view([items.len() as i64, t_max as i64, width as i64])
+            .to_device(device),
+    )
 }
 
 /// Bigram ids `[B, T, 2]` (left and right), when any item has bigrams.

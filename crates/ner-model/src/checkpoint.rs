@@ -8,6 +8,7 @@
 //! save never leaves a half model.
 
 use crate::config::ModelConfig;
+use crate::contextual::{self, Contextual};
 use crate::error::{ModelError, Result};
 use crate::model::BiLstmCrf;
 use crate::vocab::Vocab;
@@ -95,6 +96,8 @@ pub struct LoadedModel {
     pub model: BiLstmCrf,
     pub vocab: Vocab,
     pub meta: Meta,
+    /// The transformer of a model with contextual features.
+    pub contextual: Option<Contextual>,
 }
 
 impl std::fmt::Debug for LoadedModel {
@@ -305,12 +308,35 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
     if let Some(table) = subword {
         model.set_subword_table(table, device);
     }
+    let contextual = load_contextual(&config, device)?;
     Ok(LoadedModel {
         vs,
         model,
         vocab,
         meta,
+        contextual,
     })
+}
+
+/// The transformer of a model with contextual features, checked against its config.
+pub fn load_contextual(config: &ModelConfig, device: Device) -> Result<Option<Contextual>> {
+    if config.contextual_layers.is_empty() {
+        return Ok(None);
+    }
+    let source = config.contextual_source.as_deref().unwrap_or_default();
+    let c = Contextual::load(
+        &contextual::locate(source)?,
+        &config.contextual_layers,
+        device,
+    )?;
+    if c.dim() as i64 != config.contextual_dim {
+        return Err(ModelError::Data(format!(
+            "the transformer {source:?} gives {}-wide features, the model was trained on {}",
+            c.dim(),
+            config.contextual_dim
+        )));
+    }
+    Ok(Some(c))
 }
 
 /// Copies tensors from a safetensors file into `vs` after checking that names and shapes match

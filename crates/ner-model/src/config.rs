@@ -149,6 +149,14 @@ pub struct ModelConfig {
     pub layers: i64,
     pub dropout: f64,
     pub dropout_kind: DropoutKind,
+    /// Contextual word features: the hidden states of these transformer layers (0: its
+    /// embedding output), mean-pooled per word and mixed by learned scalar weights (empty:
+    /// none); see [`crate::contextual`].
+    pub contextual_layers: Vec<usize>,
+    /// Width of one layer's contextual features (the transformer's hidden size).
+    pub contextual_dim: i64,
+    /// The transformer the contextual features come from (see [`crate::contextual`]).
+    pub contextual_source: Option<String>,
     /// Document context: the encoder reads consecutive sentences of one document (up to this
     /// many tokens, never across documents) as one sequence; 0 reads each sentence alone.
     /// Scores and decoding stay per sentence (see [`crate::context`]).
@@ -183,6 +191,9 @@ impl Default for ModelConfig {
             dropout: 0.5,
             dropout_kind: DropoutKind::Standard,
             context_tokens: 0,
+            contextual_layers: Vec::new(),
+            contextual_dim: 0,
+            contextual_source: None,
             scheme: TagScheme::Bio,
             tokenization: Mode::Word,
         }
@@ -265,6 +276,16 @@ impl ModelConfig {
             CharEncoderKind::Lstm => 2 * self.char_hidden,
             CharEncoderKind::None => 0,
         };
-        self.word_dim + chars + self.casing_dim + self.subword_dim + 2 * self.bigram_dim
+        let contextual = if self.contextual_layers.is_empty() {
+            0
+        } else {
+            self.contextual_dim
+        };
+        self.word_dim
+            + chars
+            + self.casing_dim
+            + self.subword_dim
+            + 2 * self.bigram_dim
+            + contextual
     }
 }

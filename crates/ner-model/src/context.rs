@@ -52,6 +52,7 @@ pub fn concat(parts: &[&Encoded]) -> Encoded {
         out.casing.extend_from_slice(&e.casing);
         out.pieces.extend(e.pieces.iter().cloned());
         out.bigrams.extend_from_slice(&e.bigrams);
+        out.contextual.extend_from_slice(&e.contextual);
         out.parts.push(e.len());
     }
     if with_tags {
@@ -68,7 +69,11 @@ pub fn concat(parts: &[&Encoded]) -> Encoded {
 /// Where each part of an encoded sequence starts and how long it is.
 pub fn part_ranges(e: &Encoded) -> Vec<Range<usize>> {
     let whole = [e.len()];
-    let parts = if e.parts.is_empty() { &whole[..] } else { &e.parts };
+    let parts = if e.parts.is_empty() {
+        &whole[..]
+    } else {
+        &e.parts
+    };
     let mut start = 0;
     parts
         .iter()

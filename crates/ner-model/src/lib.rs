@@ -19,6 +19,7 @@ pub mod cells;
 pub mod checkpoint;
 pub mod config;
 pub mod context;
+pub mod contextual;
 pub mod crf;
 pub mod diagnostics;
 pub mod error;
@@ -29,6 +30,7 @@ pub mod subword;
 pub mod tagger;
 pub mod threading;
 pub mod training;
+pub mod transformer;
 pub mod vocab;
 
 pub use config::{CellKind, ModelConfig};

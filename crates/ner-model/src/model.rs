@@ -40,6 +40,33 @@ pub struct BiLstmCrf {
     pub crf: Crf,
     /// Frozen subword vectors `[V, D]` (not a variable: stored in `subword.safetensors`).
     pub subword_table: Option<Tensor>,
+    /// The scalar mix of the contextual layers: a weight per layer (softmax-normalised) and a
+    /// scale, as in ELMo (Peters et al. 2018).
+    pub(crate) mix: Option<ScalarMix>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ScalarMix {
+    pub(crate) weights: Tensor,
+    pub(crate) gamma: Tensor,
+}
+
+impl ScalarMix {
+    fn new(p: nn::Path, layers: usize) -> ScalarMix {
+        ScalarMix {
+            weights: p.zeros("weights", &[layers as i64]),
+            gamma: p.ones("gamma", &[1]),
+        }
+    }
+
+    /// `x [B, T, layers * dim]` mixed to `[B, T, dim]`.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let s = x.size();
+        let l = self.weights.size()[0];
+        let w = self.weights.softmax(0, Kind::Float).view([1, 1, l, 1]);
+        (x.view([s[0], s[1], l, -1]) * w).sum_dim_intlist([2].as_slice(), false, Kind::Float)
+            * &self.gamma
+    }
 }
 
 /// An embedding table initialised uniformly in `±sqrt(3 / dim)` (unit variance per row).
@@ -127,6 +154,8 @@ impl BiLstmCrf {
             proj,
             crf,
             subword_table: None,
+            mix: (!config.contextual_layers.is_empty())
+                .then(|| ScalarMix::new(root / "mix", config.contextual_layers.len())),
         }
     }
 
@@ -236,6 +265,16 @@ impl BiLstmCrf {
                 }
                 _ => Tensor::zeros(
                     [s[0], s[1], self.config.subword_dim],
+                    (Kind::Float, batch.words.device()),
+                ),
+            });
+        }
+        if let Some(mix) = &self.mix {
+            let s = batch.words.size();
+            feats.push(match &batch.contextual {
+                Some(x) => mix.forward(x),
+                None => Tensor::zeros(
+                    [s[0], s[1], self.config.contextual_dim],
                     (Kind::Float, batch.words.device()),
                 ),
             });

@@ -41,7 +41,7 @@ fn bad(path: &Path, message: impl Into<String>) -> ModelError {
     }
 }
 
-fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+pub(crate) fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     if !path.is_file() {
         return Err(bad(path, "missing tokenizer.json"));
     }
@@ -53,17 +53,27 @@ fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     Ok(t)
 }
 
+/// The `*.safetensors` file of a Hugging Face model directory (`model.safetensors` when there
+/// are several).
+pub fn safetensors_in(dir: &Path) -> Result<std::path::PathBuf> {
+    let preferred = dir.join("model.safetensors");
+    if preferred.is_file() {
+        return Ok(preferred);
+    }
+    std::fs::read_dir(dir)
+        .map_err(|e| ModelError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .ok_or_else(|| bad(dir, "no .safetensors file"))
+}
+
 impl Subword {
     /// Reads a BERT-style model directory: `tokenizer.json` and the embedding table named
     /// `table` (default: the tensor whose name ends in `word_embeddings.weight`) from its
     /// `*.safetensors` file, projected by PCA to `dim` dimensions when `dim` is smaller.
     pub fn from_pretrained(dir: &Path, table: Option<&str>, dim: Option<usize>) -> Result<Self> {
         let tokenizer = load_tokenizer(&dir.join(TOKENIZER_FILE))?;
-        let weights = std::fs::read_dir(dir)
-            .map_err(|e| ModelError::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
-            .ok_or_else(|| bad(dir, "no .safetensors file with an embedding table"))?;
+        let weights = safetensors_in(dir)?;
         let tensors = Tensor::read_safetensors(&weights)
             .map_err(|e| bad(&weights, format!("unreadable safetensors: {e}")))?;
         let (name, t) = tensors

@@ -7,6 +7,7 @@
 use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
 use crate::context;
+use crate::contextual;
 use crate::error::Result;
 use crate::model::BiLstmCrf;
 use crate::native::{NativeModel, Workspace};
@@ -192,10 +193,14 @@ impl Tagger {
         documents: &[usize],
         req: TagRequest,
     ) -> Result<Vec<Tagged>> {
-        let encoded: Vec<_> = sentences
+        let mut encoded: Vec<_> = sentences
             .iter()
             .map(|s| self.loaded.vocab.encode(s))
             .collect();
+        if let Some(c) = &self.loaded.contextual {
+            let in_context = self.loaded.model.config.context_tokens > 0;
+            contextual::attach(&mut encoded, c.features(sentences, documents, in_context)?);
+        }
         let mut out: Vec<Tagged> = vec![Tagged::default(); sentences.len()];
         let Tagger {
             loaded,

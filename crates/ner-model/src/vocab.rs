@@ -62,7 +62,7 @@ pub fn casing(word: &str) -> i64 {
 
 /// One sentence (or a window of sentences, see [`crate::context`]) as model inputs (no
 /// padding).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Encoded {
     pub words: Vec<i64>,
     pub chars: Vec<Vec<i64>>,
@@ -74,6 +74,8 @@ pub struct Encoded {
     pub bigrams: Vec<[i64; 2]>,
     /// Gold tag indices, for training.
     pub tags: Option<Vec<i64>>,
+    /// Contextual features `[len, layers, dim]` row-major, when the model has them.
+    pub contextual: Vec<f32>,
     /// The lengths of the sentences concatenated into this sequence (empty: one sentence).
     pub parts: Vec<usize>,
 }
@@ -371,6 +373,7 @@ impl Vocab {
                 ids.windows(2).map(|w| [w[0], w[1]]).collect()
             },
             tags: None,
+            contextual: Vec::new(),
             parts: Vec::new(),
         }
     }

@@ -117,9 +117,24 @@ fn native_emissions_equal_libtorch_for_every_cell_and_feature() {
         char_kernel: 5,
         ..config(CellKind::Peephole, CharEncoderKind::Cnn, 1)
     });
+    // Contextual features of two layers (as the accurate English model), with subword vectors.
+    cases.push(ModelConfig {
+        subword_dim: 4,
+        contextual_layers: vec![1, 3],
+        contextual_dim: 5,
+        ..config(CellKind::Lstm, CharEncoderKind::Cnn, 1)
+    });
     for (i, c) in cases.iter().enumerate() {
         let (_vs, model, vocab) = build(c, 100 + i as i64);
-        let data = encode(&vocab, c.subword_dim > 0);
+        let mut data = encode(&vocab, c.subword_dim > 0);
+        if !c.contextual_layers.is_empty() {
+            let width = c.contextual_layers.len() * c.contextual_dim as usize;
+            for (j, e) in data.iter_mut().enumerate() {
+                e.contextual = (0..e.len() * width)
+                    .map(|x| ((x * 7 + j) % 11) as f32 / 5.0 - 1.0)
+                    .collect();
+            }
+        }
         let reference = emissions(&model, &data, 64, None);
         let mut native = Native::new(&model).unwrap();
         for batch in [1, 2, 64] {

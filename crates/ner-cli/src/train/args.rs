@@ -174,6 +174,14 @@ pub struct Args {
     /// the subword dimension).
     #[arg(long)]
     pub init_words_from_subword: bool,
+    /// A BERT-style model (a Hugging Face directory, or a name installed under
+    /// $NER_CACHE_DIR/transformers by scripts/setup.sh, such as all-MiniLM-L6-v2) whose hidden
+    /// states, pooled per word and mixed by learned weights, become a frozen input feature.
+    #[arg(long, value_name = "DIR|NAME")]
+    pub contextual_model: Option<PathBuf>,
+    /// The transformer's hidden states to use, comma-separated (0: its embedding output).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4")]
+    pub contextual_layers: Vec<usize>,
     /// Train this many seeds (seed, seed+1, ...) and report mean and standard deviation.
     #[arg(long, default_value_t = 1)]
     pub seeds: usize,
@@ -249,6 +257,8 @@ impl Args {
             subword_dim: self.subword_dim,
             subword_table: self.subword_table.clone(),
             init_words_from_subword: self.init_words_from_subword,
+            contextual_model: self.contextual_model.clone(),
+            contextual_layers: self.contextual_layers.clone(),
         }
     }
 }

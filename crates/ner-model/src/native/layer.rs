@@ -55,9 +55,10 @@ impl NativeModel {
             put(bg.row(left), bg.dim);
             put(bg.row(right), bg.dim);
         }
-        // The subword mean comes last.
+        // The subword mean and the contextual mix come last.
+        let ctx = self.contextual_dim;
         if let Some(sw) = &self.subword {
-            let start = row.len() - sw.dim;
+            let start = row.len() - ctx - sw.dim;
             let pieces = e.pieces.get(t).map(Vec::as_slice).unwrap_or(&[]);
             let out = &mut row[start..start + sw.dim];
             for &p in pieces {
@@ -67,6 +68,16 @@ impl NativeModel {
             }
             let n = pieces.len().max(1) as f32;
             out.iter_mut().for_each(|o| *o /= n);
+        }
+        if let Some(mix) = &self.mix {
+            // Missing features are zeros, as on libtorch.
+            let width = mix.len() * ctx;
+            let feats = e.contextual.get(t * width..(t + 1) * width).unwrap_or(&[]);
+            let n = row.len();
+            let out = &mut row[n - ctx..];
+            for (w, layer) in mix.iter().zip(feats.chunks(ctx.max(1))) {
+                out.iter_mut().zip(layer).for_each(|(o, x)| *o += w * x);
+            }
         }
     }
 

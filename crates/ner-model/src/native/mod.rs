@@ -29,6 +29,9 @@ pub struct NativeModel {
     casing: Option<Table>,
     bigram: Option<Table>,
     subword: Option<Table>,
+    /// The contextual layers' mixing weights, softmax-normalised and scaled by gamma.
+    mix: Option<Vec<f32>>,
+    contextual_dim: usize,
     layers: Vec<(Direction, Direction)>,
     proj: Matrix,
     proj_bias: Vec<f32>,
@@ -73,6 +76,16 @@ impl NativeModel {
                 .as_ref()
                 .map(Table::from_tensor)
                 .transpose()?,
+            mix: model
+                .mix
+                .as_ref()
+                .map(|m| values(&(m.weights.softmax(0, tch::Kind::Float) * &m.gamma)))
+                .transpose()?,
+            contextual_dim: if model.mix.is_some() {
+                model.config.contextual_dim as usize
+            } else {
+                0
+            },
             layers,
             proj: Matrix::from_torch(&values(&model.proj.ws)?, k, h2),
             proj_bias: model

@@ -94,6 +94,11 @@ pub struct InputConfig {
     pub subword_table: Option<String>,
     /// Start every word embedding from its pooled subword vector.
     pub init_words_from_subword: bool,
+    /// A BERT-style model directory (a Hugging Face folder, or a name under the cache's
+    /// `transformers/`) whose hidden states give contextual word features.
+    pub contextual_model: Option<PathBuf>,
+    /// The hidden states used (0: the embedding output, 1: the first layer, ...).
+    pub contextual_layers: Vec<usize>,
 }
 
 impl Default for InputConfig {
@@ -105,6 +110,8 @@ impl Default for InputConfig {
             subword_dim: 128,
             subword_table: None,
             init_words_from_subword: false,
+            contextual_model: None,
+            contextual_layers: vec![1, 2, 3, 4],
         }
     }
 }
@@ -131,6 +138,9 @@ impl RunConfig {
         self.train.validate()?;
         if self.eval_batch_size == 0 {
             return Err("eval_batch_size must be positive".into());
+        }
+        if self.inputs.contextual_model.is_some() && self.inputs.contextual_layers.is_empty() {
+            return Err("contextual_layers must name at least one layer".into());
         }
         if self.inputs.init_words_from_subword && self.inputs.subword_model.is_none() {
             return Err("init_words_from_subword needs a subword model (--subword-model)".into());

@@ -1,6 +1,8 @@
 //! Tagging a corpus with a model and scoring it the way conlleval does: the dev set after every
 //! epoch, the test set at the end of a run, and `ner eval`. Decoding is the serving Viterbi.
 
+use crate::config::ModelConfig;
+use crate::contextual::{self, Contextual};
 use crate::error::Result;
 use crate::model::BiLstmCrf;
 use crate::tagger::Inference;
@@ -11,18 +13,24 @@ use ner_core::scheme::{convert, Tag};
 use ner_core::{TagScheme, TagSet};
 
 /// The report, and the predicted tags of every sentence in the model's tag indices.
+/// `features`: the contextual features of every sentence, when the model has them (see
+/// [`corpus_features`]).
 pub fn evaluate(
     model: &BiLstmCrf,
     vocab: &Vocab,
     corpus: &Corpus,
+    features: Option<Vec<Vec<f32>>>,
     run: Inference<'_>,
 ) -> Result<(Report, Vec<Vec<usize>>)> {
-    let encoded: Vec<_> = corpus
+    let mut encoded: Vec<_> = corpus
         .sentences
         .iter()
         .map(|s| vocab.encode(&s.tokens))
         .collect();
-    let documents: Vec<usize> = corpus.sentences.iter().map(|s| s.document).collect();
+    if let Some(f) = features {
+        contextual::attach(&mut encoded, f);
+    }
+    let documents = documents(corpus);
     let paths = run.best_paths(model, &encoded, &documents)?;
     let mut ev = Evaluator::new();
     for (s, p) in corpus.sentences.iter().zip(&paths) {
@@ -44,6 +52,30 @@ pub fn evaluate(
         ev.add_tags(&gold, &pred);
     }
     Ok((ev.report(), paths))
+}
+
+/// The document of every sentence.
+pub fn documents(corpus: &Corpus) -> Vec<usize> {
+    corpus.sentences.iter().map(|s| s.document).collect()
+}
+
+/// The contextual features of every sentence of `corpus` (read in document windows when the
+/// model has document context), or `None` without a transformer.
+pub fn corpus_features(
+    contextual: Option<&Contextual>,
+    config: &ModelConfig,
+    corpus: &Corpus,
+) -> Result<Option<Vec<Vec<f32>>>> {
+    let Some(c) = contextual else {
+        return Ok(None);
+    };
+    let tokens: Vec<&Vec<String>> = corpus.sentences.iter().map(|s| &s.tokens).collect();
+    let sentences: Vec<Vec<&str>> = tokens
+        .iter()
+        .map(|t| t.iter().map(String::as_str).collect())
+        .collect();
+    c.features(&sentences, &documents(corpus), config.context_tokens > 0)
+        .map(Some)
 }
 
 /// Predicted tag indices as typed tags of `scheme` (the scheme of the file they are compared

@@ -6,6 +6,7 @@ use super::config::InputConfig;
 use super::observer::Observer;
 use super::trainer::Trainer;
 use crate::config::ModelConfig;
+use crate::contextual::{self, Contextual};
 use crate::error::Result;
 use crate::pretrained::{self, Vectors};
 use crate::subword::Subword;
@@ -79,6 +80,43 @@ pub fn build(
         vectors,
         subword_table,
     })
+}
+
+/// The transformer of contextual features, when the run asks for one; records its layers,
+/// width and source in `config`. A transformer kept in the cache's `transformers/` folder is
+/// recorded by name, so that the model finds it on any machine where it is installed.
+pub fn contextual(
+    config: &mut ModelConfig,
+    inputs: &InputConfig,
+    device: Device,
+    obs: &mut dyn Observer,
+) -> Result<Option<Contextual>> {
+    let Some(dir) = &inputs.contextual_model else {
+        return Ok(None);
+    };
+    let source = dir.to_string_lossy().into_owned();
+    let c = Contextual::load(
+        &contextual::locate(&source)?,
+        &inputs.contextual_layers,
+        device,
+    )?;
+    let in_cache =
+        dir.parent().and_then(|p| p.file_name()) == Some(contextual::TRANSFORMERS.as_ref());
+    config.contextual_source = Some(match dir.file_name() {
+        Some(name) if in_cache || dir.components().count() == 1 => {
+            name.to_string_lossy().into_owned()
+        }
+        _ => source,
+    });
+    config.contextual_layers = inputs.contextual_layers.clone();
+    config.contextual_dim = c.dim() as i64;
+    obs.info(&format!(
+        "contextual features: hidden states {:?} of {} ({} wide), mixed by learned weights",
+        config.contextual_layers,
+        dir.display(),
+        c.dim()
+    ));
+    Ok(Some(c))
 }
 
 /// Gives a fresh trainer its subword table and initial word embeddings.

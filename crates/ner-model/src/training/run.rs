@@ -8,12 +8,13 @@
 
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
-use super::evaluate::evaluate;
+use super::evaluate::{corpus_features, evaluate};
 use super::inputs;
 use super::observer::{EpochReport, Observer};
 use super::trainer::{EpochStats, Trainer};
 use crate::checkpoint::{self as model_dir, Meta};
 use crate::context;
+use crate::contextual::{self, Contextual};
 use crate::error::{ModelError, Result};
 use crate::tagger::Inference;
 use crate::vocab::Encoded;
@@ -67,6 +68,8 @@ pub struct Run {
     trainer: Trainer,
     examples: Vec<Encoded>,
     state: RunState,
+    /// The dev set's contextual features, when the model has them.
+    dev_features: Option<Vec<Vec<f32>>>,
 }
 
 impl std::fmt::Debug for Run {
@@ -114,6 +117,7 @@ impl Run {
         let tags = label_set(&data, &config, obs)?;
         let mut model_config = config.model.clone();
         let built = inputs::build(&data.train, &mut model_config, &config.inputs, obs)?;
+        let contextual = inputs::contextual(&mut model_config, &config.inputs, device, obs)?;
         let mut trainer = Trainer::new(
             &model_config,
             built.vocab,
@@ -134,19 +138,31 @@ impl Run {
             model: model_config,
             ..config
         };
-        Run::assemble(config, data, out, device, trainer, RunState::fresh())
+        Run::assemble(
+            config,
+            data,
+            out,
+            device,
+            trainer,
+            contextual,
+            RunState::fresh(),
+        )
     }
 
-    /// A run from its parts; encodes the training sentences for `trainer`'s model.
+    /// A run from its parts; encodes the training sentences for `trainer`'s model and
+    /// computes the contextual features of training and dev sentences once.
     fn assemble(
         config: RunConfig,
         data: Corpora,
         out: &Path,
         device: Device,
         trainer: Trainer,
+        contextual: Option<Contextual>,
         state: RunState,
     ) -> Result<Run> {
-        let examples = encode_examples(&data.train, &trainer)?;
+        let features = |c: &Corpus| corpus_features(contextual.as_ref(), &trainer.model.config, c);
+        let examples = encode_examples(&data.train, &trainer, features(&data.train)?)?;
+        let dev_features = features(&data.dev)?;
         Ok(Run {
             config,
             out: out.to_owned(),
@@ -155,6 +171,7 @@ impl Run {
             trainer,
             examples,
             state,
+            dev_features,
         })
     }
 
@@ -170,7 +187,8 @@ impl Run {
         }
         let (dir, state) = run_checkpoint::load_state(out)?;
         let data = Corpora::read(&config)?;
-        let ck = model_dir::load(&dir, Device::Cpu)?;
+        let mut ck = model_dir::load(&dir, Device::Cpu)?;
+        let contextual = ck.contextual.take();
         let tags = ck.model.tags.clone();
         let mut trainer = Trainer::new(
             &ck.model.config,
@@ -193,7 +211,7 @@ impl Run {
             model: ck.model.config,
             ..config
         };
-        Run::assemble(config, data, out, device, trainer, state)
+        Run::assemble(config, data, out, device, trainer, contextual, state)
     }
 
     pub fn config(&self) -> &RunConfig {
@@ -279,6 +297,7 @@ impl Run {
             &self.trainer.model,
             &self.trainer.vocab,
             &self.data.dev,
+            self.dev_features.clone(),
             inference,
         );
         let (report, _) = match evaluated {
@@ -385,7 +404,8 @@ impl Run {
     fn score_test(&self, test: &Corpus, obs: &mut dyn Observer) -> Result<Report> {
         let best = model_dir::load(&self.out, self.device)?;
         let inference = Inference::plain(self.config.eval_batch_size, self.device);
-        let (report, _) = evaluate(&best.model, &best.vocab, test, inference)?;
+        let features = corpus_features(best.contextual.as_ref(), &best.model.config, test)?;
+        let (report, _) = evaluate(&best.model, &best.vocab, test, features, inference)?;
         let mut meta = best.meta.clone();
         meta.metrics["test"] = report.to_json();
         model_dir::write_meta(&self.out, &meta)?;
@@ -437,10 +457,14 @@ fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Resu
 
 /// The training sentences with their gold tags as the model's tag indices; with document
 /// context, joined into the windows the model reads (each sentence still scored alone).
-fn encode_examples(train: &Corpus, trainer: &Trainer) -> Result<Vec<Encoded>> {
+fn encode_examples(
+    train: &Corpus,
+    trainer: &Trainer,
+    features: Option<Vec<Vec<f32>>>,
+) -> Result<Vec<Encoded>> {
     let tags = &trainer.model.tags;
     let map = LabelMap::new(&train.labels, tags.labels());
-    let sentences = train
+    let mut sentences = train
         .sentences
         .iter()
         .map(|s| {
@@ -450,6 +474,9 @@ fn encode_examples(train: &Corpus, trainer: &Trainer) -> Result<Vec<Encoded>> {
             Ok(e)
         })
         .collect::<Result<Vec<Encoded>>>()?;
+    if let Some(f) = features {
+        contextual::attach(&mut sentences, f);
+    }
     let budget = trainer.model.config.context_tokens;
     if budget == 0 {
         return Ok(sentences);

@@ -1,0 +1,238 @@
+//! Contextual word features from a frozen transformer (the feature-based use of BERT in Devlin
+//! et al. 2019): every word's pieces are read in context, the hidden states of the chosen
+//! layers are mean-pooled over the word's pieces, and the model mixes the layers with learned
+//! scalar weights, as ELMo does ([`crate::model`]).
+//!
+//! Sentences are packed into sequences of at most [`MAX_SEQUENCE`] pieces: one sentence per
+//! sequence, or, with document context, consecutive sentences of one document. A sentence
+//! longer than that is cut at word boundaries, so any text runs in windows of the
+//! transformer's length.
+
+use crate::error::{ModelError, Result};
+use crate::subword::{self, TOKENIZER_FILE};
+use crate::transformer::Bert;
+use crate::vocab::Encoded;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+use tokenizers::Tokenizer;
+
+/// Pieces per sequence, `[CLS]` and `[SEP]` excluded.
+pub const MAX_SEQUENCE: usize = 254;
+/// Sequences per forward pass.
+const BATCH: usize = 16;
+
+/// The transformer, its tokenizer and the hidden states kept (0: the embedding output).
+pub struct Contextual {
+    bert: Bert,
+    tokenizer: Tokenizer,
+    layers: Vec<usize>,
+    specials: [i64; 3],
+    device: Device,
+}
+
+impl std::fmt::Debug for Contextual {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contextual")
+            .field("bert", &self.bert)
+            .field("layers", &self.layers)
+            .finish()
+    }
+}
+
+/// One word of a sequence: its sentence, its position there, and its pieces.
+struct Word {
+    sentence: usize,
+    position: usize,
+    pieces: Vec<i64>,
+}
+
+/// Where a model's transformer is: `source` itself when it is a directory, else the folder
+/// of that name under `$NER_CACHE_DIR/transformers` (default `~/.cache/ner/transformers`),
+/// where `scripts/setup.sh` installs the shipped models' transformer.
+pub fn locate(source: &str) -> Result<PathBuf> {
+    let direct = PathBuf::from(source);
+    if direct.join("config.json").is_file() {
+        return Ok(direct);
+    }
+    let cache = std::env::var_os("NER_CACHE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ner")))
+        .unwrap_or_else(|| PathBuf::from(".cache/ner"));
+    let cached = cache.join(TRANSFORMERS).join(source);
+    if cached.join("config.json").is_file() {
+        return Ok(cached);
+    }
+    Err(ModelError::Data(format!(
+        "the transformer {source:?} of this model is neither a directory nor installed in {}: run scripts/setup.sh, or set NER_CACHE_DIR to the cache that holds it",
+        cache.join(TRANSFORMERS).display()
+    )))
+}
+
+/// The cache folder that holds transformers by name.
+pub const TRANSFORMERS: &str = "transformers";
+
+/// Gives each encoded sentence its features (as computed by [`Contextual::features`]).
+pub fn attach(encoded: &mut [Encoded], features: Vec<Vec<f32>>) {
+    for (e, f) in encoded.iter_mut().zip(features) {
+        e.contextual = f;
+    }
+}
+
+impl Contextual {
+    /// Loads the transformer of `dir` up to the highest of `layers`.
+    pub fn load(dir: &Path, layers: &[usize], device: Device) -> Result<Contextual> {
+        let upto = layers.iter().copied().max().unwrap_or(0);
+        let bert = Bert::load(dir, upto, device)?;
+        let tokenizer = subword::load_tokenizer(&dir.join(TOKENIZER_FILE))?;
+        let id = |t: &str, default: i64| tokenizer.token_to_id(t).map_or(default, i64::from);
+        let specials = [id("[CLS]", 101), id("[SEP]", 102), id("[UNK]", 100)];
+        Ok(Contextual {
+            bert,
+            tokenizer,
+            layers: layers.to_vec(),
+            specials,
+            device,
+        })
+    }
+
+    /// Width of one layer's features.
+    pub fn dim(&self) -> usize {
+        self.bert.config.hidden_size as usize
+    }
+
+    /// The features of every word: per sentence, `[len, layers, dim]` row-major. `documents`
+    /// as for [`crate::tagger::Inference::for_each_in_context`]; with `in_context` false every
+    /// sentence is read alone.
+    pub fn features<S: AsRef<str>>(
+        &self,
+        sentences: &[Vec<S>],
+        documents: &[usize],
+        in_context: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        let width = self.layers.len() * self.dim();
+        let mut out: Vec<Vec<f32>> = sentences
+            .iter()
+            .map(|s| vec![0.0; s.len() * width])
+            .collect();
+        let mut sequences = self.sequences(sentences, documents, in_context);
+        sequences
+            .sort_by_key(|s| std::cmp::Reverse(s.iter().map(|w| w.pieces.len()).sum::<usize>()));
+        for batch in sequences.chunks(BATCH) {
+            let pooled = tch::no_grad(|| self.pooled(batch))?;
+            let words = batch.iter().map(Vec::len).max().unwrap_or(0);
+            for (b, seq) in batch.iter().enumerate() {
+                for (j, w) in seq.iter().enumerate() {
+                    let from = (b * words + j) * width;
+                    let to = w.position * width;
+                    out[w.sentence][to..to + width].copy_from_slice(&pooled[from..from + width]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The words of `sentences` cut into sequences of at most [`MAX_SEQUENCE`] pieces.
+    fn sequences<S: AsRef<str>>(
+        &self,
+        sentences: &[Vec<S>],
+        documents: &[usize],
+        in_context: bool,
+    ) -> Vec<Vec<Word>> {
+        let mut out: Vec<Vec<Word>> = Vec::new();
+        let mut pieces_in_last = 0;
+        for (i, sentence) in sentences.iter().enumerate() {
+            let words: Vec<Word> = sentence
+                .iter()
+                .enumerate()
+                .map(|(position, w)| Word {
+                    sentence: i,
+                    position,
+                    pieces: self.pieces(w.as_ref()),
+                })
+                .collect();
+            let n: usize = words.iter().map(|w| w.pieces.len()).sum();
+            let joins = in_context
+                && i > 0
+                && documents.get(i) == documents.get(i - 1)
+                && pieces_in_last + n <= MAX_SEQUENCE
+                && !out.is_empty();
+            if !joins {
+                out.push(Vec::new());
+                pieces_in_last = 0;
+            }
+            for w in words {
+                if pieces_in_last + w.pieces.len() > MAX_SEQUENCE
+                    && !out.last().is_some_and(Vec::is_empty)
+                {
+                    out.push(Vec::new());
+                    pieces_in_last = 0;
+                }
+                pieces_in_last += w.pieces.len();
+                if let Some(seq) = out.last_mut() {
+                    seq.push(w);
+                }
+            }
+        }
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    /// A word's pieces (at most [`subword::MAX_PIECES`]); `[UNK]` when it has none.
+    fn pieces(&self, word: &str) -> Vec<i64> {
+        let p = subword::pieces(&self.tokenizer, word);
+        if p.is_empty() {
+            vec![self.specials[2]]
+        } else {
+            p
+        }
+    }
+
+    /// Runs a batch of sequences and pools each word's pieces: `[B, W, layers * dim]` flat,
+    /// `W` the most words of a sequence.
+    fn pooled(&self, batch: &[Vec<Word>]) -> Result<Vec<f32>> {
+        let [cls, sep, _] = self.specials;
+        let p_max = batch
+            .iter()
+            .map(|s| s.iter().map(|w| w.pieces.len()).sum::<usize>())
+            .max()
+            .unwrap_or(0)
+            + 2;
+        let w_max = batch.iter().map(Vec::len).max().unwrap_or(0);
+        let (b_n, p_n) = (batch.len(), p_max);
+        let mut ids = vec![0i64; b_n * p_n];
+        let mut mask = vec![false; b_n * p_n];
+        let mut pool = vec![0f32; b_n * w_max * p_n];
+        for (b, seq) in batch.iter().enumerate() {
+            let row = &mut ids[b * p_n..(b + 1) * p_n];
+            row[0] = cls;
+            let mut at = 1;
+            for (j, w) in seq.iter().enumerate() {
+                let share = 1.0 / w.pieces.len() as f32;
+                for &p in &w.pieces {
+                    row[at] = p;
+                    pool[(b * w_max + j) * p_n + at] = share;
+                    at += 1;
+                }
+            }
+            row[at] = sep;
+            mask[b * p_n..b * p_n + at + 1]
+                .iter_mut()
+                .for_each(|m| *m = true);
+        }
+        let shape = [b_n as i64, p_n as i64];
+        let ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
+        let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
+        let states = self.bert.forward(&ids, &mask);
+        let kept: Vec<&Tensor> = self.layers.iter().map(|&l| &states[l]).collect();
+        let h = Tensor::cat(&kept, 2); // [B, P, layers * D]
+        let pool = Tensor::from_slice(&pool)
+            .view([b_n as i64, w_max as i64, p_n as i64])
+            .to_device(self.device);
+        let pooled = pool
+            .bmm(&h)
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .reshape([-1]);
+        Ok(Vec::<f32>::try_from(pooled)?)
+    }
+}
