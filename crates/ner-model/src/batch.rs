@@ -22,6 +22,8 @@ pub struct Batch {
     /// Bigram ids `[B, T, 2]` (with the left and with the right neighbour), when the model
     /// uses them.
     pub bigrams: Option<Tensor>,
+    /// SoftLexicon word ids and weights, `[B, T, 4, K]` each, when the items have them.
+    pub lexicon: Option<(Tensor, Tensor)>,
     /// Contextual features `[B, T, layers * dim]`, when the items have them.
     pub contextual: Option<Tensor>,
     /// When an item is a window of several sentences: where each sentence's tokens lie.
@@ -115,6 +117,7 @@ impl Batch {
         let bigrams = bigrams(items, t_max, device);
         let sentences = Sentences::new(items, t_max, device);
         let contextual = contextual(items, t_max, device);
+        let lexicon = lexicon(items, t_max, device);
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -131,6 +134,7 @@ impl Batch {
             tags: with_tags.then(|| t(&tags)),
             pieces,
             bigrams,
+            lexicon,
             contextual,
             sentences,
         }
@@ -171,6 +175,37 @@ fn pieces(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, T
     Some((
         Tensor::from_slice(&ids).view([b, t, p]).to_device(device),
         Tensor::from_slice(&counts).view([b, t]).to_device(device),
+    ))
+}
+
+/// SoftLexicon ids and weights `[B, T, 4, K]` (padding: id 0, weight 0), when any item has
+/// lexicon sets.
+fn lexicon(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Tensor)> {
+    use crate::lexicon::SETS;
+    if items.iter().all(|e| e.lexicon.is_empty()) {
+        return None;
+    }
+    let k = items
+        .iter()
+        .flat_map(|e| e.lexicon.iter().map(Vec::len))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let mut ids = vec![0i64; items.len() * t_max * SETS * k];
+    let mut weights = vec![0f32; ids.len()];
+    for (i, e) in items.iter().enumerate() {
+        for (j, set) in e.lexicon.iter().enumerate() {
+            let at = (i * t_max * SETS + j) * k;
+            for (n, &(id, w)) in set.iter().enumerate() {
+                ids[at + n] = id;
+                weights[at + n] = w;
+            }
+        }
+    }
+    let shape = [items.len() as i64, t_max as i64, SETS as i64, k as i64];
+    Some((
+        Tensor::from_slice(&ids).view(shape).to_device(device),
+        Tensor::from_slice(&weights).view(shape).to_device(device),
     ))
 }
 

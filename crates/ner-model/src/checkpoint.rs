@@ -303,6 +303,7 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
         vocab.num_words() as i64,
         vocab.num_chars() as i64,
         vocab.num_bigrams() as i64,
+        vocab.num_lexicon() as i64,
     );
     load_weights(&vs, &weights)?;
     if let Some(table) = subword {

@@ -140,6 +140,9 @@ pub struct ModelConfig {
     /// bigrams it forms with its left and its right neighbour (`2 * bigram_dim` features), as
     /// the character bigrams of Chinese NER baselines (Zhang & Yang 2018).
     pub bigram_dim: i64,
+    /// Size of the lexicon word embedding of SoftLexicon features (0: none); each token gets
+    /// four of them (`4 * lexicon_dim` features), see [`crate::lexicon`].
+    pub lexicon_dim: i64,
     pub cell: CellKind,
     /// Initial bias of the forget gate (LSTM family; cifg's coupled gate): 1 by default
     /// (Jozefowicz et al. 2015), so that the cell starts out remembering.
@@ -184,6 +187,7 @@ impl Default for ModelConfig {
             subword_dim: 0,
             subword_source: None,
             bigram_dim: 0,
+            lexicon_dim: 0,
             cell: CellKind::Lstm,
             forget_bias: 1.0,
             hidden: 200,
@@ -286,6 +290,7 @@ impl ModelConfig {
             + self.casing_dim
             + self.subword_dim
             + 2 * self.bigram_dim
+            + crate::lexicon::SETS as i64 * self.lexicon_dim
             + contextual
     }
 }

@@ -53,6 +53,7 @@ pub fn concat(parts: &[&Encoded]) -> Encoded {
         out.pieces.extend(e.pieces.iter().cloned());
         out.bigrams.extend_from_slice(&e.bigrams);
         out.contextual.extend_from_slice(&e.contextual);
+        out.lexicon.extend(e.lexicon.iter().cloned());
         out.parts.push(e.len());
     }
     if with_tags {

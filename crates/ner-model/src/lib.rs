@@ -23,6 +23,7 @@ pub mod contextual;
 pub mod crf;
 pub mod diagnostics;
 pub mod error;
+pub mod lexicon;
 pub mod model;
 pub mod native;
 pub mod pretrained;

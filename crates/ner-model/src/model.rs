@@ -35,6 +35,7 @@ pub struct BiLstmCrf {
     pub(crate) char_enc: Option<CharEncoder>,
     pub(crate) casing_emb: Option<nn::Embedding>,
     pub(crate) bigram_emb: Option<nn::Embedding>,
+    pub(crate) lexicon_emb: Option<nn::Embedding>,
     pub encoder: Encoder,
     pub(crate) proj: nn::Linear,
     pub crf: Crf,
@@ -113,7 +114,8 @@ impl CharEncoder {
 
 impl BiLstmCrf {
     /// A freshly initialised model for `num_words` words, `num_chars` characters and
-    /// `num_bigrams` bigrams (used only when `config.bigram_dim > 0`).
+    /// `num_bigrams` bigrams (used only when `config.bigram_dim > 0`) and `num_lexicon`
+    /// lexicon words (used only when `config.lexicon_dim > 0`).
     pub fn new(
         root: &nn::Path,
         config: &ModelConfig,
@@ -121,6 +123,7 @@ impl BiLstmCrf {
         num_words: i64,
         num_chars: i64,
         num_bigrams: i64,
+        num_lexicon: i64,
     ) -> Self {
         let word_emb = embedding(root / "word_emb", num_words, config.word_dim);
         let char_enc = CharEncoder::new(root / "char", config, num_chars);
@@ -128,6 +131,8 @@ impl BiLstmCrf {
             .then(|| embedding(root / "casing", CASING_CLASSES, config.casing_dim));
         let bigram_emb = (config.bigram_dim > 0)
             .then(|| embedding(root / "bigram_emb", num_bigrams.max(2), config.bigram_dim));
+        let lexicon_emb = (config.lexicon_dim > 0)
+            .then(|| embedding(root / "lexicon_emb", num_lexicon.max(2), config.lexicon_dim));
         let encoder = Encoder::new(
             root / "encoder",
             config.cell,
@@ -150,6 +155,7 @@ impl BiLstmCrf {
             char_enc,
             casing_emb,
             bigram_emb,
+            lexicon_emb,
             encoder,
             proj,
             crf,
@@ -219,6 +225,19 @@ impl BiLstmCrf {
         Some(out.view([b, t, -1]))
     }
 
+    /// The SoftLexicon feature `[B, T, 4 * lexicon_dim]`: each set's weighted mean.
+    fn lexicon_features(&self, e: &nn::Embedding, batch: &Batch) -> Tensor {
+        let s = batch.words.size();
+        let width = crate::lexicon::SETS as i64 * self.config.lexicon_dim;
+        match &batch.lexicon {
+            Some((ids, weights)) => (e.forward(ids) * weights.unsqueeze(4))
+                .sum_dim_intlist([3].as_slice(), false, Kind::Float)
+                .view([s[0], s[1], width]),
+            // Encoded without a lexicon: no features (zeros).
+            None => Tensor::zeros([s[0], s[1], width], (Kind::Float, batch.words.device())),
+        }
+    }
+
     /// The word features `[B, T, input_dim]`, before dropout.
     pub fn features(&self, batch: &Batch, train: bool) -> Tensor {
         let mut words = batch.words.shallow_clone();
@@ -245,6 +264,9 @@ impl BiLstmCrf {
                 e.forward(&ids)
                     .view([s[0], s[1], 2 * self.config.bigram_dim]),
             );
+        }
+        if let Some(e) = &self.lexicon_emb {
+            feats.push(self.lexicon_features(e, batch));
         }
         if self.config.subword_dim > 0 {
             let s = batch.words.size();

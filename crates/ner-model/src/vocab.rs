@@ -4,6 +4,7 @@
 //! training data, extended by pretrained vectors when asked, and frozen in `vocab.json`.
 
 use crate::config::ModelConfig;
+use crate::lexicon::Lexicon;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -74,6 +75,9 @@ pub struct Encoded {
     pub bigrams: Vec<[i64; 2]>,
     /// Gold tag indices, for training.
     pub tags: Option<Vec<i64>>,
+    /// SoftLexicon sets, when the model has them: entry `4 t + s` holds the `(word id,
+    /// weight)` pairs of set `s` of token `t` (see [`crate::lexicon`]).
+    pub lexicon: Vec<Vec<(i64, f32)>>,
     /// Contextual features `[len, layers, dim]` row-major, when the model has them.
     pub contextual: Vec<f32>,
     /// The lengths of the sentences concatenated into this sequence (empty: one sentence).
@@ -106,6 +110,9 @@ pub struct Vocab {
     bigrams: Vec<String>,
     #[serde(skip)]
     bigram_index: HashMap<String, i64>,
+    /// Lexicon words for SoftLexicon features, when the model has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lexicon: Option<Lexicon>,
     #[serde(skip)]
     word_index: HashMap<String, i64>,
     #[serde(skip)]
@@ -156,6 +163,7 @@ impl Vocab {
             max_word_chars: config.max_word_chars,
             bigrams: Vec::new(),
             bigram_index: HashMap::new(),
+            lexicon: None,
             word_index: HashMap::new(),
             char_index: HashMap::new(),
             subword: None,
@@ -231,8 +239,21 @@ impl Vocab {
             .collect()
     }
 
+    /// Attaches the lexicon of SoftLexicon features.
+    pub fn set_lexicon(&mut self, lexicon: Option<Lexicon>) {
+        self.lexicon = lexicon;
+    }
+
+    /// Lexicon entries (0 without a lexicon).
+    pub fn num_lexicon(&self) -> usize {
+        self.lexicon.as_ref().map_or(0, Lexicon::len)
+    }
+
     /// Rebuilds the lookup tables (after deserialising).
     pub fn reindex(&mut self) {
+        if let Some(l) = &mut self.lexicon {
+            l.reindex();
+        }
         self.bigram_index = self
             .bigrams
             .iter()
@@ -273,6 +294,9 @@ impl Vocab {
         }
         if self.bigram_index.len() != self.bigrams.len() {
             return Err("vocabulary has duplicate bigrams".into());
+        }
+        if let Some(l) = &self.lexicon {
+            l.validate()?;
         }
         if self.word_index.len() != self.words.len() {
             return Err("vocabulary has duplicate words".into());
@@ -373,6 +397,10 @@ impl Vocab {
                 ids.windows(2).map(|w| [w[0], w[1]]).collect()
             },
             tags: None,
+            lexicon: self
+                .lexicon
+                .as_ref()
+                .map_or_else(Vec::new, |l| l.features(tokens)),
             contextual: Vec::new(),
             parts: Vec::new(),
         }
@@ -447,6 +475,22 @@ mod tests {
         back.reindex();
         back.validate().unwrap();
         assert_eq!(back.encode(&["THE", "dog"]), v.encode(&["THE", "dog"]));
+    }
+
+    #[test]
+    fn a_lexicon_survives_saving_and_loading() {
+        let train = [vec!["北", "京", "人"]];
+        let mut v = Vocab::build(train.iter().flatten().copied(), &ModelConfig::default(), 1);
+        let dict = crate::lexicon::Dictionary::from_words(["北京", "京人", "人"]);
+        let refs: Vec<&[&str]> = train.iter().map(Vec::as_slice).collect();
+        v.set_lexicon(Some(Lexicon::build(&dict, &refs)));
+        let e = v.encode(&["北", "京", "人"]);
+        assert_eq!(e.lexicon.len(), 3 * crate::lexicon::SETS);
+        let mut back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        back.reindex();
+        back.validate().unwrap();
+        assert_eq!(back.encode(&["北", "京", "人"]), e);
+        assert_eq!(back.num_lexicon(), 2 + 3);
     }
 
     #[test]

@@ -36,6 +36,7 @@ fn tiny(config: &ModelConfig) -> (VarStore, BiLstmCrf, Vocab) {
         vocab.num_words() as i64,
         vocab.num_chars() as i64,
         vocab.num_bigrams() as i64,
+        vocab.num_lexicon() as i64,
     );
     (vs, model, vocab)
 }

@@ -63,6 +63,11 @@ pub struct ModelFlags {
     /// character bigrams of Chinese NER. Bigrams seen once in training count as unknown.
     #[arg(long)]
     pub bigram_dim: Option<i64>,
+    /// Lexicon word embedding size of SoftLexicon features (0: off; needs --lexicon): each
+    /// character gets the weighted means of the lexicon words it begins, continues, ends or
+    /// forms alone.
+    #[arg(long)]
+    pub lexicon_dim: Option<i64>,
     /// Dropout probability on the embeddings and the encoder's output (0 to 1).
     #[arg(long)]
     pub dropout: Option<f64>,
@@ -174,6 +179,10 @@ pub struct Args {
     /// the subword dimension).
     #[arg(long)]
     pub init_words_from_subword: bool,
+    /// A word list for SoftLexicon features of Chinese character models (`word [frequency]`
+    /// per line, such as jieba's dict.txt, MIT-licensed); needs --lexicon-dim.
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
     /// A BERT-style model (a Hugging Face directory, or a name installed under
     /// $NER_CACHE_DIR/transformers by scripts/setup.sh, such as all-MiniLM-L6-v2) whose hidden
     /// states, pooled per word and mixed by learned weights, become a frozen input feature.
@@ -257,6 +266,7 @@ impl Args {
             subword_dim: self.subword_dim,
             subword_table: self.subword_table.clone(),
             init_words_from_subword: self.init_words_from_subword,
+            lexicon: self.lexicon.clone(),
             contextual_model: self.contextual_model.clone(),
             contextual_layers: self.contextual_layers.clone(),
         }
@@ -283,6 +293,7 @@ impl ModelFlags {
             char_hidden,
             casing_dim,
             bigram_dim,
+            lexicon_dim,
             dropout,
             dropout_kind,
             context_tokens,

@@ -2,6 +2,7 @@
 
 use super::recurrent::{Direction, Shape};
 use super::{NativeModel, Workspace};
+use crate::lexicon::SETS;
 use crate::vocab::Encoded;
 
 impl NativeModel {
@@ -55,8 +56,21 @@ impl NativeModel {
             put(bg.row(left), bg.dim);
             put(bg.row(right), bg.dim);
         }
-        // The subword mean and the contextual mix come last.
+        // The lexicon sets, the subword mean and the contextual mix come last, in this order.
         let ctx = self.contextual_dim;
+        let sw_dim = self.subword.as_ref().map_or(0, |s| s.dim);
+        if let Some(lx) = &self.lexicon {
+            let start = row.len() - ctx - sw_dim - SETS * lx.dim;
+            let sets = e.lexicon.get(t * SETS..(t + 1) * SETS).unwrap_or(&[]);
+            for (s, set) in sets.iter().enumerate() {
+                let out = &mut row[start + s * lx.dim..start + (s + 1) * lx.dim];
+                for &(id, w) in set {
+                    if let Some(v) = lx.row(id) {
+                        out.iter_mut().zip(v).for_each(|(o, x)| *o += w * x);
+                    }
+                }
+            }
+        }
         if let Some(sw) = &self.subword {
             let start = row.len() - ctx - sw.dim;
             let pieces = e.pieces.get(t).map(Vec::as_slice).unwrap_or(&[]);

@@ -28,6 +28,7 @@ pub struct NativeModel {
     chars: Option<CharNative>,
     casing: Option<Table>,
     bigram: Option<Table>,
+    lexicon: Option<Table>,
     subword: Option<Table>,
     /// The contextual layers' mixing weights, softmax-normalised and scaled by gamma.
     mix: Option<Vec<f32>>,
@@ -71,6 +72,7 @@ impl NativeModel {
             chars: model.char_enc.as_ref().map(char_native).transpose()?,
             casing: table(&model.casing_emb)?,
             bigram: table(&model.bigram_emb)?,
+            lexicon: table(&model.lexicon_emb)?,
             subword: model
                 .subword_table
                 .as_ref()

@@ -94,6 +94,9 @@ pub struct InputConfig {
     pub subword_table: Option<String>,
     /// Start every word embedding from its pooled subword vector.
     pub init_words_from_subword: bool,
+    /// A word list (`word [frequency ...]` per line, such as jieba's `dict.txt`) for the
+    /// SoftLexicon features of `lexicon_dim`.
+    pub lexicon: Option<PathBuf>,
     /// A BERT-style model directory (a Hugging Face folder, or a name under the cache's
     /// `transformers/`) whose hidden states give contextual word features.
     pub contextual_model: Option<PathBuf>,
@@ -110,6 +113,7 @@ impl Default for InputConfig {
             subword_dim: 128,
             subword_table: None,
             init_words_from_subword: false,
+            lexicon: None,
             contextual_model: None,
             contextual_layers: vec![1, 2, 3, 4],
         }
@@ -129,6 +133,7 @@ impl RunConfig {
         self.data.test.as_mut().map(abs);
         self.inputs.pretrained.as_mut().map(abs);
         self.inputs.subword_model.as_mut().map(abs);
+        self.inputs.lexicon.as_mut().map(abs);
         self
     }
 
@@ -138,6 +143,11 @@ impl RunConfig {
         self.train.validate()?;
         if self.eval_batch_size == 0 {
             return Err("eval_batch_size must be positive".into());
+        }
+        if self.inputs.lexicon.is_some() != (self.model.lexicon_dim > 0) {
+            return Err(
+                "a lexicon (--lexicon FILE) and lexicon_dim (--lexicon-dim N) go together".into(),
+            );
         }
         if self.inputs.contextual_model.is_some() && self.inputs.contextual_layers.is_empty() {
             return Err("contextual_layers must name at least one layer".into());

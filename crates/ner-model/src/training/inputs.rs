@@ -8,6 +8,7 @@ use super::trainer::Trainer;
 use crate::config::ModelConfig;
 use crate::contextual::{self, Contextual};
 use crate::error::Result;
+use crate::lexicon::{Dictionary, Lexicon};
 use crate::pretrained::{self, Vectors};
 use crate::subword::Subword;
 use crate::vocab::Vocab;
@@ -37,6 +38,21 @@ pub fn build(
     let mut vocab = Vocab::build(words, config, 1);
     if config.bigram_dim > 0 {
         vocab.build_bigrams(train.sentences.iter().map(|s| s.tokens.as_slice()), 2);
+    }
+    if let Some(path) = &inputs.lexicon {
+        let dict = Dictionary::read(path)?;
+        let sentences: Vec<&[String]> = train
+            .sentences
+            .iter()
+            .map(|s| s.tokens.as_slice())
+            .collect();
+        let lexicon = Lexicon::build(&dict, &sentences);
+        obs.info(&format!(
+            "lexicon: {} words of {} match the training text",
+            lexicon.len() - 2,
+            path.display()
+        ));
+        vocab.set_lexicon(Some(lexicon));
     }
     let vectors = match &inputs.pretrained {
         Some(p) => {

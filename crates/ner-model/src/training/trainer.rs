@@ -84,6 +84,7 @@ impl Trainer {
             vocab.num_words() as i64,
             vocab.num_chars() as i64,
             vocab.num_bigrams() as i64,
+            vocab.num_lexicon() as i64,
         );
         let optimizer = Optimizer::new(&vs, &opts);
         let average = WeightAverage::start(&vs, opts.ema);

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use ner_core::{LabelSet, TagSet};
+use ner_model::lexicon::{Dictionary, Lexicon};
 use ner_model::model::BiLstmCrf;
 use ner_model::vocab::Vocab;
 use ner_model::ModelConfig;
@@ -35,6 +36,22 @@ pub fn build(config: &ModelConfig, seed: i64) -> (VarStore, BiLstmCrf, Vocab) {
     if config.bigram_dim > 0 {
         vocab.build_bigrams(tokens().into_iter().take(3), 1);
     }
+    if config.lexicon_dim > 0 {
+        // Words of one and of several tokens, overlapping: JohnSmith, Smith, NewYork, ...
+        let dict = Dictionary::from_words([
+            "JohnSmith",
+            "Smith",
+            "Paris",
+            "NewYork",
+            "Yorktrading",
+            "Acme",
+            "AcmeCorp",
+            "A",
+        ]);
+        let sentences = tokens();
+        let refs: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
+        vocab.set_lexicon(Some(Lexicon::build(&dict, &refs)));
+    }
     let tags = TagSet::new(config.scheme, LabelSet::frozen_from(["LOC", "ORG", "PER"]));
     let vs = VarStore::new(Device::Cpu);
     let mut model = BiLstmCrf::new(
@@ -44,6 +61,7 @@ pub fn build(config: &ModelConfig, seed: i64) -> (VarStore, BiLstmCrf, Vocab) {
         vocab.num_words() as i64,
         vocab.num_chars() as i64,
         vocab.num_bigrams() as i64,
+        vocab.num_lexicon() as i64,
     );
     if config.subword_dim > 0 {
         model.set_subword_table(

@@ -1,0 +1,32 @@
+# Helpers of the training scripts (sourced).
+
+# ner_override ARGS_NAME EXTRA...: removes from the array named ARGS_NAME every flag that EXTRA
+# (the user's flags after `--`) also sets, with its value, so that the user's flags win rather
+# than clap refusing a flag given twice. Flags of ARGS that take no value are listed in
+# NER_SWITCHES (space-separated).
+ner_override() {
+  local -n _args=$1
+  shift
+  local -A given=()
+  local f
+  for f in "$@"; do
+    [[ $f == --* ]] && given[${f%%=*}]=1
+  done
+  local kept=() i=0 flag
+  while ((i < ${#_args[@]})); do
+    flag=${_args[i]}
+    local takes_value=1
+    [[ " ${NER_SWITCHES:-} " == *" $flag "* ]] && takes_value=0
+    if [[ -n ${given[$flag]:-} ]]; then
+      ((i += 1 + takes_value))
+      continue
+    fi
+    kept+=("$flag")
+    ((i += 1))
+    if ((takes_value)) && [[ $flag == --* ]] && ((i < ${#_args[@]})); then
+      kept+=("${_args[i]}")
+      ((i += 1))
+    fi
+  done
+  _args=("${kept[@]}")
+}
