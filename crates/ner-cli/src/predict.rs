@@ -10,7 +10,7 @@ use ner_core::offsets::OffsetUnit;
 use ner_core::Tagged;
 use ner_model::{Backend, TagRequest, Tagger, TaggerOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum InputFormat {
@@ -38,6 +38,11 @@ pub struct Args {
     input: Vec<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     format: InputFormat,
+    /// Write the results to FILE (default: standard output). The file appears whole or not at
+    /// all: it is written beside FILE under a temporary name and renamed when complete, so an
+    /// interrupted run or a full disk never leaves a partial FILE (nor replaces an old one).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Output format (default: jsonl, or conll for conll input).
     #[arg(long, value_enum)]
     output_format: Option<OutputFormat>,
@@ -86,29 +91,67 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         args.input.clone()
     };
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut sink = Sink::open(args.output.as_deref())?;
+    let out = &mut sink.writer;
     let bar = spinner(args.format);
     for path in &inputs {
         let name = path.display().to_string();
         let reader = open(path)?;
         if args.format == InputFormat::Conll {
-            tag_conll(
-                &args,
-                &mut tagger,
-                reader,
-                &name,
-                out_format,
-                &mut out,
-                &bar,
-            )?;
+            tag_conll(&args, &mut tagger, reader, &name, out_format, out, &bar)?;
         } else {
-            tag_texts(&args, &mut tagger, reader, &name, &mut out, &bar)?;
+            tag_texts(&args, &mut tagger, reader, &name, out, &bar)?;
         }
     }
     bar.finish_and_clear();
-    out.flush()?;
-    Ok(())
+    sink.finish()
+}
+
+/// Where results go: standard output, or a temporary file beside `--output` that becomes it
+/// once everything is written and synced (dropped unfinished, it is deleted).
+struct Sink {
+    writer: BufWriter<Box<dyn Write>>,
+    file: Option<(tempfile::TempPath, PathBuf)>,
+}
+
+impl Sink {
+    fn open(output: Option<&Path>) -> Result<Sink> {
+        let Some(path) = output else {
+            return Ok(Sink {
+                writer: BufWriter::new(Box::new(std::io::stdout())),
+                file: None,
+            });
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".ner-predict-")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a file in {} for --output", dir.display()))?;
+        let (file, tmp_path) = tmp.into_parts();
+        Ok(Sink {
+            writer: BufWriter::new(Box::new(file)),
+            file: Some((tmp_path, path.to_owned())),
+        })
+    }
+
+    fn finish(self) -> Result<()> {
+        let Sink { writer, file } = self;
+        let mut inner = writer
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("cannot write the results: {}", e.error()))?;
+        inner.flush().context("cannot write the results")?;
+        if let Some((tmp, path)) = file {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tmp.persist(&path)
+                .with_context(|| format!("cannot rename the results into {}", path.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// What every sentence gets: tags with probabilities.

@@ -1,8 +1,10 @@
 //! Streaming CoNLL column-format reading and writing.
 //!
-//! One token per line, columns separated by spaces or tabs, sentences separated by blank (or
-//! whitespace-only) lines, `-DOCSTART-` lines marking documents. The reader accepts LF and
-//! CRLF, a UTF-8 byte-order mark, a missing final newline and trailing spaces, and refuses
+//! One token per line, columns separated by spaces or tabs, sentences separated by blank
+//! lines, `-DOCSTART-` lines marking documents. A line of only whitespace and invisible format
+//! characters (Unicode category Cf: a stray byte-order mark, zero-width spaces and joiners) is
+//! blank. The reader accepts LF and CRLF, a UTF-8 byte-order mark at the start of the file, a
+//! missing final newline and trailing spaces, and refuses
 //! invalid UTF-8, a line with a different number of columns than the file's first token line,
 //! and tags with an unknown prefix, with an error naming the file, the line and what was found.
 //! It holds one sentence in memory at a time.
@@ -320,7 +322,8 @@ impl<R: BufRead> Reader<R> {
                 }
             }
             let mut fields = line.split_whitespace();
-            let Some(first) = fields.next() else {
+            let first = fields.next().filter(|_| !crate::unicode::is_blank(line));
+            let Some(first) = first else {
                 if sentence.tokens.is_empty() {
                     continue;
                 }
@@ -481,6 +484,19 @@ mod tests {
 
     fn read(text: &[u8], opts: ReaderOptions) -> Result<Vec<Sentence>, ConllError> {
         Reader::new(text, "mem", opts).collect()
+    }
+
+    #[test]
+    fn lines_of_invisible_format_characters_are_blank() {
+        // A zero-width space line between sentences, a BOM alone on the last line (as a public
+        // corpus's dev file has), a word joiner with spaces.
+        let text = "EU B-ORG\nrejects O\n\u{200B}\nPeter B-PER\n \u{2060} \nX O\n\u{FEFF}\n";
+        let s = read(text.as_bytes(), ReaderOptions::default()).unwrap();
+        let tokens: Vec<&[String]> = s.iter().map(|s| s.tokens.as_slice()).collect();
+        assert_eq!(tokens, [&["EU", "rejects"][..], &["Peter"], &["X"]]);
+        // A visible token next to a format character is still a token (with its column count).
+        let err = read("a O\n\u{200B}b\n".as_bytes(), ReaderOptions::default()).unwrap_err();
+        assert!(err.to_string().starts_with("mem:2:"), "{err}");
     }
 
     #[test]

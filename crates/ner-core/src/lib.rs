@@ -24,6 +24,7 @@ pub mod offsets;
 pub mod scheme;
 pub mod span;
 pub mod tokenize;
+pub mod unicode;
 pub mod viterbi;
 
 pub use label::{LabelId, LabelSet};

@@ -229,7 +229,11 @@ pub fn save(
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&staging);
-    result
+    result.map_err(|e| ModelError::Save {
+        what: "the model",
+        dir: dir.to_owned(),
+        cause: Box::new(e),
+    })
 }
 
 /// Replaces `meta.json` of the model in `dir` (through a temporary file and a rename).

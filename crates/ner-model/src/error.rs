@@ -37,6 +37,13 @@ pub enum ModelError {
     },
     #[error(transparent)]
     Corpus(#[from] ner_core::corpus::CorpusError),
+    /// The cause is part of the message (not a `source`), so that it is printed once.
+    #[error("cannot save {what} into {dir}: {cause} (is the disk full?); what {dir} held before is unchanged")]
+    Save {
+        what: &'static str,
+        dir: PathBuf,
+        cause: Box<ModelError>,
+    },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("{0}")]

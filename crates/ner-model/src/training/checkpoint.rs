@@ -61,17 +61,27 @@ pub fn save(out: &Path, trainer: &Trainer, state: &RunState) -> Result<()> {
     let name = format!("epoch-{}", state.epoch);
     let partial = root.join(format!("{name}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
-    model_dir::save(
-        &partial,
-        &trainer.vs,
-        &trainer.model,
-        &trainer.vocab,
-        &Meta::new("checkpoint"),
-    )?;
-    trainer.average.save(&partial.join(AVERAGE))?;
-    trainer.optimizer.save(&partial.join(OPTIMIZER))?;
-    write_synced(&partial.join(STATE), &json(state)?)?;
-    sync_all_files(&partial)?;
+    let written = (|| -> Result<()> {
+        model_dir::save(
+            &partial,
+            &trainer.vs,
+            &trainer.model,
+            &trainer.vocab,
+            &Meta::new("checkpoint"),
+        )?;
+        trainer.average.save(&partial.join(AVERAGE))?;
+        trainer.optimizer.save(&partial.join(OPTIMIZER))?;
+        write_synced(&partial.join(STATE), &json(state)?)?;
+        sync_all_files(&partial)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(ModelError::Save {
+            what: "the checkpoint",
+            dir: root,
+            cause: Box::new(e),
+        });
+    }
     let done = root.join(&name);
     let _ = std::fs::remove_dir_all(&done);
     std::fs::rename(&partial, &done).map_err(|e| ModelError::io(&done, e))?;
