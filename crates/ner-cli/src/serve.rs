@@ -33,6 +33,17 @@ pub struct Args {
     /// Per-request time limit in milliseconds.
     #[arg(long, env = "NER_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     request_timeout_ms: u64,
+    /// A request body must arrive within this many milliseconds (408 beyond): a client that
+    /// trickles its body is cut off.
+    #[arg(long, env = "NER_BODY_TIMEOUT_MS", default_value_t = defaults::BODY_TIMEOUT_MS)]
+    body_timeout_ms: u64,
+    /// Request headers must arrive within this many milliseconds; a keep-alive connection
+    /// idle this long is closed.
+    #[arg(long, env = "NER_HEADER_TIMEOUT_MS", default_value_t = defaults::HEADER_TIMEOUT_MS)]
+    header_timeout_ms: u64,
+    /// Open connections at most; more wait in the listen backlog (raise `ulimit -n` above it).
+    #[arg(long, env = "NER_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS)]
+    max_connections: usize,
     /// Requests tagged at once; more are refused with 429.
     #[arg(long, env = "NER_CONCURRENCY_LIMIT", default_value_t = defaults::CONCURRENCY_LIMIT)]
     concurrency_limit: usize,
@@ -164,6 +175,9 @@ pub fn run(args: Args) -> Result<()> {
         max_text_chars: args.max_text_chars,
         max_texts: args.max_texts,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
+        body_timeout: Duration::from_millis(args.body_timeout_ms),
+        header_timeout: Duration::from_millis(args.header_timeout_ms),
+        max_connections: args.max_connections,
         concurrency_limit: args.concurrency_limit,
         max_sentence_tokens: args.max_sentence_tokens,
         batch: BatchConfig {

@@ -27,6 +27,8 @@ pub enum ApiError {
     Overloaded(u64),
     NotReady,
     Timeout,
+    /// The body did not arrive within this many seconds.
+    BodyTimeout(u64),
     /// Something broke inside; details go to the log, not to the client.
     Internal,
 }
@@ -48,6 +50,7 @@ impl ApiError {
             ApiError::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::Overloaded(s) => format!("the server is at capacity; retry in {s} s"),
             ApiError::NotReady => "the model is not loaded (yet); retry shortly".into(),
             ApiError::Timeout => "the request took longer than the server's time limit".into(),
+            ApiError::BodyTimeout(s) => format!("the request body did not arrive within {s} s; send it at once (the limit is --body-timeout-ms)"),
             ApiError::Internal => "internal error; the server log has details".into(),
         }
     }

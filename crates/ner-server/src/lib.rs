@@ -7,6 +7,8 @@
 //! batch ([`worker`]) → spans built by slicing the original text → JSON.
 
 pub mod api;
+pub mod body;
+pub mod conn;
 pub mod error;
 pub mod metrics;
 pub mod model;
@@ -35,6 +37,13 @@ pub struct ServerConfig {
     /// The most texts in one batch request.
     pub max_texts: usize,
     pub request_timeout: Duration,
+    /// A request body must arrive within this time (408 beyond).
+    pub body_timeout: Duration,
+    /// Request headers must arrive within this time; keep-alive connections idle this long
+    /// are closed.
+    pub header_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
     /// Requests tagged at once; more get 429.
     pub concurrency_limit: usize,
     /// Long texts are cut into sentence pieces of at most this many tokens.
@@ -53,6 +62,9 @@ pub mod defaults {
     pub const MAX_TEXT_CHARS: usize = 200_000;
     pub const MAX_TEXTS: usize = 256;
     pub const REQUEST_TIMEOUT_MS: u64 = 30_000;
+    pub const BODY_TIMEOUT_MS: u64 = 30_000;
+    pub const HEADER_TIMEOUT_MS: u64 = 30_000;
+    pub const MAX_CONNECTIONS: usize = 4096;
     pub const CONCURRENCY_LIMIT: usize = 512;
     pub const MAX_SENTENCE_TOKENS: usize = 128;
     pub const QUEUE_SIZE: usize = 1024;
@@ -69,6 +81,9 @@ impl Default for ServerConfig {
             max_text_chars: MAX_TEXT_CHARS,
             max_texts: MAX_TEXTS,
             request_timeout: Duration::from_millis(REQUEST_TIMEOUT_MS),
+            body_timeout: Duration::from_millis(BODY_TIMEOUT_MS),
+            header_timeout: Duration::from_millis(HEADER_TIMEOUT_MS),
+            max_connections: MAX_CONNECTIONS,
             concurrency_limit: CONCURRENCY_LIMIT,
             max_sentence_tokens: MAX_SENTENCE_TOKENS,
             batch: BatchConfig {
@@ -120,6 +135,10 @@ pub fn app(state: AppState) -> Router {
     let ner_routes = Router::new()
         .route("/ner", post(api::ner).fallback(method_not_allowed))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            body::read_body,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let mut router = Router::new()
         .merge(ner_routes)
@@ -286,25 +305,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = tx.send(());
-    });
-    let handle = tokio::spawn(async move { server.await });
-    // After the signal, give in-flight requests `grace` to finish.
-    let finished = async {
-        match handle.await {
-            Ok(r) => r,
-            Err(e) => Err(std::io::Error::other(e)),
-        }
+    let limits = conn::ConnectionLimits {
+        header_timeout: state.config.header_timeout,
+        max_connections: state.config.max_connections,
     };
-    tokio::pin!(finished);
-    tokio::select! {
-        r = &mut finished => r,
-        _ = async { let _ = rx.await; tokio::time::sleep(grace).await; } => {
-            tracing::warn!("in-flight requests did not finish within {grace:?}; exiting");
-            Ok(())
-        }
-    }
+    conn::serve(listener, app(state), limits, shutdown, grace).await
 }
