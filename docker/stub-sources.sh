@@ -7,6 +7,7 @@ for c in ner-core ner-model ner-server; do
   mkdir -p "crates/$c/src"
   : >"crates/$c/src/lib.rs"
 done
-mkdir -p crates/ner-cli/src crates/ner-core/benches
+mkdir -p crates/ner-cli/src crates/ner-fuzz/src crates/ner-core/benches
 echo 'fn main() {}' >crates/ner-cli/src/main.rs
+echo 'fn main() {}' >crates/ner-fuzz/src/main.rs
 echo 'fn main() {}' >crates/ner-core/benches/viterbi.rs

@@ -31,6 +31,12 @@ fi
 step "cargo test --workspace --release"
 cargo test --workspace --release
 
+step "a short seeded request-fuzzing campaign: scripts/fuzz-server.sh --requests 3000 --seed 7"
+FUZZ_LOG=$(mktemp)
+scripts/fuzz-server.sh --requests 3000 --seed 7 --clients 32 2>&1 | tee "$FUZZ_LOG" | tail -6
+fuzz_summary=$(grep -o 'failures: .*' "$FUZZ_LOG" | head -1)
+rm -f "$FUZZ_LOG"
+
 step "deployment files and the packaged runtime"
 scripts/check-deploy.sh
 
@@ -48,4 +54,4 @@ case $container_rc in
   *) rm -f "$CONTAINER_LOG"; echo "[test] the container test failed" >&2; exit 1 ;;
 esac
 rm -f "$CONTAINER_LOG"
-printf '\n[test] summary: workspace tests passed; deploy checks passed; container: %s\n' "$container_summary" >&2
+printf '\n[test] summary: workspace tests passed; request fuzzing (3000, seed 7): %s; deploy checks passed; container: %s\n' "$fuzz_summary" "$container_summary" >&2
