@@ -4,6 +4,11 @@
 //! frequency-weighted mean of its words' embeddings (a special `<none>` word stands in for an
 //! empty set); the four means, concatenated, are the character's lexicon feature.
 //!
+//! Unlike the paper, which normalises the weights over all four sets together, each set is
+//! normalised on its own: with counts taken from the training text, single characters (which
+//! are words of the dictionary too) match thousands of times more often than longer words, and
+//! a joint normalisation would leave the B, M and E sets with weights near zero.
+//!
 //! The lexicon of a model is the part of a dictionary (for example jieba's `dict.txt`, MIT)
 //! that matches its training text, with the number of times each word matched as its weight;
 //! it is stored in the vocabulary, so a model directory needs no dictionary to serve.
@@ -163,9 +168,9 @@ impl Lexicon {
     }
 
     /// The four weighted sets of every token, flattened: entry `4 t + s` holds `(word id,
-    /// weight)` pairs of set `s` (B, M, E, S) of token `t`. Weights are `4 z(w) / Z`, `Z`
-    /// the sum of `z` over the token's four sets, so that the feature is the weighted mean of
-    /// SoftLexicon (Ma et al. 2020, eq. 7); an empty set holds `<none>`.
+    /// weight)` pairs of set `s` (B, M, E, S) of token `t`. Weights are `z(w) / Z`, `Z` the
+    /// sum of `z` over the set, so that each set's feature is its words' weighted mean; an
+    /// empty set holds `<none>`.
     pub fn features<S: AsRef<str>>(&self, tokens: &[S]) -> Vec<Vec<(i64, f32)>> {
         let mut sets: Vec<Vec<i64>> = vec![Vec::new(); tokens.len() * SETS];
         for m in self.matches(tokens) {
@@ -187,17 +192,10 @@ impl Lexicon {
                 set.push(NONE);
             }
         }
-        sets.chunks(SETS)
-            .flat_map(|token| {
-                let z: f32 = token.iter().flatten().map(|&id| count(id)).sum();
-                token
-                    .iter()
-                    .map(|set| {
-                        set.iter()
-                            .map(|&id| (id, SETS as f32 * count(id) / z))
-                            .collect()
-                    })
-                    .collect::<Vec<_>>()
+        sets.into_iter()
+            .map(|set| {
+                let z: f32 = set.iter().map(|&id| count(id)).sum();
+                set.into_iter().map(|id| (id, count(id) / z)).collect()
             })
             .collect()
     }
@@ -266,14 +264,13 @@ mod tests {
         // 学 (token 4): E = {语言学}, S = {学}.
         assert_eq!(ids(4, 2), vec![id("语言学")]);
         assert_eq!(ids(4, 3), vec![id("学")]);
-        // Weights of 语: every word counts 2, <none> 1, so Z = 2 * 4 + 1 = 9 and each word
-        // weighs 4 * 2 / 9.
+        // Weights of 语: each set's weights sum to 1 (its two B words count 2 each).
         let w: Vec<f32> = f[2 * SETS..3 * SETS]
             .iter()
             .flatten()
             .map(|p| p.1)
             .collect();
-        let want = [8.0 / 9.0, 8.0 / 9.0, 8.0 / 9.0, 8.0 / 9.0, 4.0 / 9.0];
+        let want = [0.5, 0.5, 1.0, 1.0, 1.0];
         for (g, e) in w.iter().zip(want) {
             assert!((g - e).abs() < 1e-6, "{w:?}");
         }
