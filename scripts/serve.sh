@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start the NER service with the default model on 0.0.0.0:8080 (NER_HOST / NER_PORT / NER_MODEL
-# override). Runs scripts/setup.sh first, so it works on a fresh clone.
+# Start the NER service with the shipped models on 0.0.0.0:8080: English (models/en-conll03, the
+# default) and Chinese (models/zh-resume; requests choose it with "model": "zh-resume").
+# NER_HOST / NER_PORT / NER_MODELS (comma-separated [NAME=]DIR list, the first the default)
+# override. Runs scripts/setup.sh first, so it works on a fresh clone.
 set -euo pipefail
 NER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=setup.sh
@@ -8,11 +10,11 @@ source "$NER_ROOT/scripts/setup.sh"
 cd "$NER_ROOT"
 export NER_HOST=${NER_HOST:-0.0.0.0}
 export NER_PORT=${NER_PORT:-${PORT:-8080}}
-export NER_MODEL=${NER_MODEL:-$NER_ROOT/models/en-conll03}
+export NER_MODELS=${NER_MODELS:-${NER_MODEL:-$NER_ROOT/models/en-conll03},$NER_ROOT/models/zh-resume}
 if ! target/release/ner serve --help >/dev/null 2>&1; then
   echo "serving is not built yet: 'ner serve' does not exist in this version" >&2
   exit 2
 fi
-echo "[serve] http://localhost:$NER_PORT/  (model: $NER_MODEL)" >&2
+echo "[serve] http://localhost:$NER_PORT/  (models: $NER_MODELS)" >&2
 echo "[serve] try: curl -s localhost:$NER_PORT/ner -H 'content-type: application/json' -d '{\"text\": \"Angela Merkel visited Paris.\"}'" >&2
 exec target/release/ner serve

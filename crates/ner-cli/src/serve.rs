@@ -13,9 +13,17 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model directory (default: the English model shipped in models/).
-    #[arg(long, env = "NER_MODEL")]
-    model: Option<PathBuf>,
+    /// A model to serve: DIR, or NAME=DIR to serve it under NAME (default: the model's own
+    /// name). Repeat for several models (each on its own model thread); the first is the
+    /// default, and requests choose another with `"model": NAME`. NER_MODELS takes a
+    /// comma-separated list, NER_MODEL one directory. Default: models/en-conll03.
+    #[arg(
+        long,
+        env = "NER_MODELS",
+        value_delimiter = ',',
+        value_name = "[NAME=]DIR"
+    )]
+    model: Vec<String>,
     #[arg(long, env = "NER_HOST", default_value = "127.0.0.1")]
     host: String,
     /// Port (0: any free port; `PORT` is honoured too).
@@ -159,9 +167,27 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing in-flight requests");
 }
 
+/// The models to serve as (name, directory): `--model`, else `NER_MODEL`, else the shipped
+/// English model.
+fn model_dirs(args: &Args) -> Vec<(String, PathBuf)> {
+    if args.model.is_empty() {
+        let dir = std::env::var_os("NER_MODEL").map_or_else(default_model, PathBuf::from);
+        return vec![(String::new(), dir)];
+    }
+    args.model
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((name, dir)) if !name.is_empty() && !name.contains('/') => {
+                (name.to_owned(), PathBuf::from(dir))
+            }
+            _ => (String::new(), PathBuf::from(m)),
+        })
+        .collect()
+}
+
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
-    let model_dir = args.model.clone().unwrap_or_else(default_model);
+    let models = model_dirs(&args);
     let device = parse_device(&args.device)?;
     let port = match args.port {
         Some(p) => p,
@@ -195,12 +221,20 @@ pub fn run(args: Args) -> Result<()> {
         threading: args.encoder_threading,
         backend: args.backend,
     };
-    let dir = model_dir.clone();
-    let factory: ner_server::model::ModelFactory = Box::new(move || {
-        let tagger = Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
-        Ok(Box::new(Model { tagger }) as Box<dyn NerModel>)
-    });
-    let state = ner_server::start(config, factory).context("cannot start the model thread")?;
+    let factories = models
+        .iter()
+        .map(|(name, dir)| {
+            let (dir, opts) = (dir.clone(), opts.clone());
+            let factory: ner_server::model::ModelFactory = Box::new(move || {
+                let tagger =
+                    Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
+                Ok(Box::new(Model { tagger }) as Box<dyn NerModel>)
+            });
+            (name.clone(), factory)
+        })
+        .collect();
+    let state =
+        ner_server::start_named(config, factories).context("cannot start the model threads")?;
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.http_threads {
         rt.worker_threads(n.max(1));
@@ -215,18 +249,23 @@ pub fn run(args: Args) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        // The model loads on its own thread while the socket already answers /health.
-        if let Err(why) = state.worker.wait_ready(Duration::from_secs(300)).await {
-            anyhow::bail!("the model in {} could not be loaded: {why}", model_dir.display());
+        // The models load on their own threads while the socket already answers /health.
+        for ((_, dir), served) in models.iter().zip(state.models.all()) {
+            if let Err(why) = served.worker.wait_ready(Duration::from_secs(300)).await {
+                anyhow::bail!("the model in {} could not be loaded: {why}", dir.display());
+            }
         }
-        tracing::info!(addr = %local, model = %model_dir.display(), startup_ms = started.elapsed().as_millis() as u64, "ready");
-        eprintln!("listening on http://{local} (model {}, ready in {} ms)", model_dir.display(), started.elapsed().as_millis());
-        let joiner = state.worker.joiner();
+        let names = state.models.names().join(", ");
+        tracing::info!(addr = %local, models = %names, startup_ms = started.elapsed().as_millis() as u64, "ready");
+        eprintln!("listening on http://{local} (models {names}; ready in {} ms)", started.elapsed().as_millis());
+        let joiners: Vec<_> = state.models.all().iter().map(|s| s.worker.joiner()).collect();
         ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
-        // Every handle to the queue is gone now: let the model thread free the model before
+        // Every handle to the queues is gone now: let the model threads free the models before
         // the process exits (libtorch must not be torn down under a running thread).
-        let done = joiner.wait(Duration::from_secs(10)).await;
-        tracing::info!(model_thread_stopped = done, "stopped");
+        for joiner in joiners {
+            let done = joiner.wait(Duration::from_secs(10)).await;
+            tracing::info!(model_thread_stopped = done, "stopped");
+        }
         Ok(())
     })
 }

@@ -308,3 +308,44 @@ fn sigterm_during_load_loses_no_accepted_request() {
         "too few requests completed before the signal: {ok}"
     );
 }
+
+#[test]
+fn two_real_models_answer_in_their_languages() {
+    let zh = format!("zh={}", repo().join("models/zh-resume").display());
+    let server = Server::start(&["--model", &zh]);
+    // The first model (the shipped English one) is the default.
+    let en = server.ner(serde_json::json!({"text": "Angela Merkel visited Paris on Monday."}));
+    let labels: Vec<&str> = en["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["PER", "LOC"], "{en}");
+    assert_eq!(en["model"], "en-conll03");
+    let text = "张三，男，1980年出生，毕业于北京大学，现任华为技术有限公司高级工程师。";
+    let out = server.ner(serde_json::json!({"text": text, "model": "zh"}));
+    assert_eq!(out["model"], "zh-resume");
+    let entities = out["entities"].as_array().unwrap();
+    let labels: Vec<&str> = entities
+        .iter()
+        .map(|e| e["label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"NAME") && labels.contains(&"ORG"), "{out}");
+    for e in entities {
+        let (start, end) = (
+            e["start"].as_u64().unwrap() as usize,
+            e["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            slice(text, start, end, OffsetUnit::Char),
+            e["text"].as_str(),
+            "{e}"
+        );
+    }
+    let (status, body) = server
+        .request("POST", "/ner", r#"{"text": "x", "model": "fr"}"#)
+        .unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("en-conll03, zh"), "{body}");
+}

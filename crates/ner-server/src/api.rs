@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::model::{ModelInfo, TagOptions};
-use crate::worker::{Incoming, Job, SubmitError};
+use crate::worker::{Incoming, Job, SubmitError, Worker};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -36,6 +36,8 @@ pub struct NerRequest {
     /// Also return the k best labelings of each sentence.
     #[serde(default)]
     pub nbest: usize,
+    /// The model to use (`GET /models` lists them); the server's default when absent.
+    pub model: Option<String>,
 }
 
 /// The most labelings `nbest` may ask for.
@@ -115,6 +117,7 @@ fn parse(
             tokens: false,
             min_score: None,
             nbest: 0,
+            model: None,
         });
     }
     let de = &mut serde_json::Deserializer::from_str(text);
@@ -196,14 +199,15 @@ pub async fn ner(
 ) -> Result<Response, ApiError> {
     let req = parse(&headers, body, st.config.max_body_bytes)?;
     let (texts, single, req) = validate(req, &st)?;
-    if !st.worker.is_ready() {
+    let worker = &st.models.get(req.model.as_deref())?.worker;
+    if !worker.is_ready() {
         return Err(ApiError::NotReady);
     }
     let Ok(_permit) = st.concurrency.clone().try_acquire_owned() else {
         return Err(ApiError::Overloaded(1));
     };
-    let incoming = st.worker.incoming();
-    let info = st.worker.info().ok_or(ApiError::NotReady)?;
+    let incoming = worker.incoming();
+    let info = worker.info().ok_or(ApiError::NotReady)?;
     let mode = info.tokenization;
     let docs: Vec<Document> = texts
         .iter()
@@ -221,7 +225,7 @@ pub async fn ner(
         drop(incoming);
         Vec::new()
     } else {
-        tag(&st, sentences, req.nbest, incoming).await?
+        tag(&st, worker, sentences, req.nbest, incoming).await?
     };
     let model = info.name.clone();
     let mut at = 0;
@@ -252,6 +256,7 @@ pub async fn ner(
 /// Queues the sentences for the model and waits for its answer.
 async fn tag(
     st: &AppState,
+    worker: &Worker,
     sentences: Vec<Vec<String>>,
     nbest: usize,
     incoming: Incoming,
@@ -263,12 +268,12 @@ async fn tag(
         reply: tx,
         admitted: Some(incoming),
     };
-    match st.worker.submit(job) {
+    match worker.submit(job) {
         Ok(()) => {}
         Err(SubmitError::Full) => return Err(ApiError::Overloaded(1)),
         Err(SubmitError::Stopped) => return Err(ApiError::NotReady),
     }
-    st.metrics.queue_depth.set(st.worker.queue_depth() as i64);
+    st.metrics.queue_depth.set(worker.queue_depth() as i64);
     match tokio::time::timeout(st.config.request_timeout, rx).await {
         Ok(Ok(Ok(t))) => Ok(t),
         Ok(Ok(Err(e))) => {

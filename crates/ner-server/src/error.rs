@@ -22,6 +22,11 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     MethodNotAllowed,
     NotFound,
+    /// A request named a model the server does not hold.
+    UnknownModel {
+        name: String,
+        known: Vec<String>,
+    },
     Unauthorized,
     /// The queue is full; retry after this many seconds.
     Overloaded(u64),
@@ -46,6 +51,7 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::UnknownModel { .. } => (StatusCode::NOT_FOUND, "unknown_model"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
@@ -64,6 +70,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(m) => format!("unsupported content type {m:?}: send application/json or text/plain"),
             ApiError::MethodNotAllowed => "method not allowed for this route".into(),
             ApiError::NotFound => "no such route; see /openapi.json".into(),
+            ApiError::UnknownModel { name, known } => format!("no model named {name:?}; this server has {} (GET /models lists them)", known.join(", ")),
             ApiError::Unauthorized => "missing or wrong API key: send `Authorization: Bearer <key>`".into(),
             ApiError::Overloaded(s) => format!("the server is at capacity; retry in {s} s"),
             ApiError::NotReady => "the model is not loaded (yet); retry shortly".into(),

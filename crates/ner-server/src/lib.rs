@@ -12,10 +12,12 @@ pub mod conn;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod models;
 pub mod worker;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::models::{Models, Served};
 use crate::worker::{BatchConfig, Health, Worker};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -101,29 +103,53 @@ impl Default for ServerConfig {
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<ServerConfig>,
-    pub worker: Worker,
+    pub models: Models,
     pub metrics: Metrics,
     pub concurrency: Arc<Semaphore>,
     request_ids: Arc<AtomicU64>,
 }
 
 impl AppState {
-    pub fn new(config: ServerConfig, worker: Worker, metrics: Metrics) -> Self {
+    pub fn new(config: ServerConfig, models: Models, metrics: Metrics) -> Self {
         AppState {
             concurrency: Arc::new(Semaphore::new(config.concurrency_limit.max(1))),
             config: Arc::new(config),
-            worker,
+            models,
             metrics,
             request_ids: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// The default model's worker.
+    pub fn worker(&self) -> &Worker {
+        &self.models.default_model().worker
     }
 }
 
 /// Starts the model thread and returns the state the router needs.
 pub fn start(config: ServerConfig, factory: model::ModelFactory) -> std::io::Result<AppState> {
+    start_named(config, vec![(String::new(), factory)])
+}
+
+/// Starts a model thread for each `(name, factory)` (an empty name: the model's own); the
+/// first is the default. `models` must not be empty.
+pub fn start_named(
+    config: ServerConfig,
+    models: Vec<(String, model::ModelFactory)>,
+) -> std::io::Result<AppState> {
     let metrics = Metrics::new();
-    let worker = Worker::spawn(factory, config.batch, metrics.clone())?;
-    Ok(AppState::new(config, worker, metrics))
+    let mut served = Vec::with_capacity(models.len());
+    for (name, factory) in models {
+        served.push(Served {
+            name,
+            worker: Worker::spawn(factory, config.batch, metrics.clone())?,
+            started: std::time::SystemTime::now(),
+        });
+    }
+    if served.is_empty() {
+        return Err(std::io::Error::other("no model to serve"));
+    }
+    Ok(AppState::new(config, Models::new(served), metrics))
 }
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -146,6 +172,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health).fallback(method_not_allowed))
         .route("/ready", get(ready).fallback(method_not_allowed))
         .route("/info", get(info).fallback(method_not_allowed))
+        .route("/models", get(models_list).fallback(method_not_allowed))
         .route("/metrics", get(metrics_text).fallback(method_not_allowed))
         .route("/openapi.json", get(openapi).fallback(method_not_allowed))
         .fallback(not_found)
@@ -191,7 +218,13 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(st): State<AppState>) -> Response {
-    let health = st.worker.health();
+    let health = st
+        .models
+        .all()
+        .iter()
+        .map(|s| s.worker.health())
+        .find(|h| *h != Health::Ready)
+        .unwrap_or(Health::Ready);
     if health == Health::Ready {
         Json(serde_json::json!({"status": "ready"})).into_response()
     } else {
@@ -208,10 +241,11 @@ async fn ready(State(st): State<AppState>) -> Response {
 }
 
 async fn info(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let info = st.worker.info().ok_or(ApiError::NotReady)?;
+    let info = st.worker().info().ok_or(ApiError::NotReady)?;
     let c = &st.config;
     Ok(Json(serde_json::json!({
         "model": info.name,
+        "models": st.models.names(),
         "labels": info.tags.labels().names(),
         "scheme": info.tags.scheme(),
         "tokenization": info.tokenization,
@@ -226,8 +260,35 @@ async fn info(State(st): State<AppState>) -> Result<Json<serde_json::Value>, Api
     })))
 }
 
+/// `GET /models`: every model with its labels, tokenisation, state and start time.
+async fn models_list(State(st): State<AppState>) -> Json<serde_json::Value> {
+    let list: Vec<serde_json::Value> = st
+        .models
+        .all()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let info = s.worker.info();
+            let started = s
+                .started
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            serde_json::json!({
+                "name": s.name(),
+                "default": i == 0,
+                "ready": s.worker.is_ready(),
+                "labels": info.as_ref().map(|i| i.tags.labels().names().to_vec()),
+                "tokenization": info.as_ref().map(|i| i.tokenization),
+                "started_unix": started,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({"models": list}))
+}
+
 async fn metrics_text(State(st): State<AppState>) -> Response {
-    st.metrics.queue_depth.set(st.worker.queue_depth() as i64);
+    let depth: usize = st.models.all().iter().map(|s| s.worker.queue_depth()).sum();
+    st.metrics.queue_depth.set(depth as i64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics.render(),

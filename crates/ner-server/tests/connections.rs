@@ -25,7 +25,7 @@ async fn server(config: ServerConfig) -> SocketAddr {
     )
     .unwrap();
     state
-        .worker
+        .worker()
         .wait_ready(Duration::from_secs(5))
         .await
         .unwrap();

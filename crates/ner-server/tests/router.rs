@@ -21,7 +21,7 @@ async fn router_loaded(
     factory: ModelFactory,
 ) -> (Router, Result<(), String>) {
     let state = start(config, factory).unwrap();
-    let load = state.worker.wait_ready(Duration::from_secs(5)).await;
+    let load = state.worker().wait_ready(Duration::from_secs(5)).await;
     (app(state), load)
 }
 
