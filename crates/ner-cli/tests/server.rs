@@ -349,3 +349,62 @@ fn two_real_models_answer_in_their_languages() {
     assert_eq!(status, 404, "{body}");
     assert!(body.contains("en-conll03, zh"), "{body}");
 }
+
+#[test]
+fn sighup_reloads_under_load_and_a_broken_directory_is_refused() {
+    let server = Server::start(&["--admin-key", "sekrit"]);
+    let addr = server.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut done = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) || done < 5 {
+                    let body = format!(r#"{{"text": "Angela Merkel met client {c} in Paris."}}"#);
+                    let (status, b) = request(addr, "POST", "/ner", &body).unwrap();
+                    assert_eq!(status, 200, "{b}");
+                    assert!(b.contains("\"Angela Merkel\""), "{b}");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let pid = server.child.id().to_string();
+    let before = request(addr, "GET", "/models", "").unwrap().1;
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(answered > 8 * 5, "{answered}");
+    let after = request(addr, "GET", "/models", "").unwrap().1;
+    let loaded = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s).unwrap()["models"][0]["loaded_unix"].clone()
+    };
+    assert!(
+        loaded(&after).as_u64() > loaded(&before).as_u64(),
+        "SIGHUP reloaded nothing: {before} {after}"
+    );
+
+    // A directory that is not a model is refused with the reason, and the old model answers.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let body = r#"{"path": "/nonexistent/model"}"#;
+    write!(s, "POST /admin/models/en-conll03 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer sekrit\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 422"), "{raw}");
+    assert!(
+        raw.contains("reload_refused") && raw.contains("/nonexistent/model"),
+        "{raw}"
+    );
+    let out = server.ner(serde_json::json!({"text": "Angela Merkel visited Paris."}));
+    assert_eq!(out["entities"][0]["text"], "Angela Merkel");
+}

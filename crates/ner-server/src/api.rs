@@ -199,7 +199,7 @@ pub async fn ner(
 ) -> Result<Response, ApiError> {
     let req = parse(&headers, body, st.config.max_body_bytes)?;
     let (texts, single, req) = validate(req, &st)?;
-    let worker = &st.models.get(req.model.as_deref())?.worker;
+    let worker = &st.models.get(req.model.as_deref())?.worker();
     if !worker.is_ready() {
         return Err(ApiError::NotReady);
     }

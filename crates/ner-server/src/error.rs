@@ -22,6 +22,10 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     MethodNotAllowed,
     NotFound,
+    /// A model could not replace the one serving (the old one still serves).
+    ReloadRefused(String),
+    /// The admin API is off (no admin key configured).
+    AdminDisabled,
     /// A request named a model the server does not hold.
     UnknownModel {
         name: String,
@@ -52,6 +56,8 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::UnknownModel { .. } => (StatusCode::NOT_FOUND, "unknown_model"),
+            ApiError::ReloadRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "reload_refused"),
+            ApiError::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
@@ -70,6 +76,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType(m) => format!("unsupported content type {m:?}: send application/json or text/plain"),
             ApiError::MethodNotAllowed => "method not allowed for this route".into(),
             ApiError::NotFound => "no such route; see /openapi.json".into(),
+            ApiError::ReloadRefused(why) => format!("{why}; the model that was serving still serves"),
+            ApiError::AdminDisabled => "the admin API is off: start the server with --admin-key (NER_ADMIN_KEY)".into(),
             ApiError::UnknownModel { name, known } => format!("no model named {name:?}; this server has {} (GET /models lists them)", known.join(", ")),
             ApiError::Unauthorized => "missing or wrong API key: send `Authorization: Bearer <key>`".into(),
             ApiError::Overloaded(s) => format!("the server is at capacity; retry in {s} s"),

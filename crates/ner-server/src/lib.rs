@@ -6,6 +6,7 @@
 //! 429) → tokenisation into words with offsets → the queue → the model's own thread takes a
 //! batch ([`worker`]) → spans built by slicing the original text → JSON.
 
+pub mod admin;
 pub mod api;
 pub mod body;
 pub mod conn;
@@ -25,6 +26,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+pub use models::Loader;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,6 +55,8 @@ pub struct ServerConfig {
     pub batch: BatchConfig,
     /// When set, `/ner` requires `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
+    /// When set, `POST /admin/models/NAME` reloads models, with `Authorization: Bearer <key>`.
+    pub admin_key: Option<String>,
     /// Origins allowed by CORS (`*` for any); empty: no CORS headers.
     pub cors_origins: Vec<String>,
 }
@@ -94,6 +98,7 @@ impl Default for ServerConfig {
                 max_batch_wait: Duration::from_micros(MAX_BATCH_WAIT_US),
             },
             api_key: None,
+            admin_key: None,
             cors_origins: Vec::new(),
         }
     }
@@ -107,6 +112,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub concurrency: Arc<Semaphore>,
     request_ids: Arc<AtomicU64>,
+    pub loader: Option<models::Loader>,
 }
 
 impl AppState {
@@ -117,34 +123,48 @@ impl AppState {
             models,
             metrics,
             request_ids: Arc::new(AtomicU64::new(1)),
+            loader: None,
         }
     }
 
     /// The default model's worker.
-    pub fn worker(&self) -> &Worker {
-        &self.models.default_model().worker
+    pub fn worker(&self) -> Worker {
+        self.models.default_model().worker()
+    }
+
+    /// Lets `POST /admin/models/NAME` and SIGHUP load models from directories.
+    pub fn with_loader(mut self, loader: models::Loader) -> Self {
+        self.loader = Some(loader);
+        self
     }
 }
 
 /// Starts the model thread and returns the state the router needs.
 pub fn start(config: ServerConfig, factory: model::ModelFactory) -> std::io::Result<AppState> {
-    start_named(config, vec![(String::new(), factory)])
+    let spec = ModelSpec {
+        name: String::new(),
+        dir: None,
+        factory,
+    };
+    start_named(config, vec![spec])
 }
 
-/// Starts a model thread for each `(name, factory)` (an empty name: the model's own); the
-/// first is the default. `models` must not be empty.
-pub fn start_named(
-    config: ServerConfig,
-    models: Vec<(String, model::ModelFactory)>,
-) -> std::io::Result<AppState> {
+/// A model to serve: its name (empty: the model's own), where it comes from, and how to load
+/// it.
+pub struct ModelSpec {
+    pub name: String,
+    pub dir: Option<std::path::PathBuf>,
+    pub factory: model::ModelFactory,
+}
+
+/// Starts a model thread for each model; the first is the default. `models` must not be
+/// empty.
+pub fn start_named(config: ServerConfig, models: Vec<ModelSpec>) -> std::io::Result<AppState> {
     let metrics = Metrics::new();
     let mut served = Vec::with_capacity(models.len());
-    for (name, factory) in models {
-        served.push(Served {
-            name,
-            worker: Worker::spawn(factory, config.batch, metrics.clone())?,
-            started: std::time::SystemTime::now(),
-        });
+    for m in models {
+        let worker = Worker::spawn(m.factory, config.batch, metrics.clone())?;
+        served.push(Served::new(m.name, worker, m.dir));
     }
     if served.is_empty() {
         return Err(std::io::Error::other("no model to serve"));
@@ -173,6 +193,10 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(ready).fallback(method_not_allowed))
         .route("/info", get(info).fallback(method_not_allowed))
         .route("/models", get(models_list).fallback(method_not_allowed))
+        .route(
+            "/admin/models/{name}",
+            post(admin::reload).fallback(method_not_allowed),
+        )
         .route("/metrics", get(metrics_text).fallback(method_not_allowed))
         .route("/openapi.json", get(openapi).fallback(method_not_allowed))
         .fallback(not_found)
@@ -222,7 +246,7 @@ async fn ready(State(st): State<AppState>) -> Response {
         .models
         .all()
         .iter()
-        .map(|s| s.worker.health())
+        .map(|s| s.worker().health())
         .find(|h| *h != Health::Ready)
         .unwrap_or(Health::Ready);
     if health == Health::Ready {
@@ -241,7 +265,8 @@ async fn ready(State(st): State<AppState>) -> Response {
 }
 
 async fn info(State(st): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let info = st.worker().info().ok_or(ApiError::NotReady)?;
+    let worker = st.worker();
+    let info = worker.info().ok_or(ApiError::NotReady)?;
     let c = &st.config;
     Ok(Json(serde_json::json!({
         "model": info.name,
@@ -268,18 +293,21 @@ async fn models_list(State(st): State<AppState>) -> Json<serde_json::Value> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let info = s.worker.info();
-            let started = s
-                .started
+            let current = s.current();
+            let info = current.worker.info();
+            let loaded = current
+                .loaded
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             serde_json::json!({
                 "name": s.name(),
                 "default": i == 0,
-                "ready": s.worker.is_ready(),
-                "labels": info.as_ref().map(|i| i.tags.labels().names().to_vec()),
-                "tokenization": info.as_ref().map(|i| i.tokenization),
-                "started_unix": started,
+                "ready": current.worker.is_ready(),
+                "version": info.map(|i| i.version.clone()),
+                "labels": info.map(|i| i.tags.labels().names().to_vec()),
+                "tokenization": info.map(|i| i.tokenization),
+                "loaded_unix": loaded,
+                "path": current.dir,
             })
         })
         .collect();
@@ -287,7 +315,12 @@ async fn models_list(State(st): State<AppState>) -> Json<serde_json::Value> {
 }
 
 async fn metrics_text(State(st): State<AppState>) -> Response {
-    let depth: usize = st.models.all().iter().map(|s| s.worker.queue_depth()).sum();
+    let depth: usize = st
+        .models
+        .all()
+        .iter()
+        .map(|s| s.worker().queue_depth())
+        .sum();
     st.metrics.queue_depth.set(depth as i64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -310,17 +343,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn require_key(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(key) = &st.config.api_key {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), key.as_bytes()) {
+        if !bearer_matches(req.headers(), key) {
             return ApiError::Unauthorized.into_response();
         }
     }
     next.run(req).await
+}
+
+/// Whether `Authorization: Bearer <key>` carries `key` (compared in constant time).
+pub(crate) fn bearer_matches(headers: &axum::http::HeaderMap, key: &str) -> bool {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    constant_time_eq(given.as_bytes(), key.as_bytes())
 }
 
 /// Request id, metrics and one log line per request.

@@ -17,6 +17,8 @@ pub struct ModelInfo {
     /// The model's configuration, as stored with it.
     pub config: serde_json::Value,
     pub metrics: serde_json::Value,
+    /// A content hash of the weights (changes when the model does).
+    pub version: String,
 }
 
 /// What to compute for a batch.

@@ -1,25 +1,68 @@
 //! The models one server holds, by name: each on its own model thread and batcher
 //! ([`Worker`]); the first is the default, used when a request names none.
+//!
+//! A model can be replaced while the server runs ([`Models::reload`]): the new one is loaded
+//! on fresh threads and must answer a smoke sentence before it takes the old one's place.
+//! Requests that already hold the old worker finish on it (its threads end when the last of
+//! them is done); new requests go to the new one. Nothing is dropped or answered twice.
 
 use crate::error::ApiError;
-use crate::worker::Worker;
-use std::sync::Arc;
-use std::time::SystemTime;
+use crate::metrics::Metrics;
+use crate::model::{ModelFactory, TagOptions};
+use crate::worker::{BatchConfig, Job, Worker};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::oneshot;
+
+/// Builds the factory of the model in a directory (the binary knows how; tests fake it).
+pub type Loader = Arc<dyn Fn(&Path) -> ModelFactory + Send + Sync>;
+
+/// The worker a model name points at now, and since when.
+#[derive(Clone)]
+pub struct Current {
+    pub worker: Worker,
+    pub loaded: SystemTime,
+    /// The directory it was loaded from, when known (SIGHUP reloads from there).
+    pub dir: Option<PathBuf>,
+}
 
 /// One served model.
 pub struct Served {
     /// The name requests use (`"model": NAME`); empty: the model's own name, once loaded.
     pub name: String,
-    pub worker: Worker,
-    /// When it was started.
-    pub started: SystemTime,
+    current: RwLock<Current>,
 }
 
 impl Served {
+    pub fn new(name: String, worker: Worker, dir: Option<PathBuf>) -> Served {
+        let current = Current {
+            worker,
+            loaded: SystemTime::now(),
+            dir,
+        };
+        Served {
+            name,
+            current: RwLock::new(current),
+        }
+    }
+
+    /// The worker that takes new requests (a handle: a request keeps it to the end).
+    pub fn current(&self) -> Current {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn worker(&self) -> Worker {
+        self.current().worker
+    }
+
     /// The name requests use.
     pub fn name(&self) -> String {
         if self.name.is_empty() {
-            self.worker
+            self.worker()
                 .info()
                 .map(|i| i.name.clone())
                 .unwrap_or_default()
@@ -27,11 +70,29 @@ impl Served {
             self.name.clone()
         }
     }
+
+    fn replace(&self, next: Current) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+    }
 }
 
 /// Every served model, the default first.
 #[derive(Clone)]
 pub struct Models(Arc<Vec<Served>>);
+
+/// What a reload needs besides the model.
+pub struct ReloadContext<'a> {
+    pub loader: &'a Loader,
+    pub batch: BatchConfig,
+    pub metrics: Metrics,
+    pub load_timeout: Duration,
+}
+
+/// The sentence a new model must tag before it serves.
+const SMOKE: &[&str] = &["Smoke", "test", "sentence", "from", "Paris", "."];
 
 impl Models {
     /// `served` must not be empty.
@@ -64,5 +125,58 @@ impl Models {
 
     pub fn names(&self) -> Vec<String> {
         self.0.iter().map(Served::name).collect()
+    }
+
+    /// Loads the model in `dir` (default: where `name` was loaded from) on fresh threads,
+    /// checks it with a smoke sentence, and makes it serve `name`. On failure the old model
+    /// keeps serving and the reason comes back.
+    pub async fn reload(
+        &self,
+        name: &str,
+        dir: Option<PathBuf>,
+        cx: ReloadContext<'_>,
+    ) -> Result<Current, ApiError> {
+        let served = self.get(Some(name))?;
+        let refused = |why: String| ApiError::ReloadRefused(format!("model {name:?}: {why}"));
+        let dir = dir
+            .or_else(|| served.current().dir)
+            .ok_or_else(|| refused("no directory to load from: give \"path\"".into()))?;
+        let worker = Worker::spawn((cx.loader)(&dir), cx.batch, cx.metrics)
+            .map_err(|e| refused(format!("cannot start its threads: {e}")))?;
+        worker
+            .wait_ready(cx.load_timeout)
+            .await
+            .map_err(|e| refused(format!("{} could not be loaded: {e}", dir.display())))?;
+        smoke(&worker).await.map_err(|e| {
+            refused(format!(
+                "{} loaded but failed its smoke test: {e}",
+                dir.display()
+            ))
+        })?;
+        let next = Current {
+            worker,
+            loaded: SystemTime::now(),
+            dir: Some(dir),
+        };
+        served.replace(next.clone());
+        Ok(next)
+    }
+}
+
+/// Tags [`SMOKE`] on `worker`.
+async fn smoke(worker: &Worker) -> Result<(), String> {
+    let (tx, rx) = oneshot::channel();
+    let job = Job {
+        sentences: vec![SMOKE.iter().map(|s| s.to_string()).collect()],
+        options: TagOptions::default(),
+        reply: tx,
+        admitted: Some(worker.incoming()),
+    };
+    worker.submit(job).map_err(|e| format!("{e:?}"))?;
+    match rx.await {
+        Ok(Ok(r)) if r.len() == 1 && r[0].tags.len() == SMOKE.len() => Ok(()),
+        Ok(Ok(r)) => Err(format!("{} results for one sentence", r.len())),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the model thread stopped".into()),
     }
 }

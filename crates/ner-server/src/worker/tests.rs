@@ -21,6 +21,7 @@ impl NerModel for Recorder {
             tokenization: ner_core::tokenize::Mode::Word,
             config: serde_json::Value::Null,
             metrics: serde_json::Value::Null,
+            version: String::new(),
         }
     }
 

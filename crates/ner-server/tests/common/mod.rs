@@ -25,6 +25,7 @@ impl NerModel for Fake {
             tokenization: Mode::Word,
             config: serde_json::json!({}),
             metrics: serde_json::json!({}),
+            version: "fake-1".into(),
         }
     }
 

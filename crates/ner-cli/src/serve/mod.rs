@@ -1,14 +1,13 @@
 //! `ner serve`: the HTTP service with a model from a model directory.
 
+mod models;
+
 use crate::device::parse_device;
 use anyhow::{Context, Result};
-use ner_core::Tagged;
-use ner_model::{Backend, EncoderThreading, TagRequest, Tagger, TaggerOptions};
+use ner_model::{Backend, EncoderThreading, TaggerOptions};
 use ner_server::defaults;
-use ner_server::model::{ModelError, ModelInfo, NerModel, TagOptions};
 use ner_server::worker::BatchConfig;
 use ner_server::ServerConfig;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +72,10 @@ pub struct Args {
     /// Require `Authorization: Bearer <key>` on /ner.
     #[arg(long, env = "NER_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
+    /// Turn on `POST /admin/models/NAME` (hot reload), which then requires
+    /// `Authorization: Bearer <key>`. SIGHUP reloads every model whatever this is.
+    #[arg(long, env = "NER_ADMIN_KEY", hide_env_values = true)]
+    admin_key: Option<String>,
     /// Allowed CORS origins (repeat, or comma-separated; `*` for any).
     #[arg(long, env = "NER_CORS_ALLOW_ORIGIN", value_delimiter = ',')]
     cors_allow_origin: Vec<String>,
@@ -99,50 +102,26 @@ pub struct Args {
     shutdown_grace_s: u64,
 }
 
-/// The BiLSTM-CRF behind the server's model trait.
-struct Model {
-    tagger: Tagger,
-}
-
-impl NerModel for Model {
-    fn info(&self) -> ModelInfo {
-        let m = self.tagger.model();
-        ModelInfo {
-            name: m.meta.name.clone(),
-            tags: self.tagger.tag_set().clone(),
-            tokenization: m.model.config.tokenization,
-            config: serde_json::to_value(&m.model.config).unwrap_or_default(),
-            metrics: m.meta.metrics.clone(),
+/// SIGHUP reloads every model from its directory (one at a time; a model that fails to load
+/// keeps the old one serving).
+async fn reload_on_sighup(state: ner_server::AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading every model");
+            for (name, result) in ner_server::admin::reload_all(&state).await {
+                if let Err(why) = result {
+                    tracing::error!(model = %name, error = %why, "reload failed; the old model still serves");
+                }
+            }
         }
     }
-
-    fn tag(
-        &mut self,
-        sentences: &[Vec<String>],
-        documents: &[usize],
-        options: TagOptions,
-    ) -> Result<Vec<Tagged>, ModelError> {
-        let req = TagRequest {
-            probabilities: true,
-            nbest: options.nbest,
-        };
-        self.tagger
-            .tag_documents(sentences, documents, req)
-            .map_err(|e| ModelError::Tagging(e.to_string()))
-    }
-}
-
-/// The model shipped in `models/`, next to the binary's repository or the working directory.
-fn default_model() -> PathBuf {
-    let candidates = [
-        PathBuf::from("models/en-conll03"),
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/en-conll03"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.join("meta.json").exists())
-        .cloned()
-        .unwrap_or_else(|| candidates[0].clone())
+    #[cfg(not(unix))]
+    drop(state);
 }
 
 async fn shutdown_signal() {
@@ -167,27 +146,9 @@ async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing in-flight requests");
 }
 
-/// The models to serve as (name, directory): `--model`, else `NER_MODEL`, else the shipped
-/// English model.
-fn model_dirs(args: &Args) -> Vec<(String, PathBuf)> {
-    if args.model.is_empty() {
-        let dir = std::env::var_os("NER_MODEL").map_or_else(default_model, PathBuf::from);
-        return vec![(String::new(), dir)];
-    }
-    args.model
-        .iter()
-        .map(|m| match m.split_once('=') {
-            Some((name, dir)) if !name.is_empty() && !name.contains('/') => {
-                (name.to_owned(), PathBuf::from(dir))
-            }
-            _ => (String::new(), PathBuf::from(m)),
-        })
-        .collect()
-}
-
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
-    let models = model_dirs(&args);
+    let models = models::model_dirs(&args.model);
     let device = parse_device(&args.device)?;
     let port = match args.port {
         Some(p) => p,
@@ -212,6 +173,7 @@ pub fn run(args: Args) -> Result<()> {
             max_batch_wait: Duration::from_micros(args.max_batch_wait_us),
         },
         api_key: args.api_key.clone().filter(|k| !k.is_empty()),
+        admin_key: args.admin_key.clone().filter(|k| !k.is_empty()),
         cors_origins: args.cors_allow_origin.clone(),
     };
     let opts = TaggerOptions {
@@ -221,20 +183,9 @@ pub fn run(args: Args) -> Result<()> {
         threading: args.encoder_threading,
         backend: args.backend,
     };
-    let factories = models
-        .iter()
-        .map(|(name, dir)| {
-            let (dir, opts) = (dir.clone(), opts.clone());
-            let factory: ner_server::model::ModelFactory = Box::new(move || {
-                let tagger =
-                    Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
-                Ok(Box::new(Model { tagger }) as Box<dyn NerModel>)
-            });
-            (name.clone(), factory)
-        })
-        .collect();
-    let state =
-        ner_server::start_named(config, factories).context("cannot start the model threads")?;
+    let state = ner_server::start_named(config, models::specs(&models, &opts))
+        .context("cannot start the model threads")?
+        .with_loader(models::loader(opts));
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.http_threads {
         rt.worker_threads(n.max(1));
@@ -251,14 +202,15 @@ pub fn run(args: Args) -> Result<()> {
         let local = listener.local_addr()?;
         // The models load on their own threads while the socket already answers /health.
         for ((_, dir), served) in models.iter().zip(state.models.all()) {
-            if let Err(why) = served.worker.wait_ready(Duration::from_secs(300)).await {
+            if let Err(why) = served.worker().wait_ready(Duration::from_secs(300)).await {
                 anyhow::bail!("the model in {} could not be loaded: {why}", dir.display());
             }
         }
         let names = state.models.names().join(", ");
         tracing::info!(addr = %local, models = %names, startup_ms = started.elapsed().as_millis() as u64, "ready");
         eprintln!("listening on http://{local} (models {names}; ready in {} ms)", started.elapsed().as_millis());
-        let joiners: Vec<_> = state.models.all().iter().map(|s| s.worker.joiner()).collect();
+        let joiners: Vec<_> = state.models.all().iter().map(|s| s.worker().joiner()).collect();
+        tokio::spawn(reload_on_sighup(state.clone()));
         ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
         // Every handle to the queues is gone now: let the model threads free the models before
         // the process exits (libtorch must not be torn down under a running thread).

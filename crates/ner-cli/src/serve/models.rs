@@ -1,0 +1,121 @@
+//! The models `ner serve` serves: the BiLSTM-CRF behind the server's model trait, the
+//! directories and names given on the command line, and the loader that hot reload uses.
+
+use ner_core::Tagged;
+use ner_model::{TagRequest, Tagger, TaggerOptions};
+use ner_server::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
+use ner_server::{Loader, ModelSpec};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The BiLSTM-CRF behind the server's model trait.
+struct Model {
+    tagger: Tagger,
+    /// A content hash of the weights file.
+    version: String,
+}
+
+impl NerModel for Model {
+    fn info(&self) -> ModelInfo {
+        let m = self.tagger.model();
+        ModelInfo {
+            name: m.meta.name.clone(),
+            tags: self.tagger.tag_set().clone(),
+            tokenization: m.model.config.tokenization,
+            config: serde_json::to_value(&m.model.config).unwrap_or_default(),
+            metrics: m.meta.metrics.clone(),
+            version: self.version.clone(),
+        }
+    }
+
+    fn tag(
+        &mut self,
+        sentences: &[Vec<String>],
+        documents: &[usize],
+        options: TagOptions,
+    ) -> Result<Vec<Tagged>, ModelError> {
+        let req = TagRequest {
+            probabilities: true,
+            nbest: options.nbest,
+        };
+        self.tagger
+            .tag_documents(sentences, documents, req)
+            .map_err(|e| ModelError::Tagging(e.to_string()))
+    }
+}
+
+/// The model shipped in `models/`, next to the binary's repository or the working directory.
+fn default_model() -> PathBuf {
+    let candidates = [
+        PathBuf::from("models/en-conll03"),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/en-conll03"),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.join("meta.json").exists())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
+}
+
+/// The models to serve as (name, directory): `--model`, else `NER_MODEL`, else the shipped
+/// English model.
+pub fn model_dirs(given: &[String]) -> Vec<(String, PathBuf)> {
+    if given.is_empty() {
+        let dir = std::env::var_os("NER_MODEL").map_or_else(default_model, PathBuf::from);
+        return vec![(own_name(&dir), dir)];
+    }
+    given
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((name, dir)) if !name.is_empty() && !name.contains('/') => {
+                (name.to_owned(), PathBuf::from(dir))
+            }
+            _ => (own_name(Path::new(m)), PathBuf::from(m)),
+        })
+        .collect()
+}
+
+/// The name in a model directory's `meta.json` (empty when unreadable: the server then uses
+/// the name the loaded model reports).
+fn own_name(dir: &Path) -> String {
+    std::fs::read(dir.join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["name"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// FNV-1a (64 bits) of the weights file, in hex: the model's version as `/models` shows it.
+fn weights_hash(dir: &Path) -> String {
+    let bytes = std::fs::read(dir.join("model.safetensors")).unwrap_or_default();
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// Builds the model in `dir` on the thread that calls the factory.
+pub fn factory(dir: &Path, opts: TaggerOptions) -> ModelFactory {
+    let dir = dir.to_owned();
+    Box::new(move || {
+        let tagger = Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
+        let version = weights_hash(&dir);
+        Ok(Box::new(Model { tagger, version }) as Box<dyn NerModel>)
+    })
+}
+
+/// What hot reload uses to load a directory.
+pub fn loader(opts: TaggerOptions) -> Loader {
+    Arc::new(move |dir: &Path| factory(dir, opts.clone()))
+}
+
+/// The models to start, the first the default.
+pub fn specs(dirs: &[(String, PathBuf)], opts: &TaggerOptions) -> Vec<ModelSpec> {
+    dirs.iter()
+        .map(|(name, dir)| ModelSpec {
+            name: name.clone(),
+            dir: Some(dir.clone()),
+            factory: factory(dir, opts.clone()),
+        })
+        .collect()
+}
