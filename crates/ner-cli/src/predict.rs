@@ -58,8 +58,10 @@ pub struct Args {
     /// Maximum tokens per sentence piece of long texts.
     #[arg(long, default_value_t = 128)]
     max_sentence_tokens: usize,
+    /// libtorch intra-op threads (and the native path's two directions when 2 or more).
     #[arg(long)]
     threads: Option<i32>,
+    /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
     /// What runs the network: native (default) or torch (libtorch, the reference).

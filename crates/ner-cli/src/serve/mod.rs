@@ -23,6 +23,7 @@ pub struct Args {
         value_name = "[NAME=]DIR"
     )]
     model: Vec<String>,
+    /// Address to listen on (0.0.0.0: every interface).
     #[arg(long, env = "NER_HOST", default_value = "127.0.0.1")]
     host: String,
     /// Port (0: any free port; `PORT` is honoured too).
@@ -91,6 +92,7 @@ pub struct Args {
     /// core.
     #[arg(long, env = "NER_HTTP_THREADS")]
     http_threads: Option<usize>,
+    /// cpu, cuda or cuda:N.
     #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
     device: String,
     /// What runs the network: native (default; packed weights, no libtorch dispatch) or torch

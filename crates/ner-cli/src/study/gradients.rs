@@ -31,12 +31,14 @@ pub struct GradientsArgs {
     /// CoNLL file whose sentences, concatenated, are the trained encoders' inputs.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The cells to measure, comma-separated.
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "rnn,gru,lstm,peephole,cifg"
     )]
     cells: Vec<CellKind>,
+    /// Random seed of the untrained encoders and their inputs.
     #[arg(long, default_value_t = 1)]
     seed: i64,
     #[command(flatten)]
