@@ -17,5 +17,6 @@ tensors = load_file(path)
 half = {k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in tensors.items()}
 tmp = path + ".tmp"
 save_file(half, tmp)
+os.chmod(tmp, 0o644)
 os.replace(tmp, path)
 print(f"{path}: {len(half)} tensors in half precision, {os.path.getsize(path)} bytes")
