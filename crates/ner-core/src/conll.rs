@@ -286,15 +286,20 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
-    fn next_sentence(&mut self) -> Result<Option<Sentence>, ConllError> {
-        let mut sentence = Sentence {
+    /// A sentence with no tokens yet, in the current document.
+    fn empty_sentence(&self) -> Sentence {
+        Sentence {
             tokens: Vec::new(),
             tags: vec![Vec::new(); self.opts.tag_columns.len()],
             raw_tags: vec![Vec::new(); self.opts.tag_columns.len()],
             line: 0,
             document: self.document,
             lines: Vec::new(),
-        };
+        }
+    }
+
+    fn next_sentence(&mut self) -> Result<Option<Sentence>, ConllError> {
+        let mut sentence = self.empty_sentence();
         loop {
             self.buf.clear();
             let n = self
