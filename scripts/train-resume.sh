@@ -2,13 +2,13 @@
 # Trains the Chinese model (models/zh-resume) on Resume NER with its recipe and evaluates it on
 # the test set: one command, resumable (run it again after an interruption).
 #
-#   scripts/train-resume.sh [--train F --dev F --test F] [--out DIR] [--no-lexicon]
+#   scripts/train-resume.sh [--train F --dev F --test F] [--out DIR] [--lexicon]
 #                           [-- extra ner train flags, which override the script's]
 #
-# Characters are the tokens (tokenization char); each also gets its two character bigrams and
-# SoftLexicon features (Ma et al. 2020) from jieba's dictionary (MIT; PyPI jieba 0.42.1, whose
-# dict.txt lists 349,046 words): the lexicon words it begins, continues, ends or forms alone.
-# --no-lexicon trains the previous recipe, without them.
+# Characters are the tokens (tokenization char); each also gets its two character bigrams (the
+# shipped model). --lexicon adds SoftLexicon features (Ma et al. 2020) from jieba's dictionary
+# (MIT; PyPI jieba 0.42.1, whose dict.txt lists 349,046 words): the lexicon words each
+# character begins, continues, ends or forms alone (see the model card for how they fared).
 #
 # Data: ../shared/data/resume_ner/{train,dev,test}.char.bmes when it exists (Resume NER, Zhang
 # & Yang 2018, from their LatticeLSTM repository); any one-character-per-line BMES/BIO file works.
@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=$ROOT/../shared/data/resume_ner
 TRAIN=$DATA/train.char.bmes DEV=$DATA/dev.char.bmes TEST=$DATA/test.char.bmes
 OUT=$ROOT/runs/zh-resume
-LEXICON=1
+LEXICON=0
 EXTRA=()
 while (($#)); do
   case $1 in
@@ -25,7 +25,7 @@ while (($#)); do
     --dev) DEV=$2; shift 2 ;;
     --test) TEST=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    --no-lexicon) LEXICON=0; shift ;;
+    --lexicon) LEXICON=1; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -38,25 +38,15 @@ source "$ROOT/scripts/setup.sh"
 # shellcheck source=lib/train-args.sh
 source "$ROOT/scripts/lib/train-args.sh"
 NER=$ROOT/target/release/ner
-if [[ -f $OUT/.checkpoint/state.json ]]; then
-  echo "[train] resuming $OUT" >&2
-  "$NER" train --resume "$OUT"
-else
-  ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name zh-resume
-        --epochs 40 --patience 12 --threads 1 --seed 12 --tokenization char --model-scheme bioes
-        --char-encoder none --lowercase false --bigram-dim 50 --ema 0.999)
-  if ((LEXICON)); then
-    PY=${NER_PYTHON:-}
-    if [[ -z $PY ]]; then
-      [[ -x $NER_CACHE_DIR/minilm/bin/python ]] || python3 -m venv "$NER_CACHE_DIR/minilm"
-      PY=$NER_CACHE_DIR/minilm/bin/python
-    fi
-    "$PY" -m pip install --quiet --disable-pip-version-check jieba==0.42.1
-    DICT=$("$PY" -c 'import os, jieba; print(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"))')
-    ARGS+=(--lexicon "$DICT" --lexicon-dim 50)
-  fi
-  NER_SWITCHES="--quiet"
-  ner_override ARGS "${EXTRA[@]}"
-  "$NER" train "${ARGS[@]}" "${EXTRA[@]}"
+ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name zh-resume
+      --epochs 40 --patience 12 --threads 1 --seed 12 --tokenization char --model-scheme bioes
+      --char-encoder none --lowercase false --bigram-dim 50 --ema 0.999)
+if ((LEXICON)); then
+  PY=$(ner_python)
+  "$PY" -m pip install --quiet --disable-pip-version-check jieba==0.42.1
+  DICT=$("$PY" -c 'import os, jieba; print(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"))')
+  ARGS+=(--lexicon "$DICT" --lexicon-dim 50)
 fi
-"$NER" eval --model "$OUT" "$TEST"
+NER_SWITCHES="--quiet"
+ner_override ARGS "${EXTRA[@]}"
+ner_train_or_resume "$NER" "$OUT" "$TEST" "${ARGS[@]}" "${EXTRA[@]}"

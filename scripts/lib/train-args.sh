@@ -30,3 +30,28 @@ ner_override() {
   done
   _args=("${kept[@]}")
 }
+
+# ner_python: prints a Python with pip for the training scripts' packages: the project's
+# PyTorch environment, or (with your own libtorch) a small environment of its own.
+ner_python() {
+  if [[ -n ${NER_PYTHON:-} ]]; then
+    echo "$NER_PYTHON"
+    return
+  fi
+  [[ -x $NER_CACHE_DIR/minilm/bin/python ]] || python3 -m venv "$NER_CACHE_DIR/minilm" >&2
+  echo "$NER_CACHE_DIR/minilm/bin/python"
+}
+
+# ner_train_or_resume NER OUT TEST ARGS...: continues the run in OUT when it was started before
+# (OUT/run.json exists), else trains with ARGS; then evaluates OUT on TEST.
+ner_train_or_resume() {
+  local ner=$1 out=$2 test=$3
+  shift 3
+  if [[ -f $out/run.json ]]; then
+    echo "[train] resuming $out" >&2
+    "$ner" train --resume "$out"
+  else
+    "$ner" train "$@"
+  fi
+  "$ner" eval --model "$out" "$test"
+}
