@@ -12,9 +12,9 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
     pub queue_depth: IntGauge,
-    pub batch_sentences: Histogram,
-    pub batch_tokens: Histogram,
-    pub tokens: IntCounter,
+    pub batch_sentences: HistogramVec,
+    pub batch_tokens: HistogramVec,
+    pub tokens: IntCounterVec,
     pub dropped_jobs: IntCounter,
 }
 
@@ -30,6 +30,15 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What a model thread records, labelled with its model's name.
+#[derive(Clone)]
+pub struct ModelMetrics {
+    pub batch_sentences: Histogram,
+    pub batch_tokens: Histogram,
+    pub tokens: IntCounter,
+    pub dropped_jobs: IntCounter,
 }
 
 impl Metrics {
@@ -53,17 +62,22 @@ impl Metrics {
             "ner_queue_depth",
             "requests waiting for the model",
         ));
-        let batch_sentences = must(Histogram::with_opts(
+        let batch_sentences = must(HistogramVec::new(
             HistogramOpts::new("ner_batch_sentences", "sentences per model batch").buckets(vec![
                 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
             ]),
+            &["model"],
         ));
-        let batch_tokens = must(Histogram::with_opts(
+        let batch_tokens = must(HistogramVec::new(
             HistogramOpts::new("ner_batch_tokens", "tokens per model batch").buckets(vec![
                 16.0, 64.0, 256.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
             ]),
+            &["model"],
         ));
-        let tokens = must(IntCounter::new("ner_tokens_total", "tokens tagged"));
+        let tokens = must(IntCounterVec::new(
+            Opts::new("ner_tokens_total", "tokens tagged, by model"),
+            &["model"],
+        ));
         let dropped_jobs = must(IntCounter::new(
             "ner_dropped_jobs_total",
             "queued requests skipped because their client had gone",
@@ -88,6 +102,16 @@ impl Metrics {
             batch_tokens,
             tokens,
             dropped_jobs,
+        }
+    }
+
+    /// The per-model series of the model called `name`.
+    pub fn for_model(&self, name: &str) -> ModelMetrics {
+        ModelMetrics {
+            batch_sentences: self.batch_sentences.with_label_values(&[name]),
+            batch_tokens: self.batch_tokens.with_label_values(&[name]),
+            tokens: self.tokens.with_label_values(&[name]),
+            dropped_jobs: self.dropped_jobs.clone(),
         }
     }
 

@@ -374,7 +374,7 @@ async fn info_metrics_and_openapi() {
         "ner_request_duration_seconds",
         "ner_queue_depth",
         "ner_batch_tokens",
-        "ner_tokens_total 2",
+        "ner_tokens_total{model=\"fake\"} 2",
     ] {
         assert!(text.contains(m), "missing {m} in\n{text}");
     }

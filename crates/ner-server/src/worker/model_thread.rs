@@ -2,7 +2,7 @@
 
 use super::batcher::Handoff;
 use super::{Health, Job};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ModelMetrics};
 use crate::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
@@ -27,7 +27,9 @@ pub(super) fn spawn(
                     return;
                 }
             };
-            let _ = info.set(model.info());
+            let own = model.info();
+            let metrics = metrics.for_model(&own.name);
+            let _ = info.set(own);
             let _ = health.send(Health::Ready);
             while let Some((jobs, permit)) = batches.blocking_recv() {
                 run_batch(model.as_mut(), jobs, &metrics);
@@ -47,7 +49,7 @@ fn build(factory: ModelFactory) -> Result<Box<dyn NerModel>, ModelError> {
 
 /// Tags a batch; jobs with the same options are tagged together. Jobs whose client left while
 /// the batch waited are dropped.
-pub(super) fn run_batch(model: &mut dyn NerModel, mut jobs: Vec<Job>, metrics: &Metrics) {
+pub(super) fn run_batch(model: &mut dyn NerModel, mut jobs: Vec<Job>, metrics: &ModelMetrics) {
     jobs.retain(|j| {
         let keep = !j.reply.is_closed();
         if !keep {
@@ -64,7 +66,7 @@ pub(super) fn run_batch(model: &mut dyn NerModel, mut jobs: Vec<Job>, metrics: &
     }
 }
 
-fn process(model: &mut dyn NerModel, jobs: Vec<Job>, opts: TagOptions, metrics: &Metrics) {
+fn process(model: &mut dyn NerModel, jobs: Vec<Job>, opts: TagOptions, metrics: &ModelMetrics) {
     let mut replies = Vec::with_capacity(jobs.len());
     let mut sentences = Vec::new();
     let mut documents = Vec::new();
