@@ -225,7 +225,8 @@ pub async fn ner(
         drop(incoming);
         Vec::new()
     } else {
-        tag(&st, worker, sentences, req.nbest, incoming).await?
+        let per_text = docs.iter().map(Document::num_sentences).collect();
+        tag(&st, worker, (sentences, per_text), req.nbest, incoming).await?
     };
     let model = info.name.clone();
     let mut at = 0;
@@ -257,13 +258,14 @@ pub async fn ner(
 async fn tag(
     st: &AppState,
     worker: &Worker,
-    sentences: Vec<Vec<String>>,
+    (sentences, documents): (Vec<Vec<String>>, Vec<usize>),
     nbest: usize,
     incoming: Incoming,
 ) -> Result<Vec<Tagged>, ApiError> {
     let (tx, rx) = oneshot::channel();
     let job = Job {
         sentences,
+        documents,
         options: TagOptions { nbest },
         reply: tx,
         admitted: Some(incoming),

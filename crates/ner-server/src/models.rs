@@ -168,6 +168,7 @@ async fn smoke(worker: &Worker) -> Result<(), String> {
     let (tx, rx) = oneshot::channel();
     let job = Job {
         sentences: vec![SMOKE.iter().map(|s| s.to_string()).collect()],
+        documents: Vec::new(),
         options: TagOptions::default(),
         reply: tx,
         admitted: Some(worker.incoming()),

@@ -28,6 +28,10 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 /// One request's sentences, waiting for the model.
 pub struct Job {
     pub sentences: Vec<Vec<String>>,
+    /// How many of `sentences` each document (text) of the job has, in order; empty: the
+    /// job is one document. A model with document context reads a document's sentences
+    /// together, never across documents.
+    pub documents: Vec<usize>,
     pub options: TagOptions,
     pub reply: oneshot::Sender<Result<Vec<Tagged>, ModelError>>,
     /// The request's place among the admitted ones, released when the batcher takes the job.

@@ -70,9 +70,19 @@ fn process(model: &mut dyn NerModel, jobs: Vec<Job>, opts: TagOptions, metrics: 
     let mut replies = Vec::with_capacity(jobs.len());
     let mut sentences = Vec::new();
     let mut documents = Vec::new();
-    for (document, job) in jobs.into_iter().enumerate() {
+    let mut next = 0;
+    for job in jobs {
         replies.push((job.reply, job.sentences.len()));
-        documents.resize(documents.len() + job.sentences.len(), document);
+        let whole = [job.sentences.len()];
+        let counts = if job.documents.iter().sum::<usize>() == job.sentences.len() {
+            &job.documents[..]
+        } else {
+            &whole[..]
+        };
+        for &n in counts {
+            documents.resize(documents.len() + n, next);
+            next += 1;
+        }
         sentences.extend(job.sentences);
     }
     let tokens: usize = sentences.iter().map(Vec::len).sum();

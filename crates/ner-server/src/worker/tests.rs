@@ -91,12 +91,31 @@ fn submit(w: &Worker, first: &str, tokens: usize) -> Reply {
     s.resize(tokens, "x".to_owned());
     let job = Job {
         sentences: vec![s],
+        documents: Vec::new(),
         options: TagOptions::default(),
         reply: tx,
         admitted: Some(w.incoming()),
     };
     w.submit(job).unwrap();
     rx
+}
+
+#[tokio::test]
+async fn each_text_of_a_job_is_a_document_of_its_own() {
+    let s = setup(100, false).await;
+    let (tx, rx) = oneshot::channel();
+    let sentence = |w: &str| vec![w.to_owned()];
+    let job = Job {
+        // Two texts: one of one sentence, one of two.
+        sentences: vec![sentence("a"), sentence("b"), sentence("c")],
+        documents: vec![1, 2],
+        options: TagOptions::default(),
+        reply: tx,
+        admitted: Some(s.worker.incoming()),
+    };
+    s.worker.submit(job).unwrap();
+    rx.await.unwrap().unwrap();
+    assert_eq!(recorded(&s), [vec!["a/0", "b/1", "c/1"]]);
 }
 
 fn recorded(s: &Setup) -> Vec<Vec<String>> {
