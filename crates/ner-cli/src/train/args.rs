@@ -126,6 +126,10 @@ pub struct TrainFlags {
     /// Random seed of initialisation, batch order and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Train only the tag projection and the CRF for this many first epochs (useful with
+    /// --init-from: the new labels' rows settle before the encoder moves).
+    #[arg(long)]
+    pub freeze_encoder_epochs: Option<usize>,
     /// Evaluate and save an exponential moving average of the weights with this decay (e.g.
     /// 0.999; 0: off). Smooths SGD's epoch-to-epoch jumps in dev F1.
     #[arg(long)]
@@ -179,6 +183,12 @@ pub struct Args {
     /// the subword dimension).
     #[arg(long)]
     pub init_words_from_subword: bool,
+    /// Start from a trained model directory (such as models/en-conll03): its architecture,
+    /// vocabulary (extended with this corpus's words), embeddings, subword table and encoders
+    /// are kept; the tag projection and the CRF are built for this corpus's labels, keeping the
+    /// rows of the labels both share. Architecture flags are then ignored.
+    #[arg(long, value_name = "DIR")]
+    pub init_from: Option<PathBuf>,
     /// A word list for SoftLexicon features of Chinese character models (`word [frequency]`
     /// per line, such as jieba's dict.txt, MIT-licensed); needs --lexicon-dim.
     #[arg(long, value_name = "FILE")]
@@ -266,6 +276,7 @@ impl Args {
             subword_dim: self.subword_dim,
             subword_table: self.subword_table.clone(),
             init_words_from_subword: self.init_words_from_subword,
+            init_from: self.init_from.clone(),
             lexicon: self.lexicon.clone(),
             contextual_model: self.contextual_model.clone(),
             contextual_layers: self.contextual_layers.clone(),
@@ -309,7 +320,18 @@ impl ModelFlags {
 impl TrainFlags {
     fn apply(&self, mut t: TrainOptions) -> TrainOptions {
         apply!(
-            t, self, epochs, batch_size, optimizer, lr_decay, momentum, clip, patience, seed, ema
+            t,
+            self,
+            epochs,
+            batch_size,
+            optimizer,
+            lr_decay,
+            momentum,
+            clip,
+            patience,
+            seed,
+            ema,
+            freeze_encoder_epochs
         );
         if self.lr.is_some() {
             t.lr = self.lr;

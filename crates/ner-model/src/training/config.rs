@@ -94,6 +94,10 @@ pub struct InputConfig {
     pub subword_table: Option<String>,
     /// Start every word embedding from its pooled subword vector.
     pub init_words_from_subword: bool,
+    /// Start from this trained model directory (see [`super::init_from`]): its architecture,
+    /// vocabulary (extended), embeddings and encoders; the projection and CRF are rebuilt for
+    /// the training data's labels, keeping the rows of the labels both share.
+    pub init_from: Option<PathBuf>,
     /// A word list (`word [frequency ...]` per line, such as jieba's `dict.txt`) for the
     /// SoftLexicon features of `lexicon_dim`.
     pub lexicon: Option<PathBuf>,
@@ -113,6 +117,7 @@ impl Default for InputConfig {
             subword_dim: 128,
             subword_table: None,
             init_words_from_subword: false,
+            init_from: None,
             lexicon: None,
             contextual_model: None,
             contextual_layers: vec![1, 2, 3, 4],
@@ -134,6 +139,7 @@ impl RunConfig {
         self.inputs.pretrained.as_mut().map(abs);
         self.inputs.subword_model.as_mut().map(abs);
         self.inputs.lexicon.as_mut().map(abs);
+        self.inputs.init_from.as_mut().map(abs);
         self
     }
 

@@ -18,6 +18,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
 pub mod files;
+pub mod init_from;
 pub mod inputs;
 pub mod observer;
 pub mod optimizer;

@@ -43,6 +43,9 @@ pub struct TrainOptions {
     /// what is evaluated and saved; 0 turns it off. SGD's last steps make dev F1 jump by a
     /// point from epoch to epoch on small corpora; the average does not.
     pub ema: f64,
+    /// Train only the projection and the CRF for this many first epochs (the rest frozen), as
+    /// when starting from a trained model with new labels.
+    pub freeze_encoder_epochs: usize,
 }
 
 impl Default for TrainOptions {
@@ -58,6 +61,7 @@ impl Default for TrainOptions {
             patience: 8,
             seed: 1,
             ema: 0.0,
+            freeze_encoder_epochs: 0,
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
 use super::evaluate::{corpus_features, evaluate};
+use super::init_from;
 use super::inputs;
 use super::observer::{EpochReport, Observer};
 use super::trainer::{EpochStats, Trainer};
@@ -114,6 +115,9 @@ impl Run {
         obs: &mut dyn Observer,
     ) -> Result<Run> {
         config.validate().map_err(ModelError::Config)?;
+        if let Some(dir) = config.inputs.init_from.clone() {
+            return Run::prepare_from(config, data, out, device, &dir, obs);
+        }
         let tags = label_set(&data, &config, obs)?;
         let mut model_config = config.model.clone();
         let built = inputs::build(&data.train, &mut model_config, &config.inputs, obs)?;
@@ -138,6 +142,47 @@ impl Run {
             model: model_config,
             ..config
         };
+        Run::assemble(
+            config,
+            data,
+            out,
+            device,
+            trainer,
+            contextual,
+            RunState::fresh(),
+        )
+    }
+
+    /// A new run that starts from the trained model in `dir` (see [`init_from`]); its
+    /// architecture replaces `config.model`.
+    fn prepare_from(
+        config: RunConfig,
+        data: Corpora,
+        out: &Path,
+        device: Device,
+        dir: &Path,
+        obs: &mut dyn Observer,
+    ) -> Result<Run> {
+        let mut base = model_dir::load(dir, Device::Cpu)?;
+        let config = RunConfig {
+            model: base.model.config.clone(),
+            ..config
+        };
+        let tags = label_set(&data, &config, obs)?;
+        let (vocab, added) = init_from::extend_vocab(&base.vocab, &data.train);
+        let mut trainer = Trainer::new(&config.model, vocab, &tags, config.train.clone(), device)?;
+        if let Some(t) = &base.model.subword_table {
+            trainer.model.set_subword_table(t.shallow_clone(), device);
+        }
+        let copied = init_from::copy_weights(&base, &mut trainer)?;
+        obs.info(&format!(
+            "starting from {}: {copied} variables copied, {added} new words, labels {} (were {})",
+            dir.display(),
+            tags.labels().names().join(" "),
+            base.model.tags.labels().names().join(" ")
+        ));
+        trainer.restart_average();
+        let contextual = base.contextual.take();
         Run::assemble(
             config,
             data,

@@ -105,6 +105,17 @@ impl Trainer {
         self.average = WeightAverage::start(&self.vs, self.opts.ema);
     }
 
+    /// Zeroes the gradients of everything but the projection and the CRF, so that this step
+    /// leaves them as they are (SGD momentum and Adam's moments stay zero too).
+    fn freeze_encoder(&mut self) {
+        for (name, v) in self.vs.variables() {
+            let mut g = v.grad();
+            if g.defined() && super::init_from::is_encoder(&name) {
+                let _ = g.zero_();
+            }
+        }
+    }
+
     /// Re-seeds batch shuffling and libtorch's generator for `epoch`.
     fn reseed_for_epoch(&mut self, epoch: usize) {
         let seed = self.opts.seed;
@@ -186,6 +197,9 @@ impl Trainer {
         };
         self.optimizer.zero_grad();
         loss.backward();
+        if epoch <= self.opts.freeze_encoder_epochs {
+            self.freeze_encoder();
+        }
         if self.opts.clip > 0.0 {
             self.optimizer.clip_grad_norm(self.opts.clip);
         }

@@ -1,0 +1,98 @@
+//! Starting a run from a trained model (`--init-from DIR`): its architecture, vocabulary
+//! (extended with the new corpus's words), embeddings, subword table, character and recurrent
+//! encoders are kept; the projection to tag scores and the CRF are built for the new corpus's
+//! labels, and the rows of the tags both label sets share are copied.
+
+use super::trainer::Trainer;
+use crate::checkpoint::LoadedModel;
+use crate::error::Result;
+use crate::vocab::Vocab;
+use ner_core::corpus::Corpus;
+use ner_core::scheme::Tag;
+use ner_core::TagSet;
+use std::collections::HashMap;
+use tch::Tensor;
+
+/// `base`'s vocabulary with every word of `train` it lacks.
+pub fn extend_vocab(base: &Vocab, train: &Corpus) -> (Vocab, usize) {
+    let mut v = base.clone();
+    let before = v.num_words();
+    for s in &train.sentences {
+        for t in &s.tokens {
+            let w = v.normalize(t);
+            if !v.contains(&w) {
+                v.add_word(&w);
+            }
+        }
+    }
+    let added = v.num_words() - before;
+    (v, added)
+}
+
+/// Variables of the encoder and inputs (everything but the projection and the CRF).
+pub fn is_encoder(name: &str) -> bool {
+    !(name.starts_with("proj.") || name.starts_with("crf."))
+}
+
+/// Copies `base`'s weights into `trainer`: variables of the same name and shape whole,
+/// embedding tables row by row for the rows `base` has (new words keep their initialisation),
+/// and the projection and CRF for the tags both tag sets have. Returns how many variables
+/// were copied whole or in part.
+pub fn copy_weights(base: &LoadedModel, trainer: &mut Trainer) -> Result<usize> {
+    let old: HashMap<String, Tensor> = base.vs.variables();
+    let map = tag_map(&trainer.model.tags, &base.model.tags);
+    let mut copied = 0;
+    tch::no_grad(|| {
+        for (name, mut new) in trainer.vs.variables() {
+            let Some(src) = old.get(&name) else { continue };
+            let src = src.to_device(new.device()).to_kind(new.kind());
+            if src.size() == new.size()
+                && (is_encoder(&name) || map.iter().enumerate().all(|(i, m)| *m == Some(i)))
+            {
+                new.copy_(&src);
+            } else if is_encoder(&name) && src.dim() == 2 && src.size()[1] == new.size()[1] {
+                let rows = src.size()[0].min(new.size()[0]);
+                new.narrow(0, 0, rows).copy_(&src.narrow(0, 0, rows));
+            } else if !is_encoder(&name) {
+                copy_tag_rows(&src, &mut new, &map, name.ends_with("trans"));
+            } else {
+                continue;
+            }
+            copied += 1;
+        }
+    });
+    Ok(copied)
+}
+
+/// For each tag of `new`, its index in `old` (same prefix, same label name), if any.
+fn tag_map(new: &TagSet, old: &TagSet) -> Vec<Option<usize>> {
+    (0..new.len())
+        .map(|i| {
+            let t = new.tag(i);
+            let label = t.label.map(|l| new.labels().name(l));
+            let old_tag = match label {
+                None => Some(Tag::O),
+                Some(name) => old.labels().get(name).map(|l| Tag::new(t.prefix, l)),
+            };
+            old_tag.and_then(|t| old.index(t))
+        })
+        .collect()
+}
+
+/// Copies the rows (and, for the transition matrix, the columns) of mapped tags.
+fn copy_tag_rows(src: &Tensor, dst: &mut Tensor, map: &[Option<usize>], square: bool) {
+    for (i, from) in map.iter().enumerate() {
+        let Some(from) = *from else { continue };
+        if !square {
+            dst.get(i as i64).copy_(&src.get(from as i64));
+            continue;
+        }
+        for (j, to) in map.iter().enumerate() {
+            if let Some(to) = *to {
+                dst.get(i as i64)
+                    .get(j as i64)
+                    .copy_(&src.get(from as i64).get(to as i64));
+            }
+        }
+    }
+}
