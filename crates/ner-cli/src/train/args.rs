@@ -76,8 +76,9 @@ pub struct ModelFlags {
     #[arg(long)]
     pub dropout_kind: Option<DropoutKind>,
     /// Document context: read consecutive sentences of one document (up to this many tokens,
-    /// never across -DOCSTART- lines) as one sequence; 0 reads each sentence alone. Each
-    /// sentence is still scored and decoded on its own.
+    /// never across -DOCSTART- lines; in files without them each sentence stays alone) as one
+    /// sequence; 0 reads each sentence alone. Each sentence is still scored and decoded on its
+    /// own.
     #[arg(long)]
     pub context_tokens: Option<usize>,
     /// Tag scheme inside the model: bio or bioes.

@@ -54,8 +54,13 @@ pub fn evaluate(
     Ok((ev.report(), paths))
 }
 
-/// The document of every sentence.
+/// The document of every sentence: as the file's `-DOCSTART-` lines divide them; in a file
+/// without document boundaries (every sentence in document 0) each sentence is a document of
+/// its own, since neighbouring sentences there need not be related (WikiANN's are not).
 pub fn documents(corpus: &Corpus) -> Vec<usize> {
+    if corpus.sentences.iter().all(|s| s.document == 0) {
+        return (0..corpus.sentences.len()).collect();
+    }
     corpus.sentences.iter().map(|s| s.document).collect()
 }
 

@@ -527,7 +527,7 @@ fn encode_examples(
         return Ok(sentences);
     }
     let lens: Vec<usize> = sentences.iter().map(Encoded::len).collect();
-    let documents: Vec<usize> = train.sentences.iter().map(|s| s.document).collect();
+    let documents = super::evaluate::documents(train);
     Ok(context::windows(&lens, &documents, budget)
         .into_iter()
         .map(|w| context::concat(&sentences[w].iter().collect::<Vec<_>>()))
