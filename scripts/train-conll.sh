@@ -55,7 +55,8 @@ source "$ROOT/scripts/setup.sh"
 # shellcheck source=lib/train-args.sh
 source "$ROOT/scripts/lib/train-args.sh"
 NER=$ROOT/target/release/ner
-ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name "$NAME"
+# --scratch: the script spells out its whole recipe rather than starting from ner train's.
+ARGS=(--scratch --train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name "$NAME"
       --epochs 40 --patience 8 --threads 1 --word-dropout 0.25 --ema 0.999 --model-scheme bioes
       --context-tokens 128 --batch-size 2)
 if [[ $MODEL == accurate ]]; then
@@ -72,6 +73,6 @@ if ((SCRATCH == 0)); then
   fi
   ARGS+=(--subword-model "$VECTORS" --subword-dim 128 --word-dim 128 --init-words-from-subword)
 fi
-NER_SWITCHES="--init-words-from-subword --quiet"
+NER_SWITCHES="--scratch --init-words-from-subword --quiet"
 ner_override ARGS "${EXTRA[@]}"
 ner_train_or_resume "$NER" "$OUT" "$TEST" "${ARGS[@]}" "${EXTRA[@]}"

@@ -38,7 +38,8 @@ source "$ROOT/scripts/setup.sh"
 # shellcheck source=lib/train-args.sh
 source "$ROOT/scripts/lib/train-args.sh"
 NER=$ROOT/target/release/ner
-ARGS=(--train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name zh-resume
+# --scratch: the script spells out its whole recipe rather than starting from ner train's.
+ARGS=(--scratch --train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name zh-resume
       --epochs 40 --patience 12 --threads 1 --seed 12 --tokenization char --model-scheme bioes
       --char-encoder none --lowercase false --bigram-dim 50 --ema 0.999)
 if ((LEXICON)); then
@@ -47,6 +48,6 @@ if ((LEXICON)); then
   DICT=$("$PY" -c 'import os, jieba; print(os.path.join(os.path.dirname(jieba.__file__), "dict.txt"))')
   ARGS+=(--lexicon "$DICT" --lexicon-dim 50)
 fi
-NER_SWITCHES="--quiet"
+NER_SWITCHES="--scratch --quiet"
 ner_override ARGS "${EXTRA[@]}"
 ner_train_or_resume "$NER" "$OUT" "$TEST" "${ARGS[@]}" "${EXTRA[@]}"

@@ -71,7 +71,16 @@ impl Subword {
     /// Reads a BERT-style model directory: `tokenizer.json` and the embedding table named
     /// `table` (default: the tensor whose name ends in `word_embeddings.weight`) from its
     /// `*.safetensors` file, projected by PCA to `dim` dimensions when `dim` is smaller.
+    /// A model directory of ours (with `subword.safetensors`, such as a shipped model) gives
+    /// its own table.
     pub fn from_pretrained(dir: &Path, table: Option<&str>, dim: Option<usize>) -> Result<Self> {
+        if table.is_none() && dir.join(TABLE_FILE).is_file() {
+            let mut sw = Subword::load(dir)?;
+            if let Some(d) = dim.filter(|&d| (d as i64) < sw.table.size()[1]) {
+                sw.table = pca(&sw.table, d as i64);
+            }
+            return Ok(sw);
+        }
         let tokenizer = load_tokenizer(&dir.join(TOKENIZER_FILE))?;
         let weights = safetensors_in(dir)?;
         let tensors = Tensor::read_safetensors(&weights)

@@ -2,9 +2,10 @@
 //! its vocabulary, and rebuilds the projection and CRF for the new labels, copying the rows of
 //! the tags both label sets share; `--freeze-encoder-epochs` leaves the encoder untouched.
 
-use ner_core::scheme::{Prefix, Tag};
+use ner_core::scheme::{decode_spans, Prefix, Tag};
 use ner_model::checkpoint::{self, Meta};
-use ner_model::training::{DataConfig, Run, RunConfig, Silent, TrainOptions};
+use ner_model::tagger::{TagRequest, Tagger, TaggerOptions};
+use ner_model::training::{keep_labels, DataConfig, Run, RunConfig, Silent, TrainOptions};
 use ner_model::{Device, ModelConfig};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -32,7 +33,17 @@ fn renamed(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn run(base: &Path, data: (PathBuf, PathBuf), out: &Path, freeze: usize) -> Run {
-    let config = RunConfig {
+    Run::start(
+        run_config(base, data, freeze),
+        out,
+        Device::Cpu,
+        &mut Silent,
+    )
+    .unwrap()
+}
+
+fn run_config(base: &Path, data: (PathBuf, PathBuf), freeze: usize) -> RunConfig {
+    RunConfig {
         model: ModelConfig::default(),
         train: TrainOptions {
             epochs: 1,
@@ -51,8 +62,7 @@ fn run(base: &Path, data: (PathBuf, PathBuf), out: &Path, freeze: usize) -> Run 
         },
         name: None,
         eval_batch_size: 32,
-    };
-    Run::start(config, out, Device::Cpu, &mut Silent).unwrap()
+    }
 }
 
 fn var(run: &Run, name: &str) -> Tensor {
@@ -127,5 +137,137 @@ fn a_run_from_a_trained_model_keeps_its_encoder_and_shared_labels() {
             .get(nb)
             .equal(&old_vars["proj.weight"].get(ob)),
         "the head did not train"
+    );
+}
+
+/// The English fixtures without their PER entities (tagged O): PER is a base label the
+/// corpus lacks.
+fn without_per(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(fixture("en-train.conll"))
+        .unwrap()
+        .replace("B-PER", "O")
+        .replace("I-PER", "O");
+    let p = dir.join("no-per.conll");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn read(path: &Path) -> ner_core::corpus::Corpus {
+    ner_core::corpus::Corpus::read(path, Default::default(), None).unwrap()
+}
+
+#[test]
+fn keep_labels_adds_the_base_models_predictions_of_lacking_labels_on_o_tokens_only() {
+    tch::set_num_threads(1);
+    let (vs, model, vocab) = build(&ModelConfig::default(), 5);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
+    let path = without_per(dir.path());
+    let original = read(&path);
+    let mut corpus = read(&path);
+    let added = keep_labels::apply(&mut corpus, &base, 0.0).unwrap();
+    assert_eq!(added.labels, ["PER"]);
+    assert!(added.entities > 0, "a random model predicts some PER");
+    // The oracle: each sentence tagged alone by the base model; its PER entities that overlap
+    // no gold entity, added to the gold ones.
+    let mut tagger = Tagger::load(&base, TaggerOptions::default()).unwrap();
+    let per_base = tagger.tag_set().labels().get("PER").unwrap();
+    let per = corpus.labels.get("PER").unwrap();
+    let mut expected_added = 0;
+    for (before, after) in original.sentences.iter().zip(&corpus.sentences) {
+        let gold = decode_spans(&before.tags[0]);
+        let tagged = tagger
+            .tag(
+                std::slice::from_ref(&before.tokens),
+                TagRequest {
+                    probabilities: true,
+                    nbest: 0,
+                },
+            )
+            .unwrap();
+        let mut want: Vec<(usize, usize, String)> = gold
+            .iter()
+            .map(|s| {
+                (
+                    s.start(),
+                    s.end(),
+                    original.labels.name(*s.label()).to_owned(),
+                )
+            })
+            .collect();
+        for e in tagged[0]
+            .entities
+            .iter()
+            .filter(|e| *e.span.label() == per_base)
+        {
+            if !gold
+                .iter()
+                .any(|g| g.start() < e.span.end() && e.span.start() < g.end())
+            {
+                want.push((e.span.start(), e.span.end(), "PER".into()));
+                expected_added += 1;
+            }
+        }
+        want.sort();
+        let mut got: Vec<(usize, usize, String)> = decode_spans(&after.tags[0])
+            .iter()
+            .map(|s| {
+                (
+                    s.start(),
+                    s.end(),
+                    corpus.labels.name(*s.label()).to_owned(),
+                )
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "line {}", before.line);
+        let written: Vec<&str> = after.raw_tags[0].iter().map(String::as_str).collect();
+        let reread = ner_core::scheme::intern_tags(&written, &mut corpus.labels.clone()).unwrap();
+        assert_eq!(reread, after.tags[0], "the written tags say the same");
+    }
+    assert_eq!(added.entities, expected_added);
+    assert!(corpus.labels.get("PER") == Some(per));
+    // A threshold no prediction reaches adds nothing; a corpus with every base label gets nothing.
+    let mut strict = read(&path);
+    assert_eq!(
+        keep_labels::apply(&mut strict, &base, 1.0)
+            .unwrap()
+            .entities,
+        0
+    );
+    let mut full = read(&fixture("en-train.conll"));
+    let none = keep_labels::apply(&mut full, &base, 0.0).unwrap();
+    assert!(none.labels.is_empty() && none.entities == 0);
+}
+
+#[test]
+fn a_run_with_keep_labels_trains_the_union_of_labels() {
+    tch::set_num_threads(1);
+    let (vs, model, vocab) = build(&ModelConfig::default(), 5);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
+    let train = without_per(dir.path());
+    let dev = fixture("en-dev.conll");
+    let mut config = run_config(&base, (train, dev), 0);
+    config.inputs.keep_labels = true;
+    config.inputs.keep_labels_threshold = 0.0;
+    let r = Run::start(
+        config.clone(),
+        &dir.path().join("kept"),
+        Device::Cpu,
+        &mut Silent,
+    )
+    .unwrap();
+    assert_eq!(
+        r.trainer().model.tags.labels().names(),
+        ["LOC", "MISC", "ORG", "PER"]
+    );
+    config.inputs.keep_labels = false;
+    let plain = Run::start(config, &dir.path().join("plain"), Device::Cpu, &mut Silent).unwrap();
+    assert_eq!(
+        plain.trainer().model.tags.labels().names(),
+        ["LOC", "MISC", "ORG"]
     );
 }

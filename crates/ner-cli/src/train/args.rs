@@ -6,6 +6,9 @@ use anyhow::{Context, Result};
 use ner_core::tokenize::Mode;
 use ner_core::TagScheme;
 use ner_model::config::{CharEncoderKind, DropoutKind};
+use ner_model::training::recipe::{
+    has_documents, shipped_subword_model, Base, Recipe, SHIPPED_ENGLISH,
+};
 use ner_model::training::{
     Columns, DataConfig, InputConfig, OptimizerKind, RunConfig, TrainOptions,
 };
@@ -121,9 +124,13 @@ pub struct TrainFlags {
     /// Gradient-norm clipping (0: off).
     #[arg(long)]
     pub clip: Option<f64>,
-    /// Early stopping: epochs without a better dev F1 (0: never stop early).
+    /// Early stopping: epochs without a better dev F1 (0: never stop early)...
     #[arg(long)]
     pub patience: Option<usize>,
+    /// ...and not before this many optimisation steps (default 2000), so that a small corpus
+    /// is not given up on after a slow start.
+    #[arg(long)]
+    pub min_steps: Option<u64>,
     /// Random seed of initialisation, batch order and dropout.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -190,6 +197,20 @@ pub struct Args {
     /// rows of the labels both share. Architecture flags are then ignored.
     #[arg(long, value_name = "DIR")]
     pub init_from: Option<PathBuf>,
+    /// With --init-from: keep the base model's labels that this corpus does not annotate, by
+    /// training on the base model's confident predictions of them where the corpus says O
+    /// (pseudo-labels against forgetting).
+    #[arg(long, requires = "init_from")]
+    pub keep_labels: bool,
+    /// The probability (0 to 1) a base prediction needs to become a pseudo-label.
+    #[arg(long, default_value_t = 0.9, requires = "keep_labels")]
+    pub keep_labels_threshold: f64,
+    /// Start from the library's plain defaults instead of the shipped models' recipe (which
+    /// `ner train` uses when neither --config nor --init-from is given: for word-tokenised
+    /// corpora the subword vectors of models/en-conll03, word dropout, a weight average and
+    /// document context; for --tokenization char character bigrams). Flags override either.
+    #[arg(long)]
+    pub scratch: bool,
     /// A word list for SoftLexicon features of Chinese character models (`word [frequency]`
     /// per line, such as jieba's dict.txt, MIT-licensed); needs --lexicon-dim.
     #[arg(long, value_name = "FILE")]
@@ -246,11 +267,14 @@ impl Args {
             .with_context(|| format!("{}: not a valid training configuration", p.display()))?,
             None => ConfigFile::default(),
         };
+        let base = self.base(file.model.is_some() || file.train.is_some())?;
+        let model = self.model.apply(file.model.unwrap_or(base.model));
+        let inputs = self.inputs(base.inputs, &model);
         let config = RunConfig {
-            model: self.model.apply(file.model.unwrap_or_default()),
-            train: self.optim.apply(file.train.unwrap_or_default()),
+            model,
+            train: self.optim.apply(file.train.unwrap_or(base.train)),
             data: self.data()?,
-            inputs: self.inputs(),
+            inputs,
             name: self.name.clone(),
             eval_batch_size: self.eval_batch_size,
         };
@@ -269,19 +293,59 @@ impl Args {
         })
     }
 
-    fn inputs(&self) -> InputConfig {
-        InputConfig {
+    /// What the flags and the config file start from: the recipe for the corpus's
+    /// tokenisation, or the plain defaults with --scratch, --config or --init-from.
+    fn base(&self, config_file: bool) -> Result<Base> {
+        let recipe = match self.scratch || config_file || self.init_from.is_some() {
+            true => Recipe::Plain,
+            false => Recipe::for_mode(self.model.tokenization.unwrap_or(Mode::Word)),
+        };
+        if recipe == Recipe::Plain {
+            return Ok(Base::default());
+        }
+        // Pretrained inputs named by the user replace the recipe's subword vectors.
+        let own_inputs = self.pretrained.is_some() || self.subword_model.is_some();
+        let subword = match (recipe, own_inputs) {
+            (Recipe::Word, false) => shipped_subword_model(),
+            _ => None,
+        };
+        if recipe == Recipe::Word && !own_inputs && subword.is_none() {
+            eprintln!(
+                "warning: models/{SHIPPED_ENGLISH} (whose subword vectors the default recipe uses) \
+                 was not found beside the binary or here; training without subword vectors \
+                 (set NER_RECIPE_MODEL=DIR or pass --subword-model DIR to use them)"
+            );
+        }
+        let documents = match &self.train {
+            Some(p) => has_documents(p).with_context(|| format!("cannot read {}", p.display()))?,
+            None => false,
+        };
+        Ok(recipe.base(subword.as_deref(), documents))
+    }
+
+    /// The pretrained inputs: the base's, with the flags' on top.
+    fn inputs(&self, base: InputConfig, model: &ModelConfig) -> InputConfig {
+        let mut i = InputConfig {
             pretrained: self.pretrained.clone(),
             pretrained_extra: self.pretrained_extra,
-            subword_model: self.subword_model.clone(),
-            subword_dim: self.subword_dim,
             subword_table: self.subword_table.clone(),
-            init_words_from_subword: self.init_words_from_subword,
             init_from: self.init_from.clone(),
+            keep_labels: self.keep_labels,
+            keep_labels_threshold: self.keep_labels_threshold,
             lexicon: self.lexicon.clone(),
             contextual_model: self.contextual_model.clone(),
             contextual_layers: self.contextual_layers.clone(),
+            ..base
+        };
+        if let Some(dir) = &self.subword_model {
+            i.subword_model = Some(dir.clone());
+            i.subword_dim = self.subword_dim;
         }
+        // The recipe starts word embeddings from subword vectors only while their sizes agree
+        // (a --word-dim of the user's own turns that off).
+        i.init_words_from_subword = self.init_words_from_subword
+            || (i.init_words_from_subword && model.word_dim == i.subword_dim as i64);
+        i
     }
 }
 
@@ -330,6 +394,7 @@ impl TrainFlags {
             momentum,
             clip,
             patience,
+            min_steps,
             seed,
             ema,
             freeze_encoder_epochs

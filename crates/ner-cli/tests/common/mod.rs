@@ -53,6 +53,7 @@ pub fn train_fixture_model(dir: &Path, epochs: u32) {
             .args([
                 "train",
                 "--quiet",
+                "--scratch",
                 "--threads",
                 "1",
                 "--epochs",

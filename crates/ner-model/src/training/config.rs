@@ -98,6 +98,12 @@ pub struct InputConfig {
     /// vocabulary (extended), embeddings and encoders; the projection and CRF are rebuilt for
     /// the training data's labels, keeping the rows of the labels both share.
     pub init_from: Option<PathBuf>,
+    /// With `init_from`: tokens the training corpus marks `O` take the base model's confident
+    /// predictions of the labels the corpus lacks as targets (see
+    /// [`super::keep_labels`]), so that those labels are not forgotten.
+    pub keep_labels: bool,
+    /// The probability a base prediction needs to become a pseudo-label.
+    pub keep_labels_threshold: f64,
     /// A word list (`word [frequency ...]` per line, such as jieba's `dict.txt`) for the
     /// SoftLexicon features of `lexicon_dim`.
     pub lexicon: Option<PathBuf>,
@@ -118,6 +124,8 @@ impl Default for InputConfig {
             subword_table: None,
             init_words_from_subword: false,
             init_from: None,
+            keep_labels: false,
+            keep_labels_threshold: 0.9,
             lexicon: None,
             contextual_model: None,
             contextual_layers: vec![1, 2, 3, 4],
@@ -157,6 +165,15 @@ impl RunConfig {
         }
         if self.inputs.contextual_model.is_some() && self.inputs.contextual_layers.is_empty() {
             return Err("contextual_layers must name at least one layer".into());
+        }
+        if self.inputs.keep_labels && self.inputs.init_from.is_none() {
+            return Err("keep_labels needs a base model (--init-from DIR)".into());
+        }
+        if !(0.0..=1.0).contains(&self.inputs.keep_labels_threshold) {
+            return Err(format!(
+                "keep_labels_threshold must be in [0, 1], got {}",
+                self.inputs.keep_labels_threshold
+            ));
         }
         if self.inputs.init_words_from_subword && self.inputs.subword_model.is_none() {
             return Err("init_words_from_subword needs a subword model (--subword-model)".into());

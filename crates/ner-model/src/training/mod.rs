@@ -8,7 +8,9 @@
 //! - [`optimizer`] — SGD with momentum and Adam whose state is saved;
 //! - [`average`] — the weights' moving average;
 //! - [`trainer`] — one model's epoch loop;
+//! - [`recipe`] — the tuned starting configurations for a user's corpus;
 //! - [`inputs`] — vocabulary and pretrained inputs of a fresh run;
+//! - [`init_from`] — starting from a trained model; [`keep_labels`] — its pseudo-labels;
 //! - [`evaluate`] — tagging and scoring a corpus;
 //! - [`checkpoint`] — the run's atomic checkpoint; [`files`] — `run.json` and `metrics.jsonl`;
 //! - [`run`] — the run itself.
@@ -17,12 +19,15 @@ pub mod average;
 pub mod checkpoint;
 pub mod config;
 pub mod evaluate;
+mod examples;
 pub mod files;
 pub mod init_from;
 pub mod inputs;
+pub mod keep_labels;
 pub mod observer;
 pub mod optimizer;
 pub mod options;
+pub mod recipe;
 pub mod run;
 mod saved;
 pub mod trainer;

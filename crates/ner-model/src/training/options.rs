@@ -36,8 +36,11 @@ pub struct TrainOptions {
     pub momentum: f64,
     /// Maximum gradient norm (0: no clipping).
     pub clip: f64,
-    /// Stop after this many epochs without a better dev F1 (0: never).
+    /// Stop after this many epochs without a better dev F1 (0: never)...
     pub patience: usize,
+    /// ...but never before this many optimisation steps: a small corpus has few steps per
+    /// epoch, and its dev F1 can stall for several epochs after a slow start.
+    pub min_steps: u64,
     pub seed: u64,
     /// Decay of an exponential moving average of the weights (Polyak averaging), which is
     /// what is evaluated and saved; 0 turns it off. SGD's last steps make dev F1 jump by a
@@ -59,6 +62,7 @@ impl Default for TrainOptions {
             momentum: 0.9,
             clip: 5.0,
             patience: 8,
+            min_steps: 2000,
             seed: 1,
             ema: 0.0,
             freeze_encoder_epochs: 0,
@@ -86,6 +90,12 @@ impl TrainOptions {
 }
 
 impl TrainOptions {
+    /// Whether early stopping ends a run in state `s`: `patience` epochs without a better dev
+    /// F1, and at least `min_steps` steps done.
+    pub fn gives_up(&self, s: &super::checkpoint::RunState) -> bool {
+        self.patience > 0 && s.stale >= self.patience && s.optimizer_steps >= self.min_steps
+    }
+
     /// Checks ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         if self.batch_size == 0 || self.epochs == 0 {
@@ -98,5 +108,36 @@ impl TrainOptions {
             return Err(format!("lr must be positive, got {:?}", self.lr));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::training::checkpoint::RunState;
+
+    fn state(stale: usize, steps: u64) -> RunState {
+        RunState {
+            stale,
+            optimizer_steps: steps,
+            ..RunState::fresh()
+        }
+    }
+
+    #[test]
+    fn early_stopping_waits_for_both_patience_and_steps() {
+        let o = TrainOptions {
+            patience: 3,
+            min_steps: 500,
+            ..Default::default()
+        };
+        assert!(!o.gives_up(&state(2, 10_000)), "patience not used up");
+        assert!(!o.gives_up(&state(5, 499)), "too few steps");
+        assert!(o.gives_up(&state(3, 500)));
+        let never = TrainOptions {
+            patience: 0,
+            ..o.clone()
+        };
+        assert!(!never.gives_up(&state(100, 1_000_000)), "patience 0: never");
     }
 }

@@ -9,19 +9,19 @@
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
 use super::evaluate::{corpus_features, evaluate};
+use super::examples::{encode_examples, label_set};
 use super::init_from;
 use super::inputs;
+use super::keep_labels;
 use super::observer::{EpochReport, Observer};
 use super::trainer::{EpochStats, Trainer};
 use crate::checkpoint::{self as model_dir, Meta};
-use crate::context;
-use crate::contextual::{self, Contextual};
+use crate::contextual::Contextual;
 use crate::error::{ModelError, Result};
 use crate::tagger::Inference;
 use crate::vocab::Encoded;
-use ner_core::corpus::{Corpus, LabelMap};
+use ner_core::corpus::Corpus;
 use ner_core::metrics::Report;
-use ner_core::{LabelSet, TagSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::Device;
@@ -157,12 +157,13 @@ impl Run {
     /// architecture replaces `config.model`.
     fn prepare_from(
         config: RunConfig,
-        data: Corpora,
+        mut data: Corpora,
         out: &Path,
         device: Device,
         dir: &Path,
         obs: &mut dyn Observer,
     ) -> Result<Run> {
+        pseudo_label(&config, &mut data, obs)?;
         let mut base = model_dir::load(dir, Device::Cpu)?;
         let config = RunConfig {
             model: base.model.config.clone(),
@@ -231,7 +232,8 @@ impl Run {
             return Run::prepare(config, data, out, device, obs);
         }
         let (dir, state) = run_checkpoint::load_state(out)?;
-        let data = Corpora::read(&config)?;
+        let mut data = Corpora::read(&config)?;
+        pseudo_label(&config, &mut data, obs)?;
         let mut ck = model_dir::load(&dir, Device::Cpu)?;
         let contextual = ck.contextual.take();
         let tags = ck.model.tags.clone();
@@ -300,8 +302,8 @@ impl Run {
             self.finish_epoch(epoch, stats, obs)?;
             if self.state.finished && epoch < self.config.train.epochs {
                 obs.info(&format!(
-                    "no better dev F1 for {} epochs: stopping early",
-                    self.config.train.patience
+                    "no better dev F1 for {} epochs (after {} steps): stopping early",
+                    self.config.train.patience, self.state.optimizer_steps
                 ));
                 break;
             }
@@ -388,8 +390,7 @@ impl Run {
         }
         s.optimizer_steps = self.trainer.optimizer.steps();
         s.average_steps = self.trainer.average.steps();
-        let patience = self.config.train.patience;
-        s.finished = epoch >= self.config.train.epochs || (patience > 0 && s.stale >= patience);
+        s.finished = epoch >= self.config.train.epochs || self.config.train.gives_up(s);
         improved
     }
 
@@ -459,77 +460,25 @@ impl Run {
     }
 }
 
-/// The model's label set: the entity types of the training data (sorted), with a warning for
-/// types that only dev or test have.
-fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Result<TagSet> {
-    let train = &data.train;
-    if train.labels.is_empty() {
-        return Err(ModelError::Data(format!(
-            "{}: the training data has no entities",
-            train.path.display()
-        )));
-    }
-    for c in std::iter::once(&data.dev).chain(data.test.as_ref()) {
-        let unseen: Vec<&str> = c
-            .labels
-            .names()
-            .iter()
-            .filter(|n| train.labels.get(n).is_none())
-            .map(String::as_str)
-            .collect();
-        if !unseen.is_empty() {
-            obs.warning(&format!(
-                "{} has labels the training data lacks ({}); they will count as errors",
-                c.path.display(),
-                unseen.join(", ")
-            ));
-        }
-    }
-    let labels: LabelSet = train.labels.sorted_frozen();
-    let tags = TagSet::new(config.model.scheme, labels);
+/// With `--keep-labels`, adds the base model's confident predictions of the labels the
+/// training corpus lacks (see [`keep_labels`]); the same on resume, so that a resumed run
+/// trains on the same targets.
+fn pseudo_label(config: &RunConfig, data: &mut Corpora, obs: &mut dyn Observer) -> Result<()> {
+    let (true, Some(base)) = (config.inputs.keep_labels, &config.inputs.init_from) else {
+        return Ok(());
+    };
+    let added = keep_labels::apply(&mut data.train, base, config.inputs.keep_labels_threshold)?;
     obs.info(&format!(
-        "train {} sentences / {} tokens ({} scheme), dev {} sentences, labels {}; model scheme {}, cell {}",
-        train.sentences.len(),
-        train.tokens(),
-        train.scheme,
-        data.dev.sentences.len(),
-        tags.labels().names().join(" "),
-        tags.scheme(),
-        config.model.cell
+        "keep-labels: {} entities of {} added to {} training sentences from {} (probability >= {})",
+        added.entities,
+        if added.labels.is_empty() {
+            "no label (the corpus has all of the base model's)".to_owned()
+        } else {
+            added.labels.join(", ")
+        },
+        added.sentences,
+        base.display(),
+        config.inputs.keep_labels_threshold
     ));
-    Ok(tags)
-}
-
-/// The training sentences with their gold tags as the model's tag indices; with document
-/// context, joined into the windows the model reads (each sentence still scored alone).
-fn encode_examples(
-    train: &Corpus,
-    trainer: &Trainer,
-    features: Option<Vec<Vec<f32>>>,
-) -> Result<Vec<Encoded>> {
-    let tags = &trainer.model.tags;
-    let map = LabelMap::new(&train.labels, tags.labels());
-    let mut sentences = train
-        .sentences
-        .iter()
-        .map(|s| {
-            let mut e = trainer.vocab.encode(&s.tokens);
-            let gold = train.gold_indices(s, tags, &map)?;
-            e.tags = Some(gold.into_iter().map(|i| i as i64).collect());
-            Ok(e)
-        })
-        .collect::<Result<Vec<Encoded>>>()?;
-    if let Some(f) = features {
-        contextual::attach(&mut sentences, f);
-    }
-    let budget = trainer.model.config.context_tokens;
-    if budget == 0 {
-        return Ok(sentences);
-    }
-    let lens: Vec<usize> = sentences.iter().map(Encoded::len).collect();
-    let documents = super::evaluate::documents(train);
-    Ok(context::windows(&lens, &documents, budget)
-        .into_iter()
-        .map(|w| context::concat(&sentences[w].iter().collect::<Vec<_>>()))
-        .collect())
+    Ok(())
 }
