@@ -206,9 +206,10 @@ pub struct Args {
     #[arg(long, default_value_t = 0.9, requires = "keep_labels")]
     pub keep_labels_threshold: f64,
     /// Start from the library's plain defaults instead of the shipped models' recipe (which
-    /// `ner train` uses when neither --config nor --init-from is given: for word-tokenised
-    /// corpora the subword vectors of models/en-conll03, word dropout, a weight average and
-    /// document context; for --tokenization char character bigrams). Flags override either.
+    /// `ner train` uses unless --config is given: for word-tokenised corpora the subword
+    /// vectors of models/en-conll03, word dropout, a weight average and document context; for
+    /// --tokenization char character bigrams; with --init-from the recipe's optimisation).
+    /// Flags override either.
     #[arg(long)]
     pub scratch: bool,
     /// A word list for SoftLexicon features of Chinese character models (`word [frequency]`
@@ -294,14 +295,22 @@ impl Args {
     }
 
     /// What the flags and the config file start from: the recipe for the corpus's
-    /// tokenisation, or the plain defaults with --scratch, --config or --init-from.
+    /// tokenisation (with --init-from, its optimisation only: the architecture is the base
+    /// model's), or the plain defaults with --scratch or --config.
     fn base(&self, config_file: bool) -> Result<Base> {
-        let recipe = match self.scratch || config_file || self.init_from.is_some() {
+        let recipe = match self.scratch || config_file {
             true => Recipe::Plain,
             false => Recipe::for_mode(self.model.tokenization.unwrap_or(Mode::Word)),
         };
         if recipe == Recipe::Plain {
             return Ok(Base::default());
+        }
+        if self.init_from.is_some() {
+            let train = recipe.base(None, self.documents()?).train;
+            return Ok(Base {
+                train,
+                ..Base::default()
+            });
         }
         // Pretrained inputs named by the user replace the recipe's subword vectors.
         let own_inputs = self.pretrained.is_some() || self.subword_model.is_some();
@@ -316,11 +325,15 @@ impl Args {
                  (set NER_RECIPE_MODEL=DIR or pass --subword-model DIR to use them)"
             );
         }
-        let documents = match &self.train {
-            Some(p) => has_documents(p).with_context(|| format!("cannot read {}", p.display()))?,
-            None => false,
-        };
-        Ok(recipe.base(subword.as_deref(), documents))
+        Ok(recipe.base(subword.as_deref(), self.documents()?))
+    }
+
+    /// Whether the training file has -DOCSTART- documents.
+    fn documents(&self) -> Result<bool> {
+        match &self.train {
+            Some(p) => has_documents(p).with_context(|| format!("cannot read {}", p.display())),
+            None => Ok(false),
+        }
     }
 
     /// The pretrained inputs: the base's, with the flags' on top.
