@@ -67,14 +67,21 @@ for config in $CONFIGS; do
   for ((seed = 1; seed <= SEEDS; seed++)); do
     dir=$OUT/$config/seed-$seed
     [[ -f $dir/time.txt ]] && continue
-    rm -rf "$dir"
     mkdir -p "$OUT/$config"
-    echo "[wikiann] $config, seed $seed -> $dir" >&2
     start=$(date +%s)
-    "$NER" train --quiet --threads "$THREADS" --seed "$seed" --train "$TRAIN" \
-      --dev "$DATA/dev.txt" --test "$DATA/test.txt" --out "$dir" "${flags[@]}" "${EXTRA[@]}" \
-      >"$dir.log" 2>&1
-    echo $(($(date +%s) - start)) >"$dir/time.txt"
+    if [[ -f $dir/run.json ]]; then
+      echo "[wikiann] $config, seed $seed: resuming $dir" >&2
+      "$NER" train --quiet --threads "$THREADS" --resume "$dir" >>"$dir.log" 2>&1
+    else
+      echo "[wikiann] $config, seed $seed -> $dir" >&2
+      rm -rf "$dir"
+      "$NER" train --quiet --threads "$THREADS" --seed "$seed" --train "$TRAIN" \
+        --dev "$DATA/dev.txt" --test "$DATA/test.txt" --out "$dir" "${flags[@]}" "${EXTRA[@]}" \
+        >"$dir.log" 2>&1
+    fi
+    # Training time over every session that worked on the run.
+    echo $(($(date +%s) - start)) >>"$dir.seconds"
+    awk '{s += $1} END {print s}' "$dir.seconds" >"$dir/time.txt"
   done
 done
 

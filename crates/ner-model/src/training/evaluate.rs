@@ -6,7 +6,7 @@ use crate::contextual::{self, Contextual};
 use crate::error::Result;
 use crate::model::BiLstmCrf;
 use crate::tagger::Inference;
-use crate::vocab::Vocab;
+use crate::vocab::{Encoded, Vocab};
 use ner_core::corpus::Corpus;
 use ner_core::metrics::{Evaluator, Report};
 use ner_core::scheme::{convert, Tag};
@@ -22,6 +22,11 @@ pub fn evaluate(
     features: Option<Vec<Vec<f32>>>,
     run: Inference<'_>,
 ) -> Result<(Report, Vec<Vec<usize>>)> {
+    evaluate_encoded(model, corpus, &encode(vocab, corpus, features), run)
+}
+
+/// The sentences of `corpus` as the model reads them, with their contextual features.
+pub fn encode(vocab: &Vocab, corpus: &Corpus, features: Option<Vec<Vec<f32>>>) -> Vec<Encoded> {
     let mut encoded: Vec<_> = corpus
         .sentences
         .iter()
@@ -30,8 +35,18 @@ pub fn evaluate(
     if let Some(f) = features {
         contextual::attach(&mut encoded, f);
     }
+    encoded
+}
+
+/// [`evaluate`] on sentences encoded once (a run's dev set, scored after every epoch).
+pub fn evaluate_encoded(
+    model: &BiLstmCrf,
+    corpus: &Corpus,
+    encoded: &[Encoded],
+    run: Inference<'_>,
+) -> Result<(Report, Vec<Vec<usize>>)> {
     let documents = documents(corpus);
-    let paths = run.best_paths(model, &encoded, &documents)?;
+    let paths = run.best_paths(model, encoded, &documents)?;
     let mut ev = Evaluator::new();
     for (s, p) in corpus.sentences.iter().zip(&paths) {
         let gold: Vec<Tag<&str>> = s

@@ -8,7 +8,7 @@
 
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
-use super::evaluate::{corpus_features, evaluate};
+use super::evaluate::{self, corpus_features, evaluate, evaluate_encoded};
 use super::examples::{encode_examples, label_set};
 use super::init_from;
 use super::inputs;
@@ -69,8 +69,9 @@ pub struct Run {
     trainer: Trainer,
     examples: Vec<Encoded>,
     state: RunState,
-    /// The dev set's contextual features, when the model has them.
-    dev_features: Option<Vec<Vec<f32>>>,
+    /// The dev sentences as the model reads them (with their contextual features), encoded
+    /// once: the vocabulary does not change during a run.
+    dev: Vec<Encoded>,
 }
 
 impl std::fmt::Debug for Run {
@@ -208,7 +209,7 @@ impl Run {
     ) -> Result<Run> {
         let features = |c: &Corpus| corpus_features(contextual.as_ref(), &trainer.model.config, c);
         let examples = encode_examples(&data.train, &trainer, features(&data.train)?)?;
-        let dev_features = features(&data.dev)?;
+        let dev = evaluate::encode(&trainer.vocab, &data.dev, features(&data.dev)?);
         Ok(Run {
             config,
             out: out.to_owned(),
@@ -217,7 +218,7 @@ impl Run {
             trainer,
             examples,
             state,
-            dev_features,
+            dev,
         })
     }
 
@@ -340,13 +341,7 @@ impl Run {
         self.trainer.average.swap();
         let t_eval = Instant::now();
         let inference = Inference::plain(self.config.eval_batch_size, self.device);
-        let evaluated = evaluate(
-            &self.trainer.model,
-            &self.trainer.vocab,
-            &self.data.dev,
-            self.dev_features.clone(),
-            inference,
-        );
+        let evaluated = evaluate_encoded(&self.trainer.model, &self.data.dev, &self.dev, inference);
         let (report, _) = match evaluated {
             Ok(r) => r,
             Err(e) => {
