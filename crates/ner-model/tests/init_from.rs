@@ -152,17 +152,23 @@ fn without_per(dir: &Path) -> PathBuf {
     p
 }
 
+/// A random model with labels LOC, ORG and PER saved in a new temporary directory.
+fn random_base() -> (tempfile::TempDir, PathBuf) {
+    tch::set_num_threads(1);
+    let (vs, model, vocab) = build(&ModelConfig::default(), 5);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
+    (dir, base)
+}
+
 fn read(path: &Path) -> ner_core::corpus::Corpus {
     ner_core::corpus::Corpus::read(path, Default::default(), None).unwrap()
 }
 
 #[test]
 fn keep_labels_adds_the_base_models_predictions_of_lacking_labels_on_o_tokens_only() {
-    tch::set_num_threads(1);
-    let (vs, model, vocab) = build(&ModelConfig::default(), 5);
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
+    let (dir, base) = random_base();
     let path = without_per(dir.path());
     let original = read(&path);
     let mut corpus = read(&path);
@@ -243,11 +249,7 @@ fn keep_labels_adds_the_base_models_predictions_of_lacking_labels_on_o_tokens_on
 
 #[test]
 fn a_run_with_keep_labels_trains_the_union_of_labels() {
-    tch::set_num_threads(1);
-    let (vs, model, vocab) = build(&ModelConfig::default(), 5);
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
+    let (dir, base) = random_base();
     let train = without_per(dir.path());
     let dev = fixture("en-dev.conll");
     let mut config = run_config(&base, (train, dev), 0);

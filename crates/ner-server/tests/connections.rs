@@ -3,27 +3,17 @@
 //! keep-alive connections are closed, and a thousand idle connections do not keep a new client
 //! out.
 
-use ner_server::model::NerModel;
 use ner_server::{serve, start, ServerConfig};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::Fake;
+use common::fake_factory;
 
 /// Serves `config` with the fake model on a free port, in the background.
 async fn server(config: ServerConfig) -> SocketAddr {
-    let state = start(
-        config,
-        Box::new(|| {
-            Ok(Box::new(Fake {
-                fail: false,
-                gate: None,
-            }) as Box<dyn NerModel>)
-        }),
-    )
-    .unwrap();
+    let state = start(config, fake_factory(false, None)).unwrap();
     state
         .worker()
         .wait_ready(Duration::from_secs(5))

@@ -4,13 +4,13 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use ner_server::model::{ModelError, ModelFactory, NerModel};
+use ner_server::model::{ModelError, ModelFactory};
 use ner_server::{app, start_named, ModelSpec, ServerConfig};
 use std::time::Duration;
 use tower::ServiceExt;
 
 mod common;
-use common::Fake;
+use common::fake_factory;
 
 fn spec(name: &str, factory: ModelFactory) -> ModelSpec {
     ModelSpec {
@@ -21,7 +21,7 @@ fn spec(name: &str, factory: ModelFactory) -> ModelSpec {
 }
 
 fn fake(fail: bool) -> ModelFactory {
-    Box::new(move || Ok(Box::new(Fake { fail, gate: None }) as Box<dyn NerModel>))
+    fake_factory(fail, None)
 }
 
 async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, serde_json::Value) {

@@ -6,14 +6,14 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use ner_core::offsets::slice;
-use ner_server::model::{ModelError, ModelFactory, NerModel};
+use ner_server::model::{ModelError, ModelFactory};
 use ner_server::{app, start, ServerConfig};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower::ServiceExt;
 
 mod common;
-use common::Fake;
+use common::fake_factory;
 
 /// The router once the model has loaded (or failed to: then `load` is its reason).
 async fn router_loaded(
@@ -32,16 +32,7 @@ async fn router_with(config: ServerConfig, factory: ModelFactory) -> Router {
 }
 
 async fn router(config: ServerConfig) -> Router {
-    router_with(
-        config,
-        Box::new(|| {
-            Ok(Box::new(Fake {
-                fail: false,
-                gate: None,
-            }) as Box<dyn NerModel>)
-        }),
-    )
-    .await
+    router_with(config, fake_factory(false, None)).await
 }
 
 async fn call(
@@ -292,12 +283,7 @@ async fn overload_gets_429_with_retry_after() {
             concurrency_limit: 1,
             ..Default::default()
         },
-        Box::new(move || {
-            Ok(Box::new(Fake {
-                fail: false,
-                gate: Some(g),
-            }) as Box<dyn NerModel>)
-        }),
+        fake_factory(false, Some(g)),
     )
     .await;
     let first = tokio::spawn({
@@ -318,16 +304,7 @@ async fn overload_gets_429_with_retry_after() {
 
 #[tokio::test]
 async fn model_failures_are_500_without_internals_and_503_when_not_loaded() {
-    let app = router_with(
-        ServerConfig::default(),
-        Box::new(|| {
-            Ok(Box::new(Fake {
-                fail: true,
-                gate: None,
-            }) as Box<dyn NerModel>)
-        }),
-    )
-    .await;
+    let app = router_with(ServerConfig::default(), fake_factory(true, None)).await;
     let (s, _, v) = call(&app, json(serde_json::json!({"text": "Hi Bob"}))).await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!v.to_string().contains("secret"), "{v}");

@@ -104,7 +104,7 @@ pub fn shipped_subword_model() -> Option<PathBuf> {
         .flatten()
         .chain([PathBuf::from("models").join(SHIPPED_ENGLISH)])
         .find(|d| d.join(crate::subword::TABLE_FILE).is_file())
-        .map(|d| std::path::absolute(&d).unwrap_or(d))
+        .map(|d| d.canonicalize().unwrap_or(d))
 }
 
 /// Whether a CoNLL file has `-DOCSTART-` document markers (read up to its first).

@@ -3,13 +3,23 @@
 
 use ner_core::tokenize::Mode;
 use ner_core::{LabelId, LabelSet, Scored, Span, TagScheme, TagSet, Tagged};
-use ner_server::model::{ModelError, ModelInfo, NerModel, TagOptions};
+use ner_server::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
 use std::sync::{Arc, Mutex};
 
 /// Tags runs of capitalised words as PER; can be told to fail or to block.
 pub struct Fake {
     pub fail: bool,
     pub gate: Option<Arc<Mutex<()>>>,
+}
+
+/// A factory of fakes that fail when `fail`, and block on `gate` while it is held.
+pub fn fake_factory(fail: bool, gate: Option<Arc<Mutex<()>>>) -> ModelFactory {
+    Box::new(move || {
+        Ok(Box::new(Fake {
+            fail,
+            gate: gate.clone(),
+        }) as Box<dyn NerModel>)
+    })
 }
 
 /// BIO tag indices of the fake's one label.
