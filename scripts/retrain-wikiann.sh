@@ -62,9 +62,10 @@ flags_of() {
   esac
 }
 
-for config in $CONFIGS; do
-  read -r -a flags <<<"$(flags_of "$config")"
-  for ((seed = 1; seed <= SEEDS; seed++)); do
+# Seeds outside, configurations inside: an interrupted campaign has comparable rows.
+for ((seed = 1; seed <= SEEDS; seed++)); do
+  for config in $CONFIGS; do
+    read -r -a flags <<<"$(flags_of "$config")"
     dir=$OUT/$config/seed-$seed
     [[ -f $dir/time.txt ]] && continue
     mkdir -p "$OUT/$config"

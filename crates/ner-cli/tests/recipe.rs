@@ -104,3 +104,25 @@ fn keep_labels_needs_a_base_model() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--init-from"), "{err}");
 }
+
+#[test]
+fn init_from_takes_the_base_architecture_and_the_recipes_optimisation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = shipped_model();
+    let c = run_config(
+        &tmp.path().join("i"),
+        EN,
+        &["--init-from", base.to_str().unwrap()],
+    );
+    assert_eq!(
+        (&c["train"]["ema"], &c["train"]["batch_size"]),
+        (&0.999.into(), &2.into())
+    );
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["model"]["hidden"], shipped["hidden"]);
+    assert!(
+        c["inputs"]["subword_model"].is_null(),
+        "the base model brings its own"
+    );
+}
