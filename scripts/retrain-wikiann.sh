@@ -10,7 +10,9 @@
 #
 #   scripts/retrain-wikiann.sh [--sentences N|all] [--seeds K] [--threads T] [--out DIR]
 #                              [--data DIR] [--configs "scratch defaults init-from"]
-#                              [-- extra ner train flags for every run]
+#                              [--report] [-- extra ner train flags for every run]
+# --report prints the table of the runs finished so far and trains nothing (several campaigns
+# with different --configs can share one OUT, one per core).
 #
 # Data: ../shared/data/wikiann_en/{train,dev,test}.txt (WikiANN, Pan et al. 2017; the English
 # split of Rahimi et al. 2019), one token and tag per line, blank lines between sentences.
@@ -22,6 +24,7 @@ SEEDS=3
 THREADS=1
 OUT=
 CONFIGS="scratch defaults init-from"
+REPORT=0
 EXTRA=()
 while (($#)); do
   case $1 in
@@ -31,6 +34,7 @@ while (($#)); do
     --out) OUT=$2; shift 2 ;;
     --data) DATA=$2; shift 2 ;;
     --configs) CONFIGS=$2; shift 2 ;;
+    --report) REPORT=1; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -63,6 +67,7 @@ flags_of() {
 }
 
 # Seeds outside, configurations inside: an interrupted campaign has comparable rows.
+((REPORT)) && SEEDS=0
 for ((seed = 1; seed <= SEEDS; seed++)); do
   for config in $CONFIGS; do
     read -r -a flags <<<"$(flags_of "$config")"
@@ -93,7 +98,9 @@ print(f"WikiANN English, {sentences} training sentences; test F1 (conlleval micr
 print("| configuration | test F1 per seed | mean ± sd | dev F1 mean | best epoch | minutes per run |")
 print("|---|---|---|---|---|---|")
 for c in configs:
-    seeds = sorted(d for d in os.listdir(os.path.join(out, c)) if d.startswith("seed-"))
+    if not os.path.isdir(os.path.join(out, c)):
+        continue
+    seeds = sorted(d for d in os.listdir(os.path.join(out, c)) if d.startswith("seed-") and os.path.isdir(os.path.join(out, c, d)))
     test, dev, epochs, minutes = [], [], [], []
     for s in seeds:
         d = os.path.join(out, c, s)

@@ -1,5 +1,5 @@
 //! The library's training run: a run stopped after epoch k and resumed ends with weights
-//! bit-identical to an uninterrupted run with the same seed (SGD with momentum and Adam, with
+//! bit-identical to an uninterrupted run with the same seed (SGD with momentum, Adam and Nadam, with
 //! the weight average), and the observer sees every epoch once.
 
 use ner_model::training::{
@@ -85,7 +85,11 @@ fn assert_bit_identical(a: &Path, b: &Path) {
 fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     tch::set_num_threads(1);
-    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+    for optimizer in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Adam,
+        OptimizerKind::Nadam,
+    ] {
         let tmp = tempfile::tempdir().unwrap();
         let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
         let c = config(optimizer);

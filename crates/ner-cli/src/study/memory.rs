@@ -225,7 +225,7 @@ impl ner_model::training::Observer for Quiet {
 fn run_config(args: &MemoryArgs, v: Variant, distance: usize, seed: u64) -> RunConfig {
     let per_epoch = args.train_sentences.div_ceil(args.batch_size.max(1)).max(1);
     let lr = args.lr.or(match args.optimizer {
-        OptimizerKind::Adam => Some(0.003),
+        OptimizerKind::Adam | OptimizerKind::Nadam => Some(0.003),
         OptimizerKind::Sgd => None,
     });
     RunConfig {

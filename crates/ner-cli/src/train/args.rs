@@ -109,7 +109,7 @@ pub struct TrainFlags {
     /// Sentences per optimisation step (windows of sentences with --context-tokens).
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// sgd (with momentum) or adam.
+    /// sgd (with momentum), adam, or nadam (Adam with Nesterov momentum).
     #[arg(long)]
     pub optimizer: Option<OptimizerKind>,
     /// Learning rate (default: 0.015 for sgd, 0.001 for adam).

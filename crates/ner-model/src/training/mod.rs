@@ -5,7 +5,7 @@
 //! record the events.
 //!
 //! - [`options`] — optimisation settings; [`config`] — the whole run's configuration;
-//! - [`optimizer`] — SGD with momentum and Adam whose state is saved;
+//! - [`optimizer`] — SGD with momentum, Adam and Nadam, whose state is saved;
 //! - [`average`] — the weights' moving average;
 //! - [`trainer`] — one model's epoch loop;
 //! - [`recipe`] — the tuned starting configurations for a user's corpus;

@@ -1,8 +1,8 @@
-//! SGD with momentum and Adam over a `VarStore`, written out so that their state (momentum,
-//! moment estimates, step count) can be saved and restored exactly: a resumed run then takes
-//! bit-for-bit the steps an uninterrupted one takes. The update rules are PyTorch's
-//! (`torch.optim.SGD` without dampening, `torch.optim.Adam` without weight decay), and
-//! gradient-norm clipping is `clip_grad_norm_`'s.
+//! SGD with momentum, Adam and Nadam over a `VarStore`, written out so that their state
+//! (momentum, moment estimates, step count) can be saved and restored exactly: a resumed run
+//! then takes bit-for-bit the steps an uninterrupted one takes. The update rules are PyTorch's
+//! (`torch.optim.SGD` without dampening, `torch.optim.Adam` and `torch.optim.NAdam` without
+//! weight decay), and gradient-norm clipping is `clip_grad_norm_`'s.
 
 use super::options::{OptimizerKind, TrainOptions};
 use super::saved::{self, Saved};
@@ -13,6 +13,19 @@ use tch::Tensor;
 
 const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
 const ADAM_EPS: f64 = 1e-8;
+/// NAdam's momentum decay ψ (PyTorch's default).
+const NADAM_PSI: f64 = 0.004;
+
+/// NAdam's momentum coefficient of step `t`: β₁ (1 − ½ · 0.96^(tψ)).
+fn nadam_mu(t: u64) -> f64 {
+    ADAM_BETAS.0 * (1.0 - 0.5 * 0.96f64.powf(t as f64 * NADAM_PSI))
+}
+
+/// The product of NAdam's coefficients of steps 1..=t, in step order (so that a resumed run
+/// computes the same floating-point value an uninterrupted one carried).
+fn nadam_mu_product(t: u64) -> f64 {
+    (1..=t).fold(1.0, |p, i| p * nadam_mu(i))
+}
 
 /// One trainable variable and its optimiser state.
 #[derive(Debug)]
@@ -33,6 +46,8 @@ pub struct Optimizer {
     slots: Vec<Slot>,
     /// Steps taken so far.
     steps: u64,
+    /// NAdam's product of momentum coefficients so far.
+    mu_product: f64,
 }
 
 impl Optimizer {
@@ -62,6 +77,7 @@ impl Optimizer {
             lr: opts.lr_at(1),
             slots,
             steps: 0,
+            mu_product: 1.0,
         }
     }
 
@@ -107,6 +123,14 @@ impl Optimizer {
     pub fn step(&mut self) {
         self.steps += 1;
         let t = self.steps as i32;
+        let nesterov = (self.kind == OptimizerKind::Nadam).then(|| {
+            self.mu_product *= nadam_mu(self.steps);
+            Nesterov {
+                mu: nadam_mu(self.steps),
+                mu_next: nadam_mu(self.steps + 1),
+                product: self.mu_product,
+            }
+        });
         tch::no_grad(|| {
             for s in &mut self.slots {
                 let g = s.var.grad();
@@ -116,6 +140,11 @@ impl Optimizer {
                 match self.kind {
                     OptimizerKind::Sgd => sgd(s, &g, self.lr, self.momentum, t == 1),
                     OptimizerKind::Adam => adam(s, &g, self.lr, t),
+                    OptimizerKind::Nadam => {
+                        if let Some(n) = &nesterov {
+                            nadam(s, &g, self.lr, t, n);
+                        }
+                    }
                 }
             }
         });
@@ -126,7 +155,7 @@ impl Optimizer {
         let mut named: Vec<(String, &Tensor)> = Vec::new();
         for s in &self.slots {
             named.push((format!("{}#first", s.name), &s.first));
-            if self.kind == OptimizerKind::Adam {
+            if self.kind != OptimizerKind::Sgd {
                 named.push((format!("{}#second", s.name), &s.second));
             }
         }
@@ -138,11 +167,12 @@ impl Optimizer {
         let saved = Saved::read(path, "the optimiser state")?;
         for s in &mut self.slots {
             saved.copy_into(&format!("{}#first", s.name), &mut s.first)?;
-            if self.kind == OptimizerKind::Adam {
+            if self.kind != OptimizerKind::Sgd {
                 saved.copy_into(&format!("{}#second", s.name), &mut s.second)?;
             }
         }
         self.steps = steps;
+        self.mu_product = nadam_mu_product(steps);
         Ok(())
     }
 }
@@ -170,4 +200,73 @@ fn adam(s: &mut Slot, g: &Tensor, lr: f64, t: i32) {
     let bias2 = 1.0 - b2.powi(t);
     let denom = s.second.sqrt() / bias2.sqrt() + ADAM_EPS;
     let _ = s.var.g_sub_(&(&s.first / denom * (lr / bias1)));
+}
+
+/// NAdam's momentum coefficients at one step.
+struct Nesterov {
+    mu: f64,
+    mu_next: f64,
+    /// The product of the coefficients up to this step.
+    product: f64,
+}
+
+/// NAdam (Adam with Nesterov momentum), as PyTorch computes it.
+fn nadam(s: &mut Slot, g: &Tensor, lr: f64, t: i32, n: &Nesterov) {
+    let (b1, b2) = ADAM_BETAS;
+    let _ = s.first.lerp_(g, 1.0 - b1);
+    let _ = s.second.g_mul_scalar_(b2).g_add_(&(g * g * (1.0 - b2)));
+    let bias2 = 1.0 - b2.powi(t);
+    let denom = (&s.second / bias2).sqrt() + ADAM_EPS;
+    let now = lr * (1.0 - n.mu) / (1.0 - n.product);
+    let ahead = lr * n.mu_next / (1.0 - n.product * n.mu_next);
+    let _ = s.var.g_sub_(&(g / &denom * now));
+    let _ = s.var.g_sub_(&(&s.first / &denom * ahead));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    /// Three steps of NAdam on a loss whose gradient is `t · [0.1, −0.3, 0.2]`, against
+    /// PyTorch 2.13's `torch.optim.NAdam(lr=0.01)` in float64 (our variables are float32, hence
+    /// the tolerance):
+    /// ```python
+    /// p = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64))
+    /// opt = torch.optim.NAdam([p], lr=0.01)
+    /// for t in range(1, 4):
+    ///     opt.zero_grad(); (p * torch.tensor([0.1, -0.3, 0.2], dtype=torch.float64) * t).sum().backward(); opt.step()
+    /// ```
+    #[test]
+    fn nadam_takes_pytorchs_steps() {
+        let expected = [
+            [0.989435483143, -1.989435482439, 0.489435482615],
+            [0.979806010216, -1.979806009106, 0.479806009384],
+            [0.970188021642, -1.970188020235, 0.470188020587],
+        ];
+        let vs = VarStore::new(Device::Cpu);
+        let init = Tensor::from_slice(&[1.0f64, -2.0, 0.5]);
+        let p = vs.root().var_copy("p", &init);
+        let opts = TrainOptions {
+            optimizer: OptimizerKind::Nadam,
+            lr: Some(0.01),
+            ..Default::default()
+        };
+        let mut opt = Optimizer::new(&vs, &opts);
+        for (t, want) in expected.iter().enumerate() {
+            opt.zero_grad();
+            let g = Tensor::from_slice(&[0.1f64, -0.3, 0.2]) * (t + 1) as f64;
+            (&p * g).sum(Kind::Double).backward();
+            opt.step();
+            let got: Vec<f64> = Vec::try_from(&p.detach()).unwrap();
+            for (a, b) in got.iter().zip(want) {
+                assert!((a - b).abs() < 1e-6, "step {}: {got:?} vs {want:?}", t + 1);
+            }
+        }
+        assert_eq!(
+            opt.mu_product,
+            nadam_mu_product(3),
+            "the product restored on resume"
+        );
+    }
 }
