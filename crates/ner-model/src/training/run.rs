@@ -464,16 +464,16 @@ fn pseudo_label(config: &RunConfig, data: &mut Corpora, obs: &mut dyn Observer) 
     };
     let added = keep_labels::apply(&mut data.train, base, config.inputs.keep_labels_threshold)?;
     obs.info(&format!(
-        "keep-labels: {} entities of {} added to {} training sentences from {} (probability >= {})",
-        added.entities,
+        "keep-labels: pseudo-labels of {} from {} (probability >= {}): {} entities in {} training sentences",
         if added.labels.is_empty() {
             "no label (the corpus has all of the base model's)".to_owned()
         } else {
             added.labels.join(", ")
         },
-        added.sentences,
         base.display(),
-        config.inputs.keep_labels_threshold
+        config.inputs.keep_labels_threshold,
+        added.entities,
+        added.sentences
     ));
     Ok(())
 }
