@@ -78,12 +78,7 @@ impl Direction {
         let (h, gh) = (self.hidden, self.gates() * self.hidden);
         let rows = shape.rows;
         resize(&mut s.xw, shape.steps * rows * gh);
-        matmul(x, shape.steps * rows, &self.w_ih, &mut s.xw, 0.0);
-        for row in s.xw.chunks_exact_mut(gh) {
-            for (v, b) in row.iter_mut().zip(&self.b_ih) {
-                *v += b;
-            }
-        }
+        self.project_inputs(x, shape, &mut s.xw);
         resize(&mut s.h, rows * h);
         resize(&mut s.c, rows * h);
         resize(&mut s.gates, rows * gh);
@@ -97,6 +92,38 @@ impl Direction {
             for b in 0..n {
                 let at = (t * rows + b) * stride + offset;
                 out[at..at + h].copy_from_slice(&s.h[b * h..(b + 1) * h]);
+            }
+        }
+    }
+
+    /// The input projection `x · W_ih + b_ih` of every real token, into `xw`
+    /// (`[steps][rows][gates]`). The steps where every sentence is still running are one
+    /// product; each later step is a product over its running sentences only, so a batch
+    /// that mixes a long text with short ones does not multiply its padding.
+    fn project_inputs(&self, x: &[f32], shape: Shape, xw: &mut [f32]) {
+        let (rows, gh, k) = (shape.rows, self.gates() * self.hidden, self.w_ih.k);
+        let full = (0..shape.steps)
+            .take_while(|&t| shape.active(t) == rows)
+            .count();
+        matmul(x, full * rows, &self.w_ih, xw, 0.0);
+        for t in full..shape.steps {
+            let n = shape.active(t);
+            let at = t * rows;
+            matmul(
+                &x[at * k..(at + n) * k],
+                n,
+                &self.w_ih,
+                &mut xw[at * gh..],
+                0.0,
+            );
+        }
+        for t in 0..shape.steps {
+            let at = t * rows;
+            let n = if t < full { rows } else { shape.active(t) };
+            for row in xw[at * gh..(at + n) * gh].chunks_exact_mut(gh) {
+                for (v, b) in row.iter_mut().zip(&self.b_ih) {
+                    *v += b;
+                }
             }
         }
     }
