@@ -105,25 +105,14 @@ impl Direction {
         let full = (0..shape.steps)
             .take_while(|&t| shape.active(t) == rows)
             .count();
-        matmul(x, full * rows, &self.w_ih, xw, 0.0);
-        for t in full..shape.steps {
-            let n = shape.active(t);
-            let at = t * rows;
-            matmul(
-                &x[at * k..(at + n) * k],
-                n,
-                &self.w_ih,
-                &mut xw[at * gh..],
-                0.0,
-            );
-        }
-        for t in 0..shape.steps {
-            let at = t * rows;
-            let n = if t < full { rows } else { shape.active(t) };
-            for row in xw[at * gh..(at + n) * gh].chunks_exact_mut(gh) {
-                for (v, b) in row.iter_mut().zip(&self.b_ih) {
-                    *v += b;
-                }
+        // (first row, rows) of each product: the full block, then each later step.
+        let blocks = std::iter::once((0, full * rows))
+            .chain((full..shape.steps).map(|t| (t * rows, shape.active(t))));
+        for (at, n) in blocks {
+            let out = &mut xw[at * gh..(at + n) * gh];
+            matmul(&x[at * k..(at + n) * k], n, &self.w_ih, out, 0.0);
+            for row in out.chunks_exact_mut(gh) {
+                row.iter_mut().zip(&self.b_ih).for_each(|(v, b)| *v += b);
             }
         }
     }
