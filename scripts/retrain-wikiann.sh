@@ -74,20 +74,20 @@ for ((seed = 1; seed <= SEEDS; seed++)); do
     dir=$OUT/$config/seed-$seed
     [[ -f $dir/time.txt ]] && continue
     mkdir -p "$OUT/$config"
-    start=$(date +%s)
+    # Wall and CPU seconds of each session that worked on the run ("real user sys"): the CPU
+    # time is the training time even when the run was paused (SIGSTOP) for a benchmark.
+    TIMEFORMAT='%R %U %S'
     if [[ -f $dir/run.json ]]; then
       echo "[wikiann] $config, seed $seed: resuming $dir" >&2
-      "$NER" train --quiet --threads "$THREADS" --resume "$dir" >>"$dir.log" 2>&1
+      { time "$NER" train --quiet --threads "$THREADS" --resume "$dir" >>"$dir.log" 2>&1; } 2>>"$dir.times"
     else
       echo "[wikiann] $config, seed $seed -> $dir" >&2
-      rm -rf "$dir"
-      "$NER" train --quiet --threads "$THREADS" --seed "$seed" --train "$TRAIN" \
+      rm -rf "$dir" "$dir.times"
+      { time "$NER" train --quiet --threads "$THREADS" --seed "$seed" --train "$TRAIN" \
         --dev "$DATA/dev.txt" --test "$DATA/test.txt" --out "$dir" "${flags[@]}" "${EXTRA[@]}" \
-        >"$dir.log" 2>&1
+        >"$dir.log" 2>&1; } 2>>"$dir.times"
     fi
-    # Training time over every session that worked on the run.
-    echo $(($(date +%s) - start)) >>"$dir.seconds"
-    awk '{s += $1} END {print s}' "$dir.seconds" >"$dir/time.txt"
+    awk '{s += $2 + $3} END {printf "%d\n", s}' "$dir.times" >"$dir/time.txt"
   done
 done
 
@@ -95,7 +95,7 @@ python3 - "$OUT" "$SENTENCES" $CONFIGS <<'EOF' | tee "$OUT/table.md"
 import json, os, statistics, sys
 out, sentences, configs = sys.argv[1], sys.argv[2], sys.argv[3:]
 print(f"WikiANN English, {sentences} training sentences; test F1 (conlleval micro) of the best-dev epoch\n")
-print("| configuration | test F1 per seed | mean ± sd | dev F1 mean | best epoch | minutes per run |")
+print("| configuration | test F1 per seed | mean ± sd | dev F1 mean | best epoch | CPU minutes per run |")
 print("|---|---|---|---|---|---|")
 for c in configs:
     if not os.path.isdir(os.path.join(out, c)):
