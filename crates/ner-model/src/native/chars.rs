@@ -4,7 +4,8 @@
 
 use super::gemm::{matmul, Matrix};
 use super::pack::Table;
-use super::recurrent::{Direction, Scratch, Shape};
+use super::packing::{grow, Packing};
+use super::recurrent::{Direction, Scratch};
 
 #[derive(Debug, Clone)]
 pub enum CharNative {
@@ -60,7 +61,7 @@ pub struct CharScratch {
     hf: Vec<f32>,
     hb: Vec<f32>,
     order: Vec<usize>,
-    lengths: Vec<usize>,
+    packing: Packing,
     dir: Scratch,
 }
 
@@ -123,39 +124,32 @@ fn lstm_words(
     s.order
         .extend((0..words.len()).filter(|&i| !words[i].is_empty()));
     s.order.sort_by_key(|&i| std::cmp::Reverse(words[i].len()));
-    let rows = s.order.len();
-    let steps = s.order.first().map_or(0, |&i| words[i].len());
-    if rows == 0 {
+    if s.order.is_empty() {
         return;
     }
-    s.lengths.clear();
-    s.lengths.extend(s.order.iter().map(|&i| words[i].len()));
+    s.packing.set(s.order.iter().map(|&i| words[i].len()));
+    let p = &s.packing;
     for (buf, reverse) in [(&mut s.x, false), (&mut s.xr, true)] {
+        // Cleared: an unknown character id embeds as zeros.
         buf.clear();
-        buf.resize(steps * rows * d, 0.0);
+        buf.resize(p.total() * d, 0.0);
         for (b, &i) in s.order.iter().enumerate() {
             let w = words[i];
             for t in 0..w.len() {
                 let c = if reverse { w[w.len() - 1 - t] } else { w[t] };
                 if let Some(row) = emb.row(c) {
-                    let at = (t * rows + b) * d;
+                    let at = p.row(t, b) * d;
                     buf[at..at + d].copy_from_slice(row);
                 }
             }
         }
     }
-    let shape = Shape {
-        rows,
-        steps,
-        lengths: &s.lengths,
-    };
     for (buf, dir, x) in [(&mut s.hf, fwd, &s.x), (&mut s.hb, bwd, &s.xr)] {
-        buf.clear();
-        buf.resize(steps * rows * h, 0.0);
-        dir.run(x, shape, buf, h, 0, &mut s.dir);
+        grow(buf, p.total() * h);
+        dir.run(x, p, buf, h, 0, &mut s.dir);
     }
     for (b, &i) in s.order.iter().enumerate() {
-        let last = (s.lengths[b] - 1) * rows + b;
+        let last = p.row(p.len_of(b) - 1, b);
         out[i * 2 * h..i * 2 * h + h].copy_from_slice(&s.hf[last * h..(last + 1) * h]);
         out[i * 2 * h + h..(i + 1) * 2 * h].copy_from_slice(&s.hb[last * h..(last + 1) * h]);
     }

@@ -1,18 +1,20 @@
 //! The per-batch steps of the native forward pass: word features, and one bidirectional layer.
 
-use super::recurrent::{Direction, Shape};
+use super::packing::{grow, Packing};
+use super::recurrent::Direction;
 use super::{NativeModel, Workspace};
 use crate::lexicon::SETS;
 use crate::vocab::Encoded;
 
 impl NativeModel {
-    /// The word features of every token into `ws.x`, time-major `[steps][rows][input_dim]`:
-    /// word embedding, characters, casing, bigrams (left, right), subword mean, in the order of
-    /// [`crate::model::BiLstmCrf::features`].
-    pub(super) fn features(&self, batch: &[&Encoded], steps: usize, ws: &mut Workspace) {
-        let (rows, dim) = (batch.len(), self.input_dim);
+    /// The word features of every token into `ws.x`, packed as `ws.packing`
+    /// (`[rows][input_dim]`): word embedding, characters, casing, bigrams (left, right), subword
+    /// mean, in the order of [`crate::model::BiLstmCrf::features`].
+    pub(super) fn features(&self, batch: &[&Encoded], ws: &mut Workspace) {
+        let dim = self.input_dim;
+        // Cleared: a feature that a token lacks stays zero.
         ws.x.clear();
-        ws.x.resize(steps * rows * dim, 0.0);
+        ws.x.resize(ws.packing.total() * dim, 0.0);
         let char_dim = self.chars.as_ref().map_or(0, |c| c.dim());
         if let Some(c) = &self.chars {
             let words: Vec<&[i64]> = batch
@@ -26,7 +28,8 @@ impl NativeModel {
         let mut word_index = 0;
         for (b, e) in batch.iter().enumerate() {
             for t in 0..e.len() {
-                let row = &mut ws.x[(t * rows + b) * dim..(t * rows + b + 1) * dim];
+                let at = ws.packing.row(t, b) * dim;
+                let row = &mut ws.x[at..at + dim];
                 let chars = &ws.char_out[word_index * char_dim..(word_index + 1) * char_dim];
                 self.token_features(e, t, chars, row);
                 word_index += 1;
@@ -95,64 +98,51 @@ impl NativeModel {
         }
     }
 
-    /// One bidirectional layer over `ws.x` (`width` wide); its output `[steps][rows][2H]`
-    /// replaces `ws.x`.
-    #[allow(clippy::too_many_arguments)]
+    /// One bidirectional layer over `ws.x` (`width` wide); its output `[rows][2H]` (packed the
+    /// same way) replaces `ws.x`.
     pub(super) fn layer(
         &self,
-        fwd: &Direction,
-        bwd: &Direction,
-        rows: usize,
-        steps: usize,
+        (fwd, bwd): &(Direction, Direction),
         width: usize,
         parallel: bool,
         ws: &mut Workspace,
     ) {
-        let h = fwd.hidden;
-        reverse_into(&ws.x, &mut ws.xr, rows, width, &ws.lengths);
-        for buf in [&mut ws.fwd, &mut ws.bwd] {
-            buf.clear();
-            buf.resize(steps * rows * h, 0.0);
-        }
-        let shape = Shape {
-            rows,
-            steps,
-            lengths: &ws.lengths,
-        };
+        let (h, p) = (fwd.hidden, &ws.packing);
+        let total = p.total();
+        reverse_into(&ws.x, &mut ws.xr, p, width);
+        // Every row of a direction's output is written by its run.
+        grow(&mut ws.fwd, total * h);
+        grow(&mut ws.bwd, total * h);
         let [sf, sb] = &mut ws.scratch;
         let (x, xr, of, ob) = (&ws.x, &ws.xr, &mut ws.fwd, &mut ws.bwd);
         if parallel {
             rayon::join(
-                || fwd.run(x, shape, of, h, 0, sf),
-                || bwd.run(xr, shape, ob, h, 0, sb),
+                || fwd.run(x, p, of, h, 0, sf),
+                || bwd.run(xr, p, ob, h, 0, sb),
             );
         } else {
-            fwd.run(x, shape, of, h, 0, sf);
-            bwd.run(xr, shape, ob, h, 0, sb);
+            fwd.run(x, p, of, h, 0, sf);
+            bwd.run(xr, p, ob, h, 0, sb);
         }
         ws.x.clear();
-        ws.x.resize(steps * rows * 2 * h, 0.0);
-        for b in 0..rows {
-            let len = ws.lengths[b];
-            for t in 0..len {
-                let dst = (t * rows + b) * 2 * h;
-                let f = (t * rows + b) * h;
-                let r = ((len - 1 - t) * rows + b) * h;
-                ws.x[dst..dst + h].copy_from_slice(&ws.fwd[f..f + h]);
-                ws.x[dst + h..dst + 2 * h].copy_from_slice(&ws.bwd[r..r + h]);
+        ws.x.resize(total * 2 * h, 0.0);
+        for b in 0..p.sequences() {
+            for t in 0..p.len_of(b) {
+                let (f, r) = (p.row(t, b), p.mirror(t, b));
+                let dst = &mut ws.x[f * 2 * h..(f + 1) * 2 * h];
+                dst[..h].copy_from_slice(&ws.fwd[f * h..(f + 1) * h]);
+                dst[h..].copy_from_slice(&ws.bwd[r * h..(r + 1) * h]);
             }
         }
     }
 }
 
-/// Each sentence's steps reversed within its own length (padding stays after them).
-fn reverse_into(x: &[f32], out: &mut Vec<f32>, rows: usize, width: usize, lengths: &[usize]) {
-    out.clear();
-    out.resize(x.len(), 0.0);
-    for (b, &len) in lengths.iter().enumerate() {
-        for t in 0..len {
-            let src = ((len - 1 - t) * rows + b) * width;
-            let dst = (t * rows + b) * width;
+/// Each sequence read backwards, packed the same way (the lengths do not change).
+fn reverse_into(x: &[f32], out: &mut Vec<f32>, p: &Packing, width: usize) {
+    grow(out, p.total() * width);
+    for b in 0..p.sequences() {
+        for t in 0..p.len_of(b) {
+            let (src, dst) = (p.mirror(t, b) * width, p.row(t, b) * width);
             out[dst..dst + width].copy_from_slice(&x[src..src + width]);
         }
     }

@@ -11,11 +11,13 @@
 mod chars;
 mod gemm;
 mod pack;
+mod packing;
 mod recurrent;
 
 use self::chars::{CharNative, CharScratch};
 use self::gemm::{matmul, Matrix};
 use self::pack::{direction, values, Table};
+use self::packing::Packing;
 use self::recurrent::{Direction, Scratch};
 use crate::error::Result;
 use crate::model::{BiLstmCrf, CharEncoder};
@@ -48,7 +50,7 @@ pub struct Workspace {
     bwd: Vec<f32>,
     em: Vec<f32>,
     char_out: Vec<f32>,
-    lengths: Vec<usize>,
+    packing: Packing,
     scratch: [Scratch; 2],
     chars: CharScratch,
 }
@@ -111,27 +113,23 @@ impl NativeModel {
         ws: &mut Workspace,
         out: &mut [Vec<f32>],
     ) {
-        let rows = batch.len();
-        ws.lengths.clear();
-        ws.lengths.extend(batch.iter().map(|e| e.len()));
-        let steps = ws.lengths.first().copied().unwrap_or(0);
-        if rows == 0 || steps == 0 {
+        ws.packing.set(batch.iter().map(|e| e.len()));
+        if ws.packing.total() == 0 {
             return;
         }
-        self.features(batch, steps, ws);
+        self.features(batch, ws);
         let mut width = self.input_dim;
-        for (fwd, bwd) in &self.layers {
-            self.layer(fwd, bwd, rows, steps, width, parallel, ws);
-            width = 2 * fwd.hidden;
+        for layer in &self.layers {
+            self.layer(layer, width, parallel, ws);
+            width = 2 * layer.0.hidden;
         }
-        let k = self.proj.n;
-        ws.em.clear();
-        ws.em.resize(steps * rows * k, 0.0);
-        matmul(&ws.x, steps * rows, &self.proj, &mut ws.em, 0.0);
-        for (b, o) in out.iter_mut().enumerate().take(rows) {
+        let (k, p) = (self.proj.n, &ws.packing);
+        packing::grow(&mut ws.em, p.total() * k);
+        matmul(&ws.x, p.total(), &self.proj, &mut ws.em, 0.0);
+        for (b, o) in out.iter_mut().enumerate().take(p.sequences()) {
             o.clear();
-            for t in 0..ws.lengths[b] {
-                let row = &ws.em[(t * rows + b) * k..(t * rows + b + 1) * k];
+            for t in 0..p.len_of(b) {
+                let row = &ws.em[p.row(t, b) * k..(p.row(t, b) + 1) * k];
                 o.extend(row.iter().zip(&self.proj_bias).map(|(v, bias)| v + bias));
             }
         }

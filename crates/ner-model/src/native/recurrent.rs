@@ -1,9 +1,11 @@
-//! One direction of a recurrent layer over a time-major batch, natively: the input projection
-//! of all time steps as one matrix product, then per step one product with the recurrent
-//! weights (a vector-matrix product at batch 1) and the cell's non-linearities fused over the
-//! result. The equations and gate orders are those of [`crate::cells`].
+//! One direction of a recurrent layer over a packed batch (see [`super::packing`]), natively:
+//! the input projection of all tokens as one matrix product, then per step one product with
+//! the recurrent weights over the running sequences (a vector-matrix product at batch 1) and
+//! the cell's non-linearities fused over the result. The equations and gate orders are those
+//! of [`crate::cells`].
 
 use super::gemm::{matmul, Matrix};
+use super::packing::{grow, Packing};
 use crate::config::CellKind;
 
 /// The weights of one direction, packed for the kernels.
@@ -19,23 +21,6 @@ pub struct Direction {
     pub b_hh: Vec<f32>,
     /// Peephole weights `pi, pf, po` (`[3·H]`).
     pub peep: Vec<f32>,
-}
-
-/// A time-major batch: `rows` sentences, step `t` of sentence `b` at `[t · rows + b]`. The
-/// sentences are sorted by length, longest first, so the ones still running at step `t` are a
-/// prefix.
-#[derive(Debug, Clone, Copy)]
-pub struct Shape<'a> {
-    pub rows: usize,
-    pub steps: usize,
-    /// Length of each sentence (non-increasing).
-    pub lengths: &'a [usize],
-}
-
-impl Shape<'_> {
-    fn active(&self, t: usize) -> usize {
-        self.lengths.iter().take_while(|&&l| l > t).count()
-    }
 }
 
 /// Reusable buffers of a direction run.
@@ -63,65 +48,51 @@ impl Direction {
         }
     }
 
-    /// Runs over `x` (`[steps][rows][input]`, time-major) from a zero state and writes each
-    /// step's output into `out` (`[steps][rows][stride]`, at column `offset`); padded steps
-    /// are left untouched.
+    /// Runs over `x` (`[rows][input]`, packed as `p`) from a zero state and writes each step's
+    /// output into `out` (`[rows][stride]`, at column `offset`).
     pub fn run(
         &self,
         x: &[f32],
-        shape: Shape,
+        p: &Packing,
         out: &mut [f32],
         stride: usize,
         offset: usize,
         s: &mut Scratch,
     ) {
         let (h, gh) = (self.hidden, self.gates() * self.hidden);
-        let rows = shape.rows;
-        resize(&mut s.xw, shape.steps * rows * gh);
-        self.project_inputs(x, shape, &mut s.xw);
+        let (rows, total) = (p.sequences(), p.total());
+        // Every row of the projection is written before it is read: no need to clear it.
+        grow(&mut s.xw, total * gh);
+        self.project_inputs(x, total, &mut s.xw[..total * gh]);
         resize(&mut s.h, rows * h);
         resize(&mut s.c, rows * h);
-        resize(&mut s.gates, rows * gh);
-        resize(&mut s.gh, rows * gh);
-        for t in 0..shape.steps {
-            let n = shape.active(t);
-            if n == 0 {
-                break;
-            }
-            self.step(t, n, rows, s);
+        grow(&mut s.gates, rows * gh);
+        grow(&mut s.gh, rows * gh);
+        for t in 0..p.steps() {
+            let n = p.active(t);
+            self.step(p.row(t, 0), n, s);
             for b in 0..n {
-                let at = (t * rows + b) * stride + offset;
+                let at = p.row(t, b) * stride + offset;
                 out[at..at + h].copy_from_slice(&s.h[b * h..(b + 1) * h]);
             }
         }
     }
 
-    /// The input projection `x · W_ih + b_ih` of every real token, into `xw`
-    /// (`[steps][rows][gates]`). The steps where every sentence is still running are one
-    /// product; each later step is a product over its running sentences only, so a batch
-    /// that mixes a long text with short ones does not multiply its padding.
-    fn project_inputs(&self, x: &[f32], shape: Shape, xw: &mut [f32]) {
-        let (rows, gh, k) = (shape.rows, self.gates() * self.hidden, self.w_ih.k);
-        let full = (0..shape.steps)
-            .take_while(|&t| shape.active(t) == rows)
-            .count();
-        // (first row, rows) of each product: the full block, then each later step.
-        let blocks = std::iter::once((0, full * rows))
-            .chain((full..shape.steps).map(|t| (t * rows, shape.active(t))));
-        for (at, n) in blocks {
-            let out = &mut xw[at * gh..(at + n) * gh];
-            matmul(&x[at * k..(at + n) * k], n, &self.w_ih, out, 0.0);
-            for row in out.chunks_exact_mut(gh) {
-                row.iter_mut().zip(&self.b_ih).for_each(|(v, b)| *v += b);
-            }
+    /// The input projection `x · W_ih + b_ih` of every token, into `xw` (`[rows][gates]`): one
+    /// product, since the packed batch has no padding.
+    fn project_inputs(&self, x: &[f32], rows: usize, xw: &mut [f32]) {
+        let gh = self.gates() * self.hidden;
+        matmul(x, rows, &self.w_ih, xw, 0.0);
+        for row in xw.chunks_exact_mut(gh) {
+            row.iter_mut().zip(&self.b_ih).for_each(|(v, b)| *v += b);
         }
     }
 
-    /// Step `t` for the first `n` sentences: gates from the input projection and the previous
-    /// output, then the cell's update of `h` (and `c`).
-    fn step(&self, t: usize, n: usize, rows: usize, s: &mut Scratch) {
+    /// The step whose first row is `first`, over its `n` running sequences: gates from the
+    /// input projection and the previous output, then the cell's update of `h` (and `c`).
+    fn step(&self, first: usize, n: usize, s: &mut Scratch) {
         let gh = self.gates() * self.hidden;
-        let xw = &s.xw[t * rows * gh..(t * rows + n) * gh];
+        let xw = &s.xw[first * gh..(first + n) * gh];
         if self.kind == CellKind::Gru {
             // The candidate needs the recurrent part on its own: n = tanh(x_n + r ⊙ (U_n h + b)).
             for b in 0..n {
