@@ -1,5 +1,5 @@
 //! Inference without libtorch's dispatcher: the trained BiLSTM-CRF's forward pass in plain Rust
-//! over packed weights, with matrix products by matrixmultiply (through ndarray). Embeddings and
+//! over packed weights, with matrix products by the `gemm` crate. Embeddings and
 //! the casing, bigram and subword lookups are gathers; the character encoders and every
 //! recurrent layer run as described in [`chars`] and [`recurrent`]; the two directions of a
 //! layer run on two threads when the tagger has two. Buffers live in a [`Workspace`] that
