@@ -3,6 +3,7 @@
 use super::gemm::Matrix;
 use super::recurrent::Direction;
 use crate::cells::Recurrent;
+use crate::config::CellKind;
 use crate::error::Result;
 use tch::{Device, Kind, Tensor};
 
@@ -47,13 +48,18 @@ pub fn direction(r: &Recurrent) -> Result<Direction> {
     let w_hh = values(&r.w_hh)?;
     let gh = r.w_ih.size()[0] as usize;
     let input = r.w_ih.size()[1] as usize;
+    let (b_ih, b_hh) = (values(&r.b_ih)?, values(&r.b_hh)?);
+    let b_x = match r.kind() {
+        CellKind::Gru => b_ih,
+        _ => b_ih.iter().zip(&b_hh).map(|(a, b)| a + b).collect(),
+    };
     Ok(Direction {
         kind: r.kind(),
         hidden,
         w_ih: Matrix::from_torch(&w_ih, gh, input),
         w_hh: Matrix::from_torch(&w_hh, gh, hidden),
-        b_ih: values(&r.b_ih)?,
-        b_hh: values(&r.b_hh)?,
+        b_x,
+        b_hh,
         peep: r.peep.as_ref().map(values).transpose()?.unwrap_or_default(),
     })
 }

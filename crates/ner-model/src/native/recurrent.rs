@@ -17,7 +17,9 @@ pub struct Direction {
     pub w_ih: Matrix,
     /// `W_hh^T`: `[H][G·H]`.
     pub w_hh: Matrix,
-    pub b_ih: Vec<f32>,
+    /// The bias added to the input projection: `b_ih + b_hh`, or `b_ih` alone for the GRU,
+    /// whose candidate gate needs `b_hh` inside its reset product.
+    pub b_x: Vec<f32>,
     pub b_hh: Vec<f32>,
     /// Peephole weights `pi, pf, po` (`[3·H]`).
     pub peep: Vec<f32>,
@@ -27,7 +29,6 @@ pub struct Direction {
 #[derive(Debug, Default)]
 pub struct Scratch {
     xw: Vec<f32>,
-    gates: Vec<f32>,
     gh: Vec<f32>,
     h: Vec<f32>,
     c: Vec<f32>,
@@ -66,8 +67,9 @@ impl Direction {
         self.project_inputs(x, total, &mut s.xw[..total * gh]);
         resize(&mut s.h, rows * h);
         resize(&mut s.c, rows * h);
-        grow(&mut s.gates, rows * gh);
-        grow(&mut s.gh, rows * gh);
+        if self.kind == CellKind::Gru {
+            grow(&mut s.gh, rows * gh);
+        }
         for t in 0..p.steps() {
             let n = p.active(t);
             self.step(p.row(t, 0), n, s);
@@ -78,63 +80,46 @@ impl Direction {
         }
     }
 
-    /// The input projection `x · W_ih + b_ih` of every token, into `xw` (`[rows][gates]`): one
+    /// The input projection `x · W_ih + b_x` of every token, into `xw` (`[rows][gates]`): one
     /// product, since the packed batch has no padding.
     fn project_inputs(&self, x: &[f32], rows: usize, xw: &mut [f32]) {
         let gh = self.gates() * self.hidden;
         matmul(x, rows, &self.w_ih, xw, 0.0);
         for row in xw.chunks_exact_mut(gh) {
-            row.iter_mut().zip(&self.b_ih).for_each(|(v, b)| *v += b);
+            row.iter_mut().zip(&self.b_x).for_each(|(v, b)| *v += b);
         }
     }
 
-    /// The step whose first row is `first`, over its `n` running sequences: gates from the
-    /// input projection and the previous output, then the cell's update of `h` (and `c`).
+    /// The step whose first row is `first`, over its `n` running sequences: the recurrent
+    /// product added in place to the step's rows of the input projection (which already hold
+    /// both biases, see [`Direction::b_x`]), then the cell's update of `h` (and `c`).
     fn step(&self, first: usize, n: usize, s: &mut Scratch) {
-        let gh = self.gates() * self.hidden;
-        let xw = &s.xw[first * gh..(first + n) * gh];
-        if self.kind == CellKind::Gru {
+        let (hs, gh) = (self.hidden, self.gates() * self.hidden);
+        let gates = &mut s.xw[first * gh..(first + n) * gh];
+        let recurrent = if self.kind == CellKind::Gru {
             // The candidate needs the recurrent part on its own: n = tanh(x_n + r ⊙ (U_n h + b)).
             for b in 0..n {
                 s.gh[b * gh..(b + 1) * gh].copy_from_slice(&self.b_hh);
             }
-            matmul(
-                &s.h[..n * self.hidden],
-                n,
-                &self.w_hh,
-                &mut s.gh[..n * gh],
-                1.0,
-            );
-            s.gates[..n * gh].copy_from_slice(xw);
+            matmul(&s.h[..n * hs], n, &self.w_hh, &mut s.gh[..n * gh], 1.0);
+            &s.gh[..n * gh]
         } else {
-            for b in 0..n {
-                let g = &mut s.gates[b * gh..(b + 1) * gh];
-                for ((g, x), bh) in g.iter_mut().zip(&xw[b * gh..(b + 1) * gh]).zip(&self.b_hh) {
-                    *g = x + bh;
-                }
-            }
-            matmul(
-                &s.h[..n * self.hidden],
-                n,
-                &self.w_hh,
-                &mut s.gates[..n * gh],
-                1.0,
-            );
-        }
+            matmul(&s.h[..n * hs], n, &self.w_hh, gates, 1.0);
+            &[][..]
+        };
         for b in 0..n {
-            self.update(b, s);
+            let u = recurrent.get(b * gh..(b + 1) * gh).unwrap_or(&[]);
+            let h = &mut s.h[b * hs..(b + 1) * hs];
+            let c = &mut s.c[b * hs..(b + 1) * hs];
+            self.update(&mut gates[b * gh..(b + 1) * gh], u, h, c, &mut s.tanh_c);
         }
     }
 
-    /// The cell's non-linearities for sentence `b`, over its gate pre-activations, in place
-    /// and a whole gate at a time (so that the loops vectorise).
-    fn update(&self, b: usize, s: &mut Scratch) {
+    /// The cell's non-linearities for one sequence, over its gate pre-activations `g`, in place
+    /// and a whole gate at a time (so that the loops vectorise); `u` is the GRU's recurrent
+    /// part (empty for the other cells).
+    fn update(&self, g: &mut [f32], u: &[f32], h: &mut [f32], c: &mut [f32], t: &mut Vec<f32>) {
         let hs = self.hidden;
-        let gh = self.gates() * hs;
-        let g = &mut s.gates[b * gh..(b + 1) * gh];
-        let h = &mut s.h[b * hs..(b + 1) * hs];
-        let c = &mut s.c[b * hs..(b + 1) * hs];
-        let t = &mut s.tanh_c;
         t.clear();
         t.resize(hs, 0.0);
         match self.kind {
@@ -171,7 +156,6 @@ impl Direction {
                 output_gate(c, t, h, o, |j, c| f[j] * c + (1.0 - f[j]) * cand[j]);
             }
             CellKind::Gru => {
-                let u = &s.gh[b * gh..(b + 1) * gh];
                 for j in 0..2 * hs {
                     g[j] += u[j];
                 }
