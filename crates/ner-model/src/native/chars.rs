@@ -1,6 +1,6 @@
-//! The character encoders natively: the CNN (Ma & Hovy) as one small matrix product per word
-//! (im2col), max-pooled over the word's characters; the BiLSTM (Lample et al.) as the shared
-//! recurrence over all the batch's words, its final states concatenated.
+//! The character encoders natively: the CNN (Ma & Hovy) as one matrix product over every
+//! character of the batch (im2col), max-pooled over each word's characters; the BiLSTM (Lample
+//! et al.) as the shared recurrence over all the batch's words, its final states concatenated.
 
 use super::gemm::{matmul, Matrix};
 use super::pack::Table;
@@ -40,12 +40,7 @@ impl CharNative {
                 conv,
                 bias,
                 kernel,
-            } => {
-                for (i, w) in words.iter().enumerate() {
-                    let o = &mut out[i * conv.n..(i + 1) * conv.n];
-                    cnn_word(emb, conv, bias, *kernel, w, o, s);
-                }
-            }
+            } => cnn_words(emb, conv, bias, *kernel, words, out, s),
             CharNative::Lstm { emb, dirs } => lstm_words(emb, &dirs.0, &dirs.1, words, out, s),
         }
     }
@@ -65,24 +60,55 @@ pub struct CharScratch {
     dir: Scratch,
 }
 
-/// One word through the CNN: zero padding of `kernel / 2` on both sides, as the convolution's
-/// own; a word without characters gets zeros.
-fn cnn_word(
+/// Every word through the CNN, as one product over all their characters' windows: zero padding
+/// of `kernel / 2` on both sides of each word, as the convolution's own; a word without
+/// characters gets zeros.
+fn cnn_words(
     emb: &Table,
     conv: &Matrix,
     bias: &[f32],
     kernel: usize,
-    word: &[i64],
+    words: &[&[i64]],
     out: &mut [f32],
     s: &mut CharScratch,
 ) {
-    let (d, len, pad) = (emb.dim, word.len(), kernel / 2);
-    out.fill(0.0);
-    if len == 0 {
-        return;
-    }
+    let (d, f) = (emb.dim, conv.n);
+    let total: usize = words.iter().map(|w| w.len()).sum();
+    // Cleared: the padding taps and unknown characters are zeros.
     s.cols.clear();
-    s.cols.resize(len * kernel * d, 0.0);
+    s.cols.resize(total * kernel * d, 0.0);
+    let mut at = 0;
+    for w in words {
+        im2col(
+            emb,
+            kernel,
+            w,
+            &mut s.cols[at * kernel * d..(at + w.len()) * kernel * d],
+        );
+        at += w.len();
+    }
+    grow(&mut s.conv, total * f);
+    matmul(&s.cols, total, conv, &mut s.conv, 0.0);
+    let mut at = 0;
+    for (i, w) in words.iter().enumerate() {
+        let o = &mut out[i * f..(i + 1) * f];
+        if w.is_empty() {
+            o.fill(0.0);
+            continue;
+        }
+        o.fill(f32::NEG_INFINITY);
+        for row in s.conv[at * f..(at + w.len()) * f].chunks_exact(f) {
+            o.iter_mut().zip(row).for_each(|(o, v)| *o = o.max(*v));
+        }
+        o.iter_mut().zip(bias).for_each(|(o, b)| *o += b);
+        at += w.len();
+    }
+}
+
+/// The convolution windows of one word's characters into `cols` (`[len][kernel · dim]`,
+/// zeroed).
+fn im2col(emb: &Table, kernel: usize, word: &[i64], cols: &mut [f32]) {
+    let (d, len, pad) = (emb.dim, word.len(), kernel / 2);
     for l in 0..len {
         for j in 0..kernel {
             let Some(src) = (l + j).checked_sub(pad).filter(|&p| p < len) else {
@@ -90,21 +116,9 @@ fn cnn_word(
             };
             if let Some(row) = emb.row(word[src]) {
                 let at = (l * kernel + j) * d;
-                s.cols[at..at + d].copy_from_slice(row);
+                cols[at..at + d].copy_from_slice(row);
             }
         }
-    }
-    s.conv.clear();
-    s.conv.resize(len * conv.n, 0.0);
-    matmul(&s.cols, len, conv, &mut s.conv, 0.0);
-    out.fill(f32::NEG_INFINITY);
-    for row in s.conv.chunks_exact(conv.n) {
-        for (o, v) in out.iter_mut().zip(row) {
-            *o = o.max(*v);
-        }
-    }
-    for (o, b) in out.iter_mut().zip(bias) {
-        *o += b;
     }
 }
 
