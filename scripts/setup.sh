@@ -109,8 +109,20 @@ export LIBTORCH NER_ROOT NER_CACHE_DIR NER_VENV
 export LIBTORCH_CXX11_ABI=${LIBTORCH_CXX11_ABI:-1}
 unset LIBTORCH_USE_PYTORCH
 
+# A fresh release build with the tests writes about 2 GB under target/; a full disk shows up as
+# a linker error whose cause is easy to miss, so say it first.
+ner_check_disk() {
+  local free_mb
+  free_mb=$(df -Pm "$NER_ROOT" 2>/dev/null | awk 'NR == 2 {print $4}')
+  if [[ -n $free_mb && $free_mb -lt 3072 ]]; then
+    ner_say "WARNING: only $free_mb MB free on the disk of $NER_ROOT; a fresh build and its tests need about 2 GB (free some space if the build fails)"
+  fi
+}
+
 if [[ -z ${NER_SKIP_BUILD:-} ]]; then
+  ner_check_disk
   ner_say "building the workspace (release)"
-  (cd "$NER_ROOT" && cargo build --release --workspace --bins --quiet) || ner_die "cargo build failed (see above)"
+  (cd "$NER_ROOT" && cargo build --release --workspace --bins --quiet) ||
+    ner_die "cargo build failed (see above; free disk: $(df -Pm "$NER_ROOT" 2>/dev/null | awk 'NR == 2 {print $4}') MB)"
   ner_say "ready: $NER_ROOT/target/release/ner"
 fi
