@@ -33,6 +33,9 @@ CA_COPY=docker/ca/host-bundle.crt
 
 cleanup() {
   "${COMPOSE[@]}" down --remove-orphans >/dev/null 2>&1 || true
+  # The untagged images this build left behind (its build stage, 8 GB, and a replaced
+  # ner:latest): a CI machine that runs this on every submission would otherwise fill its disk.
+  docker image prune -f --filter label=io.ner.stage >/dev/null 2>&1 || true
   rm -f "$CA_COPY"
   if [[ -n $STARTED_DOCKERD ]]; then
     kill "$STARTED_DOCKERD" 2>/dev/null || true
