@@ -160,7 +160,7 @@ fn lstm_words(
     }
     for (buf, dir, x) in [(&mut s.hf, fwd, &s.x), (&mut s.hb, bwd, &s.xr)] {
         grow(buf, p.total() * h);
-        dir.run(x, p, buf, h, 0, &mut s.dir);
+        dir.run(x, p, buf, &mut s.dir);
     }
     for (b, &i) in s.order.iter().enumerate() {
         let last = p.row(p.len_of(b) - 1, b);

@@ -116,13 +116,10 @@ impl NativeModel {
         let [sf, sb] = &mut ws.scratch;
         let (x, xr, of, ob) = (&ws.x, &ws.xr, &mut ws.fwd, &mut ws.bwd);
         if parallel {
-            rayon::join(
-                || fwd.run(x, p, of, h, 0, sf),
-                || bwd.run(xr, p, ob, h, 0, sb),
-            );
+            rayon::join(|| fwd.run(x, p, of, sf), || bwd.run(xr, p, ob, sb));
         } else {
-            fwd.run(x, p, of, h, 0, sf);
-            bwd.run(xr, p, ob, h, 0, sb);
+            fwd.run(x, p, of, sf);
+            bwd.run(xr, p, ob, sb);
         }
         ws.x.clear();
         ws.x.resize(total * 2 * h, 0.0);

@@ -50,16 +50,8 @@ impl Direction {
     }
 
     /// Runs over `x` (`[rows][input]`, packed as `p`) from a zero state and writes each step's
-    /// output into `out` (`[rows][stride]`, at column `offset`).
-    pub fn run(
-        &self,
-        x: &[f32],
-        p: &Packing,
-        out: &mut [f32],
-        stride: usize,
-        offset: usize,
-        s: &mut Scratch,
-    ) {
+    /// output into `out` (`[rows][H]`, packed the same way).
+    pub fn run(&self, x: &[f32], p: &Packing, out: &mut [f32], s: &mut Scratch) {
         let (h, gh) = (self.hidden, self.gates() * self.hidden);
         let (rows, total) = (p.sequences(), p.total());
         // Every row of the projection is written before it is read: no need to clear it.
@@ -74,7 +66,7 @@ impl Direction {
             let n = p.active(t);
             self.step(p.row(t, 0), n, s);
             for b in 0..n {
-                let at = p.row(t, b) * stride + offset;
+                let at = p.row(t, b) * h;
                 out[at..at + h].copy_from_slice(&s.h[b * h..(b + 1) * h]);
             }
         }
