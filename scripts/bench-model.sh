@@ -55,6 +55,9 @@ for bs in sorted({k[1] for k in inf}):
     vals = [inf[(b, bs)]["tokens_per_s"] if (b, bs) in inf else float("nan") for b in backends]
     print(f"{'inference tokens/s, batch ' + str(bs):38}" + "".join(f"{v:10.0f}" for v in vals) + f"{r:11.0f}"
           + "".join(f"{v / r if r else float('nan'):11.2f}x" for v in vals))
+hits = [f"batch {k[1]} {o['memo_hits'] * 100:.0f}%" for k, o in sorted(inf.items()) if o.get("memo_hits") is not None]
+if hits:
+    print("native first-layer memo, share of timed tokens found: " + ", ".join(hits))
 r1 = ref_inf.get(1, (0, 0))[0]
 ref_ms = 1000 / r1 if r1 else float("nan")
 per = [1000 / inf[(b, 1)]["sentences_per_s"] if (b, 1) in inf else float("nan") for b in backends]

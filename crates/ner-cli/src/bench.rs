@@ -150,22 +150,30 @@ fn inference(
 ) -> Result<()> {
     let mut tg = tagger(args, backend, model_dir, bs)?;
     let chunk = if bs == 1 { 1 } else { sentences.len() };
-    let mut run = |s: &[Vec<&str>]| -> Result<()> {
+    let run = |tg: &mut Tagger, s: &[Vec<&str>]| -> Result<()> {
         for c in s.chunks(chunk) {
             tg.tag(c, TagRequest::default())?;
         }
         Ok(())
     };
-    run(&sentences[..256.min(sentences.len())])?;
+    run(&mut tg, &sentences[..256.min(sentences.len())])?;
     let mut times = Vec::new();
+    let before = tg.memo_counts();
     for _ in 0..args.repeats {
         let t0 = Instant::now();
-        run(sentences)?;
+        run(&mut tg, sentences)?;
         times.push(t0.elapsed().as_secs_f64());
     }
     let t = median(times);
+    // The share of the timed tokens whose first-layer projection the native memo held.
+    let memo_hits = match (before, tg.memo_counts()) {
+        (Some((h0, m0)), Some((h1, m1))) if h1 + m1 > h0 + m0 => {
+            Some((h1 - h0) as f64 / (h1 + m1 - h0 - m0) as f64)
+        }
+        _ => None,
+    };
     emit(
-        serde_json::json!({"what": "inference", "backend": backend.name(), "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t}),
+        serde_json::json!({"what": "inference", "backend": backend.name(), "batch": bs, "seconds": t, "tokens_per_s": ntok as f64 / t, "sentences_per_s": sentences.len() as f64 / t, "memo_hits": memo_hits}),
     );
     Ok(())
 }

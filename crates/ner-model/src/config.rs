@@ -275,22 +275,30 @@ impl ModelConfig {
 
     /// The size of a word's input feature vector.
     pub fn input_dim(&self) -> i64 {
-        let chars = match self.char_encoder {
-            CharEncoderKind::Cnn => self.char_filters,
-            CharEncoderKind::Lstm => 2 * self.char_hidden,
-            CharEncoderKind::None => 0,
-        };
-        let contextual = if self.contextual_layers.is_empty() {
-            0
-        } else {
-            self.contextual_dim
-        };
         self.word_dim
-            + chars
+            + self.char_features()
             + self.casing_dim
             + self.subword_dim
             + 2 * self.bigram_dim
             + crate::lexicon::SETS as i64 * self.lexicon_dim
-            + contextual
+            + self.contextual_features()
+    }
+
+    /// The width of the character encoder's output.
+    pub fn char_features(&self) -> i64 {
+        match self.char_encoder {
+            CharEncoderKind::Cnn => self.char_filters,
+            CharEncoderKind::Lstm => 2 * self.char_hidden,
+            CharEncoderKind::None => 0,
+        }
+    }
+
+    /// The width of the mixed contextual features (0 without them).
+    pub fn contextual_features(&self) -> i64 {
+        if self.contextual_layers.is_empty() {
+            0
+        } else {
+            self.contextual_dim
+        }
     }
 }

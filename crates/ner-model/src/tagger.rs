@@ -164,6 +164,12 @@ impl Tagger {
         &self.threading
     }
 
+    /// The native first-layer memo's hits and misses so far (`None` on libtorch), see
+    /// [`crate::native`].
+    pub fn memo_counts(&self) -> Option<(u64, u64)> {
+        self.native.as_ref().map(|n| n.workspace.memo_counts())
+    }
+
     /// The backend that runs the network.
     pub fn backend(&self) -> Backend {
         if self.native.is_some() {

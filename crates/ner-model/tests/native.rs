@@ -5,6 +5,7 @@
 use ner_core::TagScheme;
 use ner_model::config::CharEncoderKind;
 use ner_model::model::BiLstmCrf;
+use ner_model::native::{NativeModel, Workspace};
 use ner_model::tagger::{Inference, Native};
 use ner_model::vocab::{Encoded, Vocab};
 use ner_model::{CellKind, ModelConfig};
@@ -153,6 +154,68 @@ fn native_emissions_equal_libtorch_for_every_cell_and_feature() {
                 c.char_encoder,
                 c.layers
             );
+        }
+    }
+}
+
+/// Natively with a first-layer memo of `slots` slots (`None`: the default).
+fn native_with_memo(model: &BiLstmCrf, slots: Option<usize>) -> Native {
+    Native {
+        model: NativeModel::new(model).unwrap(),
+        workspace: slots.map_or_else(Workspace::default, Workspace::with_memo_slots),
+    }
+}
+
+#[test]
+fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
+    tch::set_num_threads(1);
+    // Every memoised block (word, casing, subword) beside every other one (chars, bigrams,
+    // lexicon sets, contextual features), and a model with nothing else to multiply.
+    let cases = [
+        ModelConfig {
+            subword_dim: 5,
+            lexicon_dim: 2,
+            bigram_dim: 3,
+            ..config(CellKind::Lstm, CharEncoderKind::Cnn, 2)
+        },
+        ModelConfig {
+            casing_dim: 0,
+            ..config(CellKind::Gru, CharEncoderKind::None, 1)
+        },
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let (_vs, model, vocab) = build(c, 300 + i as i64);
+        let data = encode(&vocab, c.subword_dim > 0);
+        let reference = emissions(&model, &data, 64, None);
+        let mut off = native_with_memo(&model, Some(0));
+        let batches = [64, 1, 3, 64];
+        let without: Vec<_> = batches
+            .iter()
+            .map(|&b| emissions(&model, &data, b, Some(&mut off)))
+            .collect();
+        assert_eq!(off.workspace.memo_counts().0, 0);
+        assert!(max_diff(&reference, &without[0]) < 1e-4);
+        for slots in [None, Some(1), Some(4)] {
+            let mut native = native_with_memo(&model, slots);
+            // Cold, then warm in other batchings: each token's row is the same product
+            // whichever batch computed it.
+            for (&batch, want) in batches.iter().zip(&without) {
+                let got = emissions(&model, &data, batch, Some(&mut native));
+                assert_eq!(&got, want, "case {i}, {slots:?} slots, batch {batch}");
+            }
+            let (hits, misses) = native.workspace.memo_counts();
+            assert!(misses > 0);
+            // With room for every word, later passes find every known word.
+            if slots.is_none() {
+                let known: usize = data
+                    .iter()
+                    .map(|e| e.words.iter().filter(|&&w| w > 1).count())
+                    .sum();
+                assert!(
+                    hits >= 3 * known as u64,
+                    "{hits} hits, {known} known tokens"
+                );
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ pub struct Metrics {
     pub batch_sentences: HistogramVec,
     pub batch_tokens: HistogramVec,
     pub tokens: IntCounterVec,
+    pub memo: IntCounterVec,
     pub dropped_jobs: IntCounter,
 }
 
@@ -38,6 +39,8 @@ pub struct ModelMetrics {
     pub batch_sentences: Histogram,
     pub batch_tokens: Histogram,
     pub tokens: IntCounter,
+    pub memo_hits: IntCounter,
+    pub memo_misses: IntCounter,
     pub dropped_jobs: IntCounter,
 }
 
@@ -78,6 +81,13 @@ impl Metrics {
             Opts::new("ner_tokens_total", "tokens tagged, by model"),
             &["model"],
         ));
+        let memo = must(IntCounterVec::new(
+            Opts::new(
+                "ner_memo_lookups_total",
+                "tokens looked up in the native first-layer memo, by model and result (hit, miss)",
+            ),
+            &["model", "result"],
+        ));
         let dropped_jobs = must(IntCounter::new(
             "ner_dropped_jobs_total",
             "queued requests skipped because their client had gone",
@@ -89,6 +99,7 @@ impl Metrics {
             Box::new(batch_sentences.clone()),
             Box::new(batch_tokens.clone()),
             Box::new(tokens.clone()),
+            Box::new(memo.clone()),
             Box::new(dropped_jobs.clone()),
         ] {
             must(registry.register(c));
@@ -101,6 +112,7 @@ impl Metrics {
             batch_sentences,
             batch_tokens,
             tokens,
+            memo,
             dropped_jobs,
         }
     }
@@ -111,6 +123,8 @@ impl Metrics {
             batch_sentences: self.batch_sentences.with_label_values(&[name]),
             batch_tokens: self.batch_tokens.with_label_values(&[name]),
             tokens: self.tokens.with_label_values(&[name]),
+            memo_hits: self.memo.with_label_values(&[name, "hit"]),
+            memo_misses: self.memo.with_label_values(&[name, "miss"]),
             dropped_jobs: self.dropped_jobs.clone(),
         }
     }

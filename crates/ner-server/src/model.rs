@@ -54,6 +54,12 @@ pub trait NerModel {
         documents: &[usize],
         options: TagOptions,
     ) -> Result<Vec<Tagged>, ModelError>;
+
+    /// Lookups of the model's first-layer memo since the last call, as `(hits, misses)`;
+    /// `None` for a model without one.
+    fn take_memo_counts(&mut self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Builds the model inside its own thread.

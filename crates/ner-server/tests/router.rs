@@ -352,6 +352,8 @@ async fn info_metrics_and_openapi() {
         "ner_queue_depth",
         "ner_batch_tokens",
         "ner_tokens_total{model=\"fake\"} 2",
+        "ner_memo_lookups_total{model=\"fake\",result=\"hit\"} 2",
+        "ner_memo_lookups_total{model=\"fake\",result=\"miss\"} 0",
     ] {
         assert!(text.contains(m), "missing {m} in\n{text}");
     }

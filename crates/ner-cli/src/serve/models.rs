@@ -13,6 +13,8 @@ struct Model {
     tagger: Tagger,
     /// A content hash of the weights file.
     version: String,
+    /// The memo's counts at the last [`NerModel::take_memo_counts`].
+    reported: (u64, u64),
 }
 
 impl NerModel for Model {
@@ -41,6 +43,12 @@ impl NerModel for Model {
         self.tagger
             .tag_documents(sentences, documents, req)
             .map_err(|e| ModelError::Tagging(e.to_string()))
+    }
+
+    fn take_memo_counts(&mut self) -> Option<(u64, u64)> {
+        let now = self.tagger.memo_counts()?;
+        let before = std::mem::replace(&mut self.reported, now);
+        Some((now.0 - before.0, now.1 - before.1))
     }
 }
 
@@ -100,7 +108,11 @@ pub fn factory(dir: &Path, opts: TaggerOptions) -> ModelFactory {
     Box::new(move || {
         let tagger = Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
         let version = weights_hash(&dir);
-        Ok(Box::new(Model { tagger, version }) as Box<dyn NerModel>)
+        Ok(Box::new(Model {
+            tagger,
+            version,
+            reported: (0, 0),
+        }) as Box<dyn NerModel>)
     })
 }
 

@@ -40,6 +40,11 @@ pub fn matmul(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32) {
         debug_assert!(false, "matmul: buffers do not match {m}x{k} · {k}x{n}");
         return;
     }
+    if k == 0 {
+        // An empty sum: only the scaled `c` is left.
+        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        return;
+    }
     // SAFETY: row-major operands (column stride 1, row strides k and n) that the checks above
     // keep in bounds: `a` holds m·k values, `w` k·n and `c` m·n; `c` is borrowed mutably, so it
     // aliases neither input.

@@ -115,27 +115,45 @@ impl NativeModel {
         grow(&mut ws.bwd, total * h);
         let [sf, sb] = &mut ws.scratch;
         let (x, xr, of, ob) = (&ws.x, &ws.xr, &mut ws.fwd, &mut ws.bwd);
-        if parallel {
-            rayon::join(|| fwd.run(x, p, of, sf), || bwd.run(xr, p, ob, sb));
-        } else {
-            fwd.run(x, p, of, sf);
-            bwd.run(xr, p, ob, sb);
-        }
-        ws.x.clear();
-        ws.x.resize(total * 2 * h, 0.0);
+        both(
+            parallel,
+            || fwd.run(x, p, of, sf),
+            || bwd.run(xr, p, ob, sb),
+        );
+        ws.join_directions(h);
+    }
+}
+
+impl Workspace {
+    /// The two directions' outputs (`H` wide each, the backward one packed reversed) side by
+    /// side into `x`: the next layer's input.
+    pub(super) fn join_directions(&mut self, h: usize) {
+        let p = &self.packing;
+        self.x.clear();
+        self.x.resize(p.total() * 2 * h, 0.0);
         for b in 0..p.sequences() {
             for t in 0..p.len_of(b) {
                 let (f, r) = (p.row(t, b), p.mirror(t, b));
-                let dst = &mut ws.x[f * 2 * h..(f + 1) * 2 * h];
-                dst[..h].copy_from_slice(&ws.fwd[f * h..(f + 1) * h]);
-                dst[h..].copy_from_slice(&ws.bwd[r * h..(r + 1) * h]);
+                let dst = &mut self.x[f * 2 * h..(f + 1) * 2 * h];
+                dst[..h].copy_from_slice(&self.fwd[f * h..(f + 1) * h]);
+                dst[h..].copy_from_slice(&self.bwd[r * h..(r + 1) * h]);
             }
         }
     }
 }
 
+/// Runs `a` and `b`, on two threads when `parallel`.
+pub(super) fn both(parallel: bool, a: impl FnOnce() + Send, b: impl FnOnce() + Send) {
+    if parallel {
+        rayon::join(a, b);
+    } else {
+        a();
+        b();
+    }
+}
+
 /// Each sequence read backwards, packed the same way (the lengths do not change).
-fn reverse_into(x: &[f32], out: &mut Vec<f32>, p: &Packing, width: usize) {
+pub(super) fn reverse_into(x: &[f32], out: &mut Vec<f32>, p: &Packing, width: usize) {
     grow(out, p.total() * width);
     for b in 0..p.sequences() {
         for t in 0..p.len_of(b) {

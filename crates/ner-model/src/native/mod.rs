@@ -2,19 +2,24 @@
 //! over packed weights, with matrix products by the `gemm` crate. Embeddings and
 //! the casing, bigram and subword lookups are gathers; the character encoders and every
 //! recurrent layer run as described in [`chars`] and [`recurrent`]; the two directions of a
-//! layer run on two threads when the tagger has two. Buffers live in a [`Workspace`] that
-//! grows to the largest batch seen and is reused, so memory stays flat under varied lengths.
+//! layer run on two threads when the tagger has two. The first layer's projection of a known
+//! word's own features is memoised ([`first`]). Buffers live in a [`Workspace`] that grows to
+//! the largest batch seen and is reused, and the memo has a fixed size, so memory stays flat
+//! under varied lengths.
 //!
 //! libtorch stays the training engine and the reference: a differential test checks that the
 //! emissions agree within 1e-4 for every cell, both character encoders and every feature.
 
 mod chars;
+mod first;
 mod gemm;
+mod memo;
 mod pack;
 mod packing;
 mod recurrent;
 
 use self::chars::{CharNative, CharScratch};
+use self::first::{FirstLayer, FirstScratch};
 use self::gemm::{matmul, Matrix};
 use self::pack::{direction, values, Table};
 use self::packing::Packing;
@@ -36,6 +41,8 @@ pub struct NativeModel {
     mix: Option<Vec<f32>>,
     contextual_dim: usize,
     layers: Vec<(Direction, Direction)>,
+    /// The first layer's weights split for the memo (`None`: no memoisable feature).
+    first: Option<FirstLayer>,
     proj: Matrix,
     proj_bias: Vec<f32>,
     input_dim: usize,
@@ -53,6 +60,22 @@ pub struct Workspace {
     packing: Packing,
     scratch: [Scratch; 2],
     chars: CharScratch,
+    first: FirstScratch,
+}
+
+impl Workspace {
+    /// A workspace whose first-layer memo has `slots` slots (0: no memo) rather than the
+    /// default (32 MiB at most).
+    pub fn with_memo_slots(slots: usize) -> Workspace {
+        let mut ws = Workspace::default();
+        ws.first.slots = Some(slots);
+        ws
+    }
+
+    /// Lookups of the first-layer memo that found their row, and those that did not.
+    pub fn memo_counts(&self) -> (u64, u64) {
+        self.first.counts()
+    }
 }
 
 impl NativeModel {
@@ -66,6 +89,9 @@ impl NativeModel {
             .collect::<Result<Vec<_>>>()?;
         let k = model.tags.len();
         let h2 = 2 * model.config.hidden as usize;
+        let first = layers
+            .first()
+            .and_then(|l| FirstLayer::new(l, &model.config));
         let table = |e: &Option<tch::nn::Embedding>| {
             e.as_ref().map(|e| Table::from_tensor(&e.ws)).transpose()
         };
@@ -91,6 +117,7 @@ impl NativeModel {
                 0
             },
             layers,
+            first,
             proj: Matrix::from_torch(&values(&model.proj.ws)?, k, h2),
             proj_bias: model
                 .proj
@@ -119,8 +146,11 @@ impl NativeModel {
         }
         self.features(batch, ws);
         let mut width = self.input_dim;
-        for layer in &self.layers {
-            self.layer(layer, width, parallel, ws);
+        for (i, layer) in self.layers.iter().enumerate() {
+            match (&self.first, i) {
+                (Some(first), 0) => self.first_layer(first, batch, width, parallel, ws),
+                _ => self.layer(layer, width, parallel, ws),
+            }
             width = 2 * layer.0.hidden;
         }
         let (k, p) = (self.proj.n, &ws.packing);

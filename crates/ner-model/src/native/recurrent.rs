@@ -41,7 +41,7 @@ fn resize(v: &mut Vec<f32>, n: usize) {
 }
 
 impl Direction {
-    fn gates(&self) -> usize {
+    pub fn gates(&self) -> usize {
         match self.kind {
             CellKind::Lstm | CellKind::Peephole => 4,
             CellKind::Gru | CellKind::Cifg => 3,
@@ -52,11 +52,25 @@ impl Direction {
     /// Runs over `x` (`[rows][input]`, packed as `p`) from a zero state and writes each step's
     /// output into `out` (`[rows][H]`, packed the same way).
     pub fn run(&self, x: &[f32], p: &Packing, out: &mut [f32], s: &mut Scratch) {
+        let total = p.total();
+        self.project_inputs(x, total, self.inputs(p, s));
+        self.recur(p, out, s);
+    }
+
+    /// The buffer of the input projection of a run over `p` (`[rows][G·H]`, packed as `p`),
+    /// for a caller that fills every row itself before [`Direction::recur`]; its contents are
+    /// left from earlier runs.
+    pub fn inputs<'s>(&self, p: &Packing, s: &'s mut Scratch) -> &'s mut [f32] {
+        let n = p.total() * self.gates() * self.hidden;
+        grow(&mut s.xw, n);
+        &mut s.xw[..n]
+    }
+
+    /// The recurrence over the input projection in [`Direction::inputs`], from a zero state:
+    /// each step's output into `out` (`[rows][H]`, packed as `p`).
+    pub fn recur(&self, p: &Packing, out: &mut [f32], s: &mut Scratch) {
         let (h, gh) = (self.hidden, self.gates() * self.hidden);
-        let (rows, total) = (p.sequences(), p.total());
-        // Every row of the projection is written before it is read: no need to clear it.
-        grow(&mut s.xw, total * gh);
-        self.project_inputs(x, total, &mut s.xw[..total * gh]);
+        let rows = p.sequences();
         resize(&mut s.h, rows * h);
         resize(&mut s.c, rows * h);
         if self.kind == CellKind::Gru {

@@ -90,6 +90,10 @@ fn process(model: &mut dyn NerModel, jobs: Vec<Job>, opts: TagOptions, metrics: 
     metrics.batch_tokens.observe(tokens as f64);
     metrics.tokens.inc_by(tokens as u64);
     let result = catch_unwind(AssertUnwindSafe(|| model.tag(&sentences, &documents, opts)));
+    if let Some((hits, misses)) = model.take_memo_counts() {
+        metrics.memo_hits.inc_by(hits);
+        metrics.memo_misses.inc_by(misses);
+    }
     let mut results = match result {
         Ok(Ok(r)) if r.len() == sentences.len() => Ok(r.into_iter()),
         Ok(Ok(r)) => Err(ModelError::WrongCount {

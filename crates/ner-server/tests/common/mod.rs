@@ -6,10 +6,12 @@ use ner_core::{LabelId, LabelSet, Scored, Span, TagScheme, TagSet, Tagged};
 use ner_server::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
 use std::sync::{Arc, Mutex};
 
-/// Tags runs of capitalised words as PER; can be told to fail or to block.
+/// Tags runs of capitalised words as PER; can be told to fail or to block. Its "memo" finds
+/// the capitalised words and misses the others.
 pub struct Fake {
     pub fail: bool,
     pub gate: Option<Arc<Mutex<()>>>,
+    pub memo: (u64, u64),
 }
 
 /// A factory of fakes that fail when `fail`, and block on `gate` while it is held.
@@ -18,6 +20,7 @@ pub fn fake_factory(fail: bool, gate: Option<Arc<Mutex<()>>>) -> ModelFactory {
         Ok(Box::new(Fake {
             fail,
             gate: gate.clone(),
+            memo: (0, 0),
         }) as Box<dyn NerModel>)
     })
 }
@@ -51,10 +54,20 @@ impl NerModel for Fake {
         if self.fail {
             return Err(ModelError::Tagging("secret internal detail".into()));
         }
+        for w in sentences.iter().flatten() {
+            match w.chars().next().is_some_and(char::is_uppercase) {
+                true => self.memo.0 += 1,
+                false => self.memo.1 += 1,
+            }
+        }
         Ok(sentences
             .iter()
             .map(|s| fake_tags(s, options.nbest))
             .collect())
+    }
+
+    fn take_memo_counts(&mut self) -> Option<(u64, u64)> {
+        Some(std::mem::take(&mut self.memo))
     }
 }
 
