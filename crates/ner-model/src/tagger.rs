@@ -17,6 +17,7 @@ use ner_core::crf::ForwardBackward;
 use ner_core::scheme::{decode_spans, Prefix, Tag};
 use ner_core::viterbi::{Transitions, Viterbi};
 use ner_core::{Scored, TagScheme, TagSet, Tagged};
+use rayon::prelude::*;
 use std::path::Path;
 use tch::{Device, Kind};
 
@@ -181,7 +182,7 @@ impl Tagger {
 
     /// Tags sentences (each a slice of tokens), each a document of its own; results come
     /// back in input order. Empty sentences get empty results.
-    pub fn tag<S: AsRef<str>>(
+    pub fn tag<S: AsRef<str> + Sync>(
         &mut self,
         sentences: &[Vec<S>],
         req: TagRequest,
@@ -193,21 +194,22 @@ impl Tagger {
     /// Tags sentences of documents: `documents[i]` names the document of sentence `i`, and a
     /// document's sentences are consecutive. A model with document context reads them
     /// together; others tag each sentence alone.
-    pub fn tag_documents<S: AsRef<str>>(
+    pub fn tag_documents<S: AsRef<str> + Sync>(
         &mut self,
         sentences: &[Vec<S>],
         documents: &[usize],
         req: TagRequest,
     ) -> Result<Vec<Tagged>> {
-        let mut encoded: Vec<_> = sentences
-            .iter()
-            .map(|s| self.loaded.vocab.encode(s))
-            .collect();
+        let vocab = &self.loaded.vocab;
+        let mut encoded: Vec<Encoded> = match self.threading.threads() >= 2 && sentences.len() > 1 {
+            true => sentences.par_iter().map(|s| vocab.encode(s)).collect(),
+            false => sentences.iter().map(|s| vocab.encode(s)).collect(),
+        };
         if let Some(c) = &self.loaded.contextual {
             let in_context = self.loaded.model.config.context_tokens > 0;
             contextual::attach(&mut encoded, c.features(sentences, documents, in_context)?);
         }
-        let mut out: Vec<Tagged> = vec![Tagged::default(); sentences.len()];
+        let mut emissions: Vec<Vec<f32>> = vec![Vec::new(); sentences.len()];
         let Tagger {
             loaded,
             transitions,
@@ -217,7 +219,7 @@ impl Tagger {
             threading,
             native,
         } = self;
-        let tags = &loaded.model.tags;
+        let parallel = threading.threads() >= 2;
         let run = Inference {
             batch_size: *batch_size,
             device: *device,
@@ -225,9 +227,19 @@ impl Tagger {
             native: native.as_mut(),
         };
         run.for_each_in_context(&loaded.model, &encoded, documents, |i, em| {
-            out[i] = decode(viterbi, transitions, tags, em, req);
+            emissions[i] = em.to_vec();
         })?;
-        Ok(out)
+        let tags = &loaded.model.tags;
+        let one = |v: &mut Viterbi, em: &Vec<f32>| match em.is_empty() {
+            true => Tagged::default(),
+            false => decode(v, transitions, tags, em, req),
+        };
+        // Each sentence decodes on its own: on two threads when the tagger has them, since the
+        // network's serial parts leave the second core idle in between.
+        Ok(match parallel && emissions.len() > 1 {
+            true => emissions.par_iter().map_init(Viterbi::new, one).collect(),
+            false => emissions.iter().map(|em| one(viterbi, em)).collect(),
+        })
     }
 }
 

@@ -25,12 +25,19 @@ pub struct FirstLayer {
     /// Columns of a token's features that depend on the token alone, and the others.
     token: Vec<Range<usize>>,
     rest: Vec<Range<usize>>,
-    /// The token columns' rows of both directions' `W_ih^T`, side by side: `[token][2·G·H]`.
+    /// Forward, backward.
+    dirs: [Split; 2],
+}
+
+/// One direction's share of the split.
+#[derive(Debug, Clone)]
+struct Split {
+    /// The token columns' rows of `W_ih^T`: `[token][G·H]`.
     w_token: Matrix,
-    /// Both directions' input biases, side by side.
-    b_token: Vec<f32>,
-    /// The other columns' rows, per direction: `[rest][G·H]`.
-    w_rest: [Matrix; 2],
+    /// The input bias, added to the memoised part.
+    b: Vec<f32>,
+    /// The other columns' rows: `[rest][G·H]`.
+    w_rest: Matrix,
 }
 
 /// Buffers of the first layer, reused.
@@ -39,12 +46,15 @@ pub struct FirstScratch {
     memo: Option<Memo>,
     /// Slots of the memo when it is made (`None`: its default size).
     pub(super) slots: Option<usize>,
-    /// `(sequence, position)` of the tokens the memo did not have.
+    /// `(sequence, position, slot)` of the tokens the memo had.
+    found: Vec<(usize, usize, usize)>,
+    /// `(sequence, position)` of the tokens it had not.
     misses: Vec<(usize, usize)>,
     x_token: Vec<f32>,
-    y_token: Vec<f32>,
     rest: Vec<f32>,
     rest_r: Vec<f32>,
+    /// Per direction, the misses' memoised part: `[misses][G·H]`.
+    y: [Vec<f32>; 2],
 }
 
 impl FirstScratch {
@@ -52,6 +62,15 @@ impl FirstScratch {
     pub fn counts(&self) -> (u64, u64) {
         self.memo.as_ref().map_or((0, 0), Memo::counts)
     }
+}
+
+/// What both directions read while they run side by side.
+struct Shared<'a> {
+    memo: Option<&'a Memo>,
+    found: &'a [(usize, usize, usize)],
+    misses: &'a [(usize, usize)],
+    x_token: &'a [f32],
+    p: &'a Packing,
 }
 
 impl FirstLayer {
@@ -62,10 +81,13 @@ impl FirstLayer {
         if token.is_empty() {
             return None;
         }
+        let split = |d: &Direction| Split {
+            w_token: rows_of(&d.w_ih, &token),
+            b: d.b_x.clone(),
+            w_rest: rows_of(&d.w_ih, &rest),
+        };
         Some(FirstLayer {
-            w_token: side_by_side(&rows_of(&fwd.w_ih, &token), &rows_of(&bwd.w_ih, &token)),
-            b_token: fwd.b_x.iter().chain(&bwd.b_x).copied().collect(),
-            w_rest: [rows_of(&fwd.w_ih, &rest), rows_of(&bwd.w_ih, &rest)],
+            dirs: [split(fwd), split(bwd)],
             token,
             rest,
         })
@@ -74,7 +96,8 @@ impl FirstLayer {
 
 impl NativeModel {
     /// The first layer over the features in `ws.x` (`width` wide); its output replaces them,
-    /// as [`NativeModel::layer`]'s does.
+    /// as [`NativeModel::layer`]'s does. The memo is read before the two directions start and
+    /// written after they end; in between each direction assembles its own projection.
     pub(super) fn first_layer(
         &self,
         first: &FirstLayer,
@@ -85,77 +108,113 @@ impl NativeModel {
     ) {
         let (fwd, bwd) = &self.layers[0];
         let (h, p, total) = (fwd.hidden, &ws.packing, ws.packing.total());
-        let [sf, sb] = &mut ws.scratch;
         let fs = &mut ws.first;
-        first.token_parts(
-            batch,
-            &ws.x,
-            width,
-            p,
-            fs,
-            [fwd.inputs(p, sf), bwd.inputs(p, sb)],
-        );
-        let rest_dim = gather(&ws.x, width, 0..total, &first.rest, &mut fs.rest);
-        reverse_into(&fs.rest, &mut fs.rest_r, p, rest_dim);
+        first.look_up(batch, &ws.x, width, p, fs);
         grow(&mut ws.fwd, total * h);
         grow(&mut ws.bwd, total * h);
+        let [sf, sb] = &mut ws.scratch;
         let (of, ob) = (&mut ws.fwd, &mut ws.bwd);
+        let [yf, yb] = &mut fs.y;
+        let s = Shared {
+            memo: fs.memo.as_ref(),
+            found: &fs.found,
+            misses: &fs.misses,
+            x_token: &fs.x_token,
+            p,
+        };
+        let [df, db] = &first.dirs;
         let (rest, rest_r) = (&fs.rest, &fs.rest_r);
-        let [wf, wb] = &first.w_rest;
         both(
             parallel,
             || {
-                matmul(rest, total, wf, fwd.inputs(p, sf), 1.0);
+                df.project(&s, false, rest, yf, fwd.inputs(p, sf));
                 fwd.recur(p, of, sf);
             },
             || {
-                matmul(rest_r, total, wb, bwd.inputs(p, sb), 1.0);
+                db.project(&s, true, rest_r, yb, bwd.inputs(p, sb));
                 bwd.recur(p, ob, sb);
             },
         );
+        first.remember(batch, fs);
         ws.join_directions(h);
     }
 }
 
 impl FirstLayer {
-    /// Writes every token's memoised part (bias included) into both directions' input
-    /// projections `xw` (the backward one packed reversed), multiplying the memo's misses.
-    fn token_parts(
+    /// Looks every token up in the memo (made on first use) and gathers the token columns of
+    /// the misses and the other columns of every token (also read backwards).
+    fn look_up(
         &self,
         batch: &[&Encoded],
         x: &[f32],
         width: usize,
         p: &Packing,
         fs: &mut FirstScratch,
-        [xwf, xwb]: [&mut [f32]; 2],
     ) {
-        let gh = self.b_token.len() / 2;
-        let memo = fs.memo.get_or_insert_with(|| Memo::new(fs.slots, 2 * gh));
+        let row_width = self.dirs.iter().map(|d| d.b.len()).sum();
+        let memo = fs
+            .memo
+            .get_or_insert_with(|| Memo::new(fs.slots, row_width));
+        fs.found.clear();
         fs.misses.clear();
         for (b, e) in batch.iter().enumerate() {
             for t in 0..e.len() {
-                let Some(row) = memo.get(&key(e, t)) else {
-                    fs.misses.push((b, t));
-                    continue;
-                };
-                let (f, r) = (p.row(t, b), p.mirror(t, b));
-                xwf[f * gh..(f + 1) * gh].copy_from_slice(&row[..gh]);
-                xwb[r * gh..(r + 1) * gh].copy_from_slice(&row[gh..]);
+                match memo.find(&key(e, t)) {
+                    Some(slot) => fs.found.push((b, t, slot)),
+                    None => fs.misses.push((b, t)),
+                }
             }
         }
-        let n = fs.misses.len();
         let rows = fs.misses.iter().map(|&(b, t)| p.row(t, b));
         gather(x, width, rows, &self.token, &mut fs.x_token);
-        grow(&mut fs.y_token, n * 2 * gh);
-        let y = &mut fs.y_token[..n * 2 * gh];
-        matmul(&fs.x_token, n, &self.w_token, y, 0.0);
-        for (row, &(b, t)) in y.chunks_exact_mut(2 * gh).zip(&fs.misses) {
-            row.iter_mut().zip(&self.b_token).for_each(|(v, b)| *v += b);
-            let (f, r) = (p.row(t, b), p.mirror(t, b));
-            xwf[f * gh..(f + 1) * gh].copy_from_slice(&row[..gh]);
-            xwb[r * gh..(r + 1) * gh].copy_from_slice(&row[gh..]);
-            memo.put(&key(batch[b], t), row);
+        let rest_dim = gather(x, width, 0..p.total(), &self.rest, &mut fs.rest);
+        reverse_into(&fs.rest, &mut fs.rest_r, p, rest_dim);
+    }
+
+    /// Stores the misses' rows (both directions' parts) in the memo.
+    fn remember(&self, batch: &[&Encoded], fs: &mut FirstScratch) {
+        let Some(memo) = fs.memo.as_mut() else {
+            return;
+        };
+        let [gf, gb] = [self.dirs[0].b.len(), self.dirs[1].b.len()];
+        for (i, &(b, t)) in fs.misses.iter().enumerate() {
+            let parts = [
+                &fs.y[0][i * gf..(i + 1) * gf],
+                &fs.y[1][i * gb..(i + 1) * gb],
+            ];
+            memo.put(&key(batch[b], t), &parts);
         }
+    }
+}
+
+impl Split {
+    /// This direction's input projection `xw` (packed reversed when `backward`): the memo's
+    /// rows of the tokens it had, the misses' token columns multiplied (into `y`, for the memo),
+    /// then every token's other columns (`rest`, packed as `xw`) multiplied and added.
+    fn project(&self, s: &Shared, backward: bool, rest: &[f32], y: &mut Vec<f32>, xw: &mut [f32]) {
+        let gh = self.b.len();
+        let at = |b: usize, t: usize| match backward {
+            false => s.p.row(t, b),
+            true => s.p.mirror(t, b),
+        };
+        // The backward direction's part follows the forward one's in a memo row.
+        let half = if backward { gh..2 * gh } else { 0..gh };
+        if let Some(memo) = s.memo {
+            for &(b, t, slot) in s.found {
+                let r = at(b, t);
+                xw[r * gh..(r + 1) * gh].copy_from_slice(&memo.row(slot)[half.clone()]);
+            }
+        }
+        let n = s.misses.len();
+        grow(y, n * gh);
+        let y = &mut y[..n * gh];
+        matmul(s.x_token, n, &self.w_token, y, 0.0);
+        for (row, &(b, t)) in y.chunks_exact_mut(gh).zip(s.misses) {
+            row.iter_mut().zip(&self.b).for_each(|(v, b)| *v += b);
+            let r = at(b, t);
+            xw[r * gh..(r + 1) * gh].copy_from_slice(row);
+        }
+        matmul(rest, s.p.total(), &self.w_rest, xw, 1.0);
     }
 }
 
@@ -221,22 +280,6 @@ fn rows_of(w: &Matrix, ranges: &[Range<usize>]) -> Matrix {
     Matrix {
         k: ranges.iter().map(|r| r.len()).sum(),
         n: w.n,
-        data,
-    }
-}
-
-/// `[a | b]`: the columns of `b` after those of `a` (both `k` rows).
-fn side_by_side(a: &Matrix, b: &Matrix) -> Matrix {
-    let data = a
-        .data
-        .chunks_exact(a.n.max(1))
-        .zip(b.data.chunks_exact(b.n.max(1)))
-        .flat_map(|(x, y)| x.iter().chain(y))
-        .copied()
-        .collect();
-    Matrix {
-        k: a.k,
-        n: a.n + b.n,
         data,
     }
 }

@@ -10,35 +10,49 @@ impl NativeModel {
     /// The word features of every token into `ws.x`, packed as `ws.packing`
     /// (`[rows][input_dim]`): word embedding, characters, casing, bigrams (left, right), subword
     /// mean, in the order of [`crate::model::BiLstmCrf::features`].
-    pub(super) fn features(&self, batch: &[&Encoded], ws: &mut Workspace) {
+    /// The character encoder runs beside the lookups, on a second thread when `parallel`.
+    pub(super) fn features(&self, batch: &[&Encoded], parallel: bool, ws: &mut Workspace) {
         let dim = self.input_dim;
         // Cleared: a feature that a token lacks stays zero.
         ws.x.clear();
         ws.x.resize(ws.packing.total() * dim, 0.0);
         let char_dim = self.chars.as_ref().map_or(0, |c| c.dim());
-        if let Some(c) = &self.chars {
-            let words: Vec<&[i64]> = batch
-                .iter()
-                .flat_map(|e| e.chars.iter().map(Vec::as_slice))
-                .collect();
-            ws.char_out.clear();
-            ws.char_out.resize(words.len() * char_dim, 0.0);
-            c.encode(&words, &mut ws.char_out, &mut ws.chars);
-        }
-        let mut word_index = 0;
+        let (x, p, char_out, scratch) = (&mut ws.x, &ws.packing, &mut ws.char_out, &mut ws.chars);
+        let encode_chars = || {
+            if let Some(c) = &self.chars {
+                let words: Vec<&[i64]> = batch
+                    .iter()
+                    .flat_map(|e| e.chars.iter().map(Vec::as_slice))
+                    .collect();
+                char_out.clear();
+                char_out.resize(words.len() * char_dim, 0.0);
+                c.encode(&words, char_out, scratch);
+            }
+        };
+        let look_up = || {
+            for (b, e) in batch.iter().enumerate() {
+                for t in 0..e.len() {
+                    let at = p.row(t, b) * dim;
+                    self.token_features(e, t, char_dim, &mut x[at..at + dim]);
+                }
+            }
+        };
+        both(parallel, encode_chars, look_up);
+        // The characters' block follows the word embedding.
+        let (start, mut word_index) = (self.word.dim, 0);
         for (b, e) in batch.iter().enumerate() {
             for t in 0..e.len() {
-                let at = ws.packing.row(t, b) * dim;
-                let row = &mut ws.x[at..at + dim];
+                let at = p.row(t, b) * dim + start;
                 let chars = &ws.char_out[word_index * char_dim..(word_index + 1) * char_dim];
-                self.token_features(e, t, chars, row);
+                ws.x[at..at + char_dim].copy_from_slice(chars);
                 word_index += 1;
             }
         }
     }
 
-    /// One token's features into `row` (zeroed).
-    fn token_features(&self, e: &Encoded, t: usize, chars: &[f32], row: &mut [f32]) {
+    /// One token's features but its characters' (`char_dim` wide, left as they are) into `row`
+    /// (zeroed).
+    fn token_features(&self, e: &Encoded, t: usize, char_dim: usize, row: &mut [f32]) {
         let mut at = 0;
         let mut put = |v: Option<&[f32]>, width: usize| {
             if let Some(v) = v {
@@ -47,9 +61,7 @@ impl NativeModel {
             at += width;
         };
         put(self.word.row(e.words[t]), self.word.dim);
-        if self.chars.is_some() {
-            put(Some(chars), chars.len());
-        }
+        put(None, char_dim);
         if let Some(c) = &self.casing {
             put(c.row(e.casing[t]), c.dim);
         }

@@ -58,30 +58,31 @@ impl Memo {
         }
     }
 
-    /// The row stored for `key`, counting a hit or a miss.
-    pub fn get(&mut self, key: &Key) -> Option<&[f32]> {
+    /// The slot that holds `key`'s row, counting a hit or a miss.
+    pub fn find(&mut self, key: &Key) -> Option<usize> {
         let found = self
             .slot(key)
             .filter(|&s| self.keys[s].as_ref().is_some_and(|k| k.is(key)));
         match found {
-            Some(s) => {
-                self.hits += 1;
-                Some(&self.rows[s * self.width..(s + 1) * self.width])
-            }
-            None => {
-                self.misses += 1;
-                None
-            }
+            Some(_) => self.hits += 1,
+            None => self.misses += 1,
         }
+        found
     }
 
-    /// Stores `row` for `key`, replacing whatever held its slot; unknown words are not stored
-    /// (their rows depend on the pieces alone, and a text of new words must not evict the
-    /// vocabulary's).
-    pub fn put(&mut self, key: &Key, row: &[f32]) {
+    /// The row in slot `s` (as [`Memo::find`] gave it).
+    pub fn row(&self, s: usize) -> &[f32] {
+        &self.rows[s * self.width..(s + 1) * self.width]
+    }
+
+    /// Stores the row made of `parts`, one after the other, for `key`, replacing whatever held
+    /// its slot; unknown words are not stored (their rows depend on the pieces alone, and a
+    /// text of new words must not evict the vocabulary's).
+    pub fn put(&mut self, key: &Key, parts: &[&[f32]]) {
+        let width: usize = parts.iter().map(|p| p.len()).sum();
         let Some(s) = self
             .slot(key)
-            .filter(|_| key.word > UNK && row.len() == self.width)
+            .filter(|_| key.word > UNK && width == self.width)
         else {
             return;
         };
@@ -89,7 +90,11 @@ impl Memo {
             // Allocated once, on first use: a model that never runs natively costs nothing.
             self.rows = vec![0.0; self.slots * self.width];
         }
-        self.rows[s * self.width..(s + 1) * self.width].copy_from_slice(row);
+        let mut at = s * self.width;
+        for part in parts {
+            self.rows[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
         let stored = self.keys[s].get_or_insert_with(Stored::default);
         stored.word = key.word;
         stored.casing = key.casing;
@@ -137,21 +142,29 @@ mod tests {
         }
     }
 
+    fn get<'m>(m: &'m mut Memo, k: &Key) -> Option<&'m [f32]> {
+        let s = m.find(k)?;
+        Some(m.row(s))
+    }
+
     #[test]
     fn returns_what_was_stored_for_exactly_that_key() {
         let mut m = Memo::new(Some(64), 3);
-        assert_eq!(m.get(&key(5, &[7, 8])), None);
-        m.put(&key(5, &[7, 8]), &[1.0, 2.0, 3.0]);
-        assert_eq!(m.get(&key(5, &[7, 8])), Some(&[1.0, 2.0, 3.0][..]));
+        assert_eq!(get(&mut m, &key(5, &[7, 8])), None);
+        m.put(&key(5, &[7, 8]), &[&[1.0], &[2.0, 3.0]]);
+        assert_eq!(get(&mut m, &key(5, &[7, 8])), Some(&[1.0, 2.0, 3.0][..]));
         // Another casing or other pieces are other keys.
         assert_eq!(
-            m.get(&Key {
-                casing: 2,
-                ..key(5, &[7, 8])
-            }),
+            get(
+                &mut m,
+                &Key {
+                    casing: 2,
+                    ..key(5, &[7, 8])
+                }
+            ),
             None
         );
-        assert_eq!(m.get(&key(5, &[7])), None);
+        assert_eq!(get(&mut m, &key(5, &[7])), None);
         assert_eq!(m.counts(), (1, 3));
     }
 
@@ -159,20 +172,20 @@ mod tests {
     fn a_colliding_key_replaces_the_slot_and_unknown_words_are_not_stored() {
         // One slot: every key collides.
         let mut m = Memo::new(Some(1), 2);
-        m.put(&key(5, &[]), &[1.0, 1.0]);
-        m.put(&key(6, &[]), &[2.0, 2.0]);
-        assert_eq!(m.get(&key(5, &[])), None);
-        assert_eq!(m.get(&key(6, &[])), Some(&[2.0, 2.0][..]));
-        m.put(&key(UNK, &[3]), &[9.0, 9.0]);
-        assert_eq!(m.get(&key(UNK, &[3])), None);
-        assert_eq!(m.get(&key(6, &[])), Some(&[2.0, 2.0][..]));
+        m.put(&key(5, &[]), &[&[1.0, 1.0]]);
+        m.put(&key(6, &[]), &[&[2.0, 2.0]]);
+        assert_eq!(get(&mut m, &key(5, &[])), None);
+        assert_eq!(get(&mut m, &key(6, &[])), Some(&[2.0, 2.0][..]));
+        m.put(&key(UNK, &[3]), &[&[9.0, 9.0]]);
+        assert_eq!(get(&mut m, &key(UNK, &[3])), None);
+        assert_eq!(get(&mut m, &key(6, &[])), Some(&[2.0, 2.0][..]));
     }
 
     #[test]
     fn no_slots_memoises_nothing_and_sizes_follow_the_budget() {
         let mut m = Memo::new(Some(0), 2);
-        m.put(&key(5, &[]), &[1.0, 1.0]);
-        assert_eq!(m.get(&key(5, &[])), None);
+        m.put(&key(5, &[]), &[&[1.0, 1.0]]);
+        assert_eq!(get(&mut m, &key(5, &[])), None);
         assert_eq!(Memo::new(Some(100), 1).slots, 64);
         // The shipped English model's rows: 2 directions × 4 gates × 200 = 1,600 values.
         assert_eq!(Memo::new(None, 1600).slots, 4096);

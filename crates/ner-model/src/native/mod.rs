@@ -144,7 +144,7 @@ impl NativeModel {
         if ws.packing.total() == 0 {
             return;
         }
-        self.features(batch, ws);
+        self.features(batch, parallel, ws);
         let mut width = self.input_dim;
         for (i, layer) in self.layers.iter().enumerate() {
             match (&self.first, i) {
