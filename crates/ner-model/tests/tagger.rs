@@ -313,3 +313,43 @@ fn two_taggers_in_one_process_keep_their_own_threading() {
         "each tagger sets its own count before it runs"
     );
 }
+
+#[test]
+fn the_native_tagger_on_two_threads_tags_exactly_as_on_one() {
+    // Two threads split the network's serial parts (the character encoder beside the lookups,
+    // each direction's first-layer projection) and encode and decode sentences side by side;
+    // none of it may change a number.
+    tch::set_num_threads(1);
+    let config = ModelConfig {
+        subword_dim: 0,
+        context_tokens: 16,
+        ..small_config(CellKind::Lstm, CharEncoderKind::Cnn)
+    };
+    let (vs, model, vocab) = tiny(&config);
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint::save(dir.path(), &vs, &model, &vocab, &Meta::new("t")).unwrap();
+    let load = |threads| {
+        let opts = TaggerOptions {
+            threads: Some(threads),
+            ..Default::default()
+        };
+        Tagger::load(dir.path(), opts).unwrap()
+    };
+    let (mut one, mut two) = (load(1), load(2));
+    assert_eq!(two.backend(), ner_model::Backend::Native);
+    let req = TagRequest {
+        probabilities: true,
+        nbest: 2,
+    };
+    let sentences = tokens();
+    let documents = [0, 0, 1, 1, 2];
+    for _ in 0..2 {
+        // Cold, then warm memo.
+        let want = one.tag_documents(&sentences, &documents, req).unwrap();
+        assert_eq!(
+            two.tag_documents(&sentences, &documents, req).unwrap(),
+            want
+        );
+    }
+    assert!(two.memo_counts().is_some_and(|(hits, _)| hits > 0));
+}
