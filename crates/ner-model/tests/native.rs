@@ -14,10 +14,12 @@ use tch::Device;
 mod common;
 use common::{build, tokens};
 
-/// The shared sentences and a one-word one.
+/// The shared sentences, a one-word one, and one of a known word in two spellings of one casing
+/// class (the same word id and casing id, other characters).
 fn sentences() -> Vec<Vec<&'static str>> {
     let mut s = tokens();
     s.push(vec!["x"]);
+    s.push(vec!["viSited", "vIsited", "viSited"]);
     s
 }
 
@@ -169,8 +171,9 @@ fn native_with_memo(model: &BiLstmCrf, slots: Option<usize>) -> Native {
 #[test]
 fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
     tch::set_num_threads(1);
-    // Every memoised block (word, casing, subword) beside every other one (chars, bigrams,
-    // lexicon sets, contextual features), and a model with nothing else to multiply.
+    // Every memoised block (word, characters, casing, subword) beside the blocks multiplied for
+    // every token (bigrams, lexicon sets), a model with nothing else to multiply, and one with
+    // a character BiLSTM.
     let cases = [
         ModelConfig {
             subword_dim: 5,
@@ -182,6 +185,7 @@ fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
             casing_dim: 0,
             ..config(CellKind::Gru, CharEncoderKind::None, 1)
         },
+        config(CellKind::Lstm, CharEncoderKind::Lstm, 1),
     ];
     for (i, c) in cases.iter().enumerate() {
         let (_vs, model, vocab) = build(c, 300 + i as i64);

@@ -1,11 +1,12 @@
-//! The first recurrent layer, with its input projection split in two. A token's word, casing
-//! and subword features depend on the token alone, so their product with both directions'
-//! `W_ih` (the bias included) is looked up in a [`Memo`] for known words and multiplied only
-//! on a miss; the character, bigram, lexicon and contextual features, which depend on the
-//! spelling or the neighbours, are multiplied for every token. With the shipped English model
-//! the memoised columns are 264 of 314, so a hit saves five sixths of the projection, which was
-//! half of the forward pass. Chen & Manning (2014) precompute the same products for the
-//! frequent words of a parser.
+//! The first recurrent layer, with its input projection split in two. A token's word,
+//! character, casing and subword features depend on the token alone, so their product with
+//! both directions' `W_ih` (the bias included) is looked up in a [`Memo`] for known words and
+//! multiplied only on a miss; the bigram, lexicon and contextual features, which depend on the
+//! neighbours, are multiplied for every token (and so are the character BiLSTM's, see
+//! [`columns`]). With the shipped English model every column is
+//! memoised, so a hit costs a copy where the projection was half of the forward pass; with the
+//! accurate one the contextual columns are still multiplied. Chen & Manning (2014) precompute
+//! the same products for the frequent words of a parser.
 
 use std::ops::Range;
 
@@ -15,7 +16,7 @@ use super::memo::{Key, Memo};
 use super::packing::{grow, Packing};
 use super::recurrent::Direction;
 use super::{NativeModel, Workspace};
-use crate::config::ModelConfig;
+use crate::config::{CharEncoderKind, ModelConfig};
 use crate::lexicon::SETS;
 use crate::vocab::Encoded;
 
@@ -24,6 +25,9 @@ use crate::vocab::Encoded;
 pub struct FirstLayer {
     /// Columns of a token's features that depend on the token alone, and the others.
     token: Vec<Range<usize>>,
+    /// Whether the characters' columns are among `token` (then a hit needs no character
+    /// encoding).
+    chars: bool,
     rest: Vec<Range<usize>>,
     /// Forward, backward.
     dirs: [Split; 2],
@@ -50,6 +54,8 @@ pub struct FirstScratch {
     found: Vec<(usize, usize, usize)>,
     /// `(sequence, position)` of the tokens it had not.
     misses: Vec<(usize, usize)>,
+    /// Whether the memo had each token, sequence after sequence.
+    had: Vec<bool>,
     x_token: Vec<f32>,
     rest: Vec<f32>,
     rest_r: Vec<f32>,
@@ -61,6 +67,11 @@ impl FirstScratch {
     /// The memo's hits and misses so far.
     pub fn counts(&self) -> (u64, u64) {
         self.memo.as_ref().map_or((0, 0), Memo::counts)
+    }
+
+    /// Whether the memo had each token of the batch last looked up, sequence after sequence.
+    pub(super) fn had(&self) -> &[bool] {
+        &self.had
     }
 }
 
@@ -81,6 +92,7 @@ impl FirstLayer {
         if token.is_empty() {
             return None;
         }
+        let chars = config.char_encoder == CharEncoderKind::Cnn && config.char_features() > 0;
         let split = |d: &Direction| Split {
             w_token: rows_of(&d.w_ih, &token),
             b: d.b_x.clone(),
@@ -89,15 +101,22 @@ impl FirstLayer {
         Some(FirstLayer {
             dirs: [split(fwd), split(bwd)],
             token,
+            chars,
             rest,
         })
+    }
+
+    /// Whether a token the memo has needs its characters encoded.
+    pub(super) fn memoises_chars(&self) -> bool {
+        self.chars
     }
 }
 
 impl NativeModel {
-    /// The first layer over the features in `ws.x` (`width` wide); its output replaces them,
-    /// as [`NativeModel::layer`]'s does. The memo is read before the two directions start and
-    /// written after they end; in between each direction assembles its own projection.
+    /// The first layer over the features in `ws.x` (`width` wide), whose tokens
+    /// [`FirstLayer::find`] looked up; its output replaces them, as [`NativeModel::layer`]'s
+    /// does. The memo is read before the two directions start and written after they end; in
+    /// between each direction assembles its own projection.
     pub(super) fn first_layer(
         &self,
         first: &FirstLayer,
@@ -109,7 +128,7 @@ impl NativeModel {
         let (fwd, bwd) = &self.layers[0];
         let (h, p, total) = (fwd.hidden, &ws.packing, ws.packing.total());
         let fs = &mut ws.first;
-        first.look_up(batch, &ws.x, width, p, fs);
+        first.gather(&ws.x, width, p, fs);
         grow(&mut ws.fwd, total * h);
         grow(&mut ws.bwd, total * h);
         let [sf, sb] = &mut ws.scratch;
@@ -141,30 +160,31 @@ impl NativeModel {
 }
 
 impl FirstLayer {
-    /// Looks every token up in the memo (made on first use) and gathers the token columns of
-    /// the misses and the other columns of every token (also read backwards).
-    fn look_up(
-        &self,
-        batch: &[&Encoded],
-        x: &[f32],
-        width: usize,
-        p: &Packing,
-        fs: &mut FirstScratch,
-    ) {
+    /// Looks every token of `batch` up in the memo (made on first use), before the features
+    /// are computed, so that a hit's need not be.
+    pub(super) fn find(&self, batch: &[&Encoded], fs: &mut FirstScratch) {
         let row_width = self.dirs.iter().map(|d| d.b.len()).sum();
         let memo = fs
             .memo
             .get_or_insert_with(|| Memo::new(fs.slots, row_width));
         fs.found.clear();
         fs.misses.clear();
+        fs.had.clear();
         for (b, e) in batch.iter().enumerate() {
             for t in 0..e.len() {
-                match memo.find(&key(e, t)) {
+                let slot = memo.find(&key(e, t));
+                match slot {
                     Some(slot) => fs.found.push((b, t, slot)),
                     None => fs.misses.push((b, t)),
                 }
+                fs.had.push(slot.is_some());
             }
         }
+    }
+
+    /// Gathers the token columns of the misses and the other columns of every token (also
+    /// read backwards).
+    fn gather(&self, x: &[f32], width: usize, p: &Packing, fs: &mut FirstScratch) {
         let rows = fs.misses.iter().map(|&(b, t)| p.row(t, b));
         gather(x, width, rows, &self.token, &mut fs.x_token);
         let rest_dim = gather(x, width, 0..p.total(), &self.rest, &mut fs.rest);
@@ -218,13 +238,15 @@ impl Split {
     }
 }
 
-/// The columns of the first layer's input that depend on the token alone (word, casing,
-/// subword) and the others (characters, bigrams and lexicon sets, contextual features), none
-/// empty, in the order of [`crate::model::BiLstmCrf::features`].
+/// The columns of the first layer's input that depend on the token alone (word, characters,
+/// casing, subword) and the others (bigrams and lexicon sets, contextual features), none
+/// empty. The character BiLSTM's are among the others: its recurrence runs over the batch's
+/// words together, and its products round differently with the batch's size (by an ulp), so a
+/// memoised row would not be the one this batch computes. The CNN's are the same in any batch. in the order of [`crate::model::BiLstmCrf::features`].
 fn columns(c: &ModelConfig) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
     let widths = [
         (c.word_dim, true),
-        (c.char_features(), false),
+        (c.char_features(), c.char_encoder == CharEncoderKind::Cnn),
         (c.casing_dim, true),
         (2 * c.bigram_dim + SETS as i64 * c.lexicon_dim, false),
         (c.subword_dim, true),
@@ -248,6 +270,7 @@ fn key(e: &Encoded, t: usize) -> Key<'_> {
     Key {
         word: e.words[t],
         casing: e.casing.get(t).copied().unwrap_or(0),
+        chars: e.chars.get(t).map(Vec::as_slice).unwrap_or(&[]),
         pieces: e.pieces.get(t).map(Vec::as_slice).unwrap_or(&[]),
     }
 }

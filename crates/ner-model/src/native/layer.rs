@@ -10,19 +10,31 @@ impl NativeModel {
     /// The word features of every token into `ws.x`, packed as `ws.packing`
     /// (`[rows][input_dim]`): word embedding, characters, casing, bigrams (left, right), subword
     /// mean, in the order of [`crate::model::BiLstmCrf::features`].
-    /// The character encoder runs beside the lookups, on a second thread when `parallel`.
-    pub(super) fn features(&self, batch: &[&Encoded], parallel: bool, ws: &mut Workspace) {
+    /// The character encoder runs beside the lookups, on a second thread when `parallel`. With
+    /// `skip_hits`, the tokens the first layer's memo has (see [`super::first::FirstScratch::had`]) keep
+    /// zeros for characters: the memo has their product.
+    pub(super) fn features(
+        &self,
+        batch: &[&Encoded],
+        parallel: bool,
+        skip_hits: bool,
+        ws: &mut Workspace,
+    ) {
         let dim = self.input_dim;
         // Cleared: a feature that a token lacks stays zero.
         ws.x.clear();
         ws.x.resize(ws.packing.total() * dim, 0.0);
         let char_dim = self.chars.as_ref().map_or(0, |c| c.dim());
+        let had = if skip_hits { ws.first.had() } else { &[] };
+        let encoded = |i: usize| !had.get(i).copied().unwrap_or(false);
         let (x, p, char_out, scratch) = (&mut ws.x, &ws.packing, &mut ws.char_out, &mut ws.chars);
         let encode_chars = || {
             if let Some(c) = &self.chars {
                 let words: Vec<&[i64]> = batch
                     .iter()
                     .flat_map(|e| e.chars.iter().map(Vec::as_slice))
+                    .enumerate()
+                    .filter_map(|(i, w)| encoded(i).then_some(w))
                     .collect();
                 char_out.clear();
                 char_out.resize(words.len() * char_dim, 0.0);
@@ -39,12 +51,16 @@ impl NativeModel {
         };
         both(parallel, encode_chars, look_up);
         // The characters' block follows the word embedding.
-        let (start, mut word_index) = (self.word.dim, 0);
+        let (start, mut i, mut word_index) = (self.word.dim, 0, 0);
         for (b, e) in batch.iter().enumerate() {
             for t in 0..e.len() {
+                i += 1;
+                if !encoded(i - 1) {
+                    continue;
+                }
                 let at = p.row(t, b) * dim + start;
                 let chars = &ws.char_out[word_index * char_dim..(word_index + 1) * char_dim];
-                ws.x[at..at + char_dim].copy_from_slice(chars);
+                x[at..at + char_dim].copy_from_slice(chars);
                 word_index += 1;
             }
         }

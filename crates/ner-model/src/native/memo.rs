@@ -1,6 +1,6 @@
 //! A bounded memo of the first layer's input projection of known words (see [`super::first`]):
 //! a direct-mapped table, like a CPU cache, of rows keyed by everything the projected features
-//! depend on (word id, casing id, word pieces). A slot holds one key; a new key that maps to a
+//! depend on (word id, casing id, character ids, word pieces). A slot holds one key; a new key that maps to a
 //! taken slot replaces it. Lookups and replacements are constant time, and the memory is fixed
 //! when the table is first used, so the server's memory stays flat.
 
@@ -17,6 +17,7 @@ const MAX_SLOTS: usize = 4096;
 pub struct Key<'a> {
     pub word: i64,
     pub casing: i64,
+    pub chars: &'a [i64],
     pub pieces: &'a [i64],
 }
 
@@ -24,12 +25,16 @@ pub struct Key<'a> {
 struct Stored {
     word: i64,
     casing: i64,
+    chars: Vec<i64>,
     pieces: Vec<i64>,
 }
 
 impl Stored {
     fn is(&self, k: &Key) -> bool {
-        self.word == k.word && self.casing == k.casing && self.pieces == k.pieces
+        self.word == k.word
+            && self.casing == k.casing
+            && self.chars == k.chars
+            && self.pieces == k.pieces
     }
 }
 
@@ -98,6 +103,8 @@ impl Memo {
         let stored = self.keys[s].get_or_insert_with(Stored::default);
         stored.word = key.word;
         stored.casing = key.casing;
+        stored.chars.clear();
+        stored.chars.extend_from_slice(key.chars);
         stored.pieces.clear();
         stored.pieces.extend_from_slice(key.pieces);
     }
@@ -113,7 +120,9 @@ impl Memo {
         }
         let mut h = mix(0, key.word as u64);
         h = mix(h, key.casing as u64);
-        for &p in key.pieces {
+        // Hashed too, so that two spellings of a word in one casing class do not evict each
+        // other.
+        for &p in key.chars.iter().chain(key.pieces) {
             h = mix(h, p as u64);
         }
         // The high bits of a multiplicative hash are the well-mixed ones.
@@ -138,6 +147,7 @@ mod tests {
         Key {
             word,
             casing: 1,
+            chars: &[],
             pieces,
         }
     }
@@ -165,7 +175,13 @@ mod tests {
             None
         );
         assert_eq!(get(&mut m, &key(5, &[7])), None);
-        assert_eq!(m.counts(), (1, 3));
+        // So are other characters ("Apple" and "APPLE" may share a word id and casing).
+        let chars = Key {
+            chars: &[3, 4],
+            ..key(5, &[7, 8])
+        };
+        assert_eq!(get(&mut m, &chars), None);
+        assert_eq!(m.counts(), (1, 4));
     }
 
     #[test]

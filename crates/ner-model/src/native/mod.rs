@@ -144,7 +144,15 @@ impl NativeModel {
         if ws.packing.total() == 0 {
             return;
         }
-        self.features(batch, parallel, ws);
+        // The memo first: a token it has needs no character encoding.
+        let skip_hits = match &self.first {
+            Some(first) => {
+                first.find(batch, &mut ws.first);
+                first.memoises_chars()
+            }
+            None => false,
+        };
+        self.features(batch, parallel, skip_hits, ws);
         let mut width = self.input_dim;
         for (i, layer) in self.layers.iter().enumerate() {
             match (&self.first, i) {
