@@ -157,8 +157,8 @@ impl Workspace {
     /// side into `x`: the next layer's input.
     pub(super) fn join_directions(&mut self, h: usize) {
         let p = &self.packing;
-        self.x.clear();
-        self.x.resize(p.total() * 2 * h, 0.0);
+        // Not cleared: every row is written below.
+        grow(&mut self.x, p.total() * 2 * h);
         for b in 0..p.sequences() {
             for t in 0..p.len_of(b) {
                 let (f, r) = (p.row(t, b), p.mirror(t, b));
