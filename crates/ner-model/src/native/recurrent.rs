@@ -113,53 +113,18 @@ impl Direction {
             matmul(&s.h[..n * hs], n, &self.w_hh, gates, 1.0);
             &[][..]
         };
-        self.update_rows(gates, recurrent, n, &mut s.h, &mut s.c, &mut s.tanh_c);
-    }
-
-    /// [`Direction::update`] of each of a step's `n` sequences, compiled for the widest vector
-    /// unit the CPU has (by `pulp`'s dispatch, as the `gemm` crate does): the build targets
-    /// baseline x86-64, whose SSE2 ran the gates' loops four lanes at a time, and the gates
-    /// were an eighth of the forward pass.
-    fn update_rows(
-        &self,
-        g: &mut [f32],
-        u: &[f32],
-        n: usize,
-        h: &mut [f32],
-        c: &mut [f32],
-        t: &mut Vec<f32>,
-    ) {
-        let dir = self;
+        // The gates' loops compiled for the widest vector unit the CPU has (by `pulp`'s
+        // dispatch, as the `gemm` crate does): the build targets baseline x86-64, whose SSE2
+        // ran them four lanes at a time, and they were an eighth of the forward pass.
         pulp::Arch::new().dispatch(Gates {
-            dir,
-            g,
-            u,
+            dir: self,
+            g: gates,
+            u: recurrent,
             n,
-            h,
-            c,
-            t,
+            h: &mut s.h,
+            c: &mut s.c,
+            t: &mut s.tanh_c,
         });
-    }
-
-    /// Inlined into each instruction set's variant (the same operations in the same order:
-    /// the results are identical).
-    #[inline(always)]
-    fn update_rows_any(
-        &self,
-        g: &mut [f32],
-        u: &[f32],
-        n: usize,
-        h: &mut [f32],
-        c: &mut [f32],
-        t: &mut Vec<f32>,
-    ) {
-        let (hs, gh) = (self.hidden, self.gates() * self.hidden);
-        for b in 0..n {
-            let u = u.get(b * gh..(b + 1) * gh).unwrap_or(&[]);
-            let h = &mut h[b * hs..(b + 1) * hs];
-            let c = &mut c[b * hs..(b + 1) * hs];
-            self.update(&mut g[b * gh..(b + 1) * gh], u, h, c, t);
-        }
     }
 
     /// The cell's non-linearities for one sequence, over its gate pre-activations `g`, in place
@@ -225,8 +190,9 @@ impl Direction {
     }
 }
 
-/// The arguments of [`Direction::update_rows`], as `pulp` takes them: its dispatch compiles
-/// `with_simd` (and all it inlines) once per instruction set.
+/// A step's gates: [`Direction::update`] of each of its `n` sequences, as `pulp` takes it: its
+/// dispatch compiles `with_simd`, and all it inlines, once per instruction set (the same
+/// operations in the same order, so the results are identical).
 struct Gates<'a> {
     dir: &'a Direction,
     g: &'a mut [f32],
@@ -251,7 +217,13 @@ impl pulp::WithSimd for Gates<'_> {
             c,
             t,
         } = self;
-        dir.update_rows_any(g, u, n, h, c, t);
+        let (hs, gh) = (dir.hidden, dir.gates() * dir.hidden);
+        for b in 0..n {
+            let u = u.get(b * gh..(b + 1) * gh).unwrap_or(&[]);
+            let h = &mut h[b * hs..(b + 1) * hs];
+            let c = &mut c[b * hs..(b + 1) * hs];
+            dir.update(&mut g[b * gh..(b + 1) * gh], u, h, c, t);
+        }
     }
 }
 
