@@ -3,10 +3,10 @@
 //! both directions' `W_ih` (the bias included) is looked up in a [`Memo`] for known words and
 //! multiplied only on a miss; the bigram, lexicon and contextual features, which depend on the
 //! neighbours, are multiplied for every token (and so are the character BiLSTM's, see
-//! [`columns`]). With the shipped English model every column is
-//! memoised, so a hit costs a copy where the projection was half of the forward pass; with the
-//! accurate one the contextual columns are still multiplied. Chen & Manning (2014) precompute
-//! the same products for the frequent words of a parser.
+//! [`chars_memoised`]). With the shipped English model every column is memoised, so a hit
+//! costs a copy where the projection was half of the forward pass; with the accurate one the
+//! contextual columns are still multiplied. Chen & Manning (2014) precompute the same products
+//! for the frequent words of a parser.
 
 use std::ops::Range;
 
@@ -92,7 +92,7 @@ impl FirstLayer {
         if token.is_empty() {
             return None;
         }
-        let chars = config.char_encoder == CharEncoderKind::Cnn && config.char_features() > 0;
+        let chars = chars_memoised(config) && config.char_features() > 0;
         let split = |d: &Direction| Split {
             w_token: rows_of(&d.w_ih, &token),
             b: d.b_x.clone(),
@@ -238,15 +238,22 @@ impl Split {
     }
 }
 
-/// The columns of the first layer's input that depend on the token alone (word, characters,
-/// casing, subword) and the others (bigrams and lexicon sets, contextual features), none
-/// empty. The character BiLSTM's are among the others: its recurrence runs over the batch's
-/// words together, and its products round differently with the batch's size (by an ulp), so a
-/// memoised row would not be the one this batch computes. The CNN's are the same in any batch. in the order of [`crate::model::BiLstmCrf::features`].
+/// Whether the character encoder's columns are memoised: the CNN's are the same in any batch,
+/// but the character BiLSTM's recurrence runs over the batch's words together and its
+/// products round differently with the batch's size (by an ulp), so a memoised row would not
+/// be the one this batch computes.
+fn chars_memoised(c: &ModelConfig) -> bool {
+    c.char_encoder == CharEncoderKind::Cnn
+}
+
+/// The columns of the first layer's input that depend on the token alone (word, characters
+/// unless [`chars_memoised`] says not, casing, subword) and the others (bigrams and lexicon
+/// sets, contextual features), none empty, in the order of
+/// [`crate::model::BiLstmCrf::features`].
 fn columns(c: &ModelConfig) -> (Vec<Range<usize>>, Vec<Range<usize>>) {
     let widths = [
         (c.word_dim, true),
-        (c.char_features(), c.char_encoder == CharEncoderKind::Cnn),
+        (c.char_features(), chars_memoised(c)),
         (c.casing_dim, true),
         (2 * c.bigram_dim + SETS as i64 * c.lexicon_dim, false),
         (c.subword_dim, true),

@@ -11,8 +11,9 @@ impl NativeModel {
     /// (`[rows][input_dim]`): word embedding, characters, casing, bigrams (left, right), subword
     /// mean, in the order of [`crate::model::BiLstmCrf::features`].
     /// The character encoder runs beside the lookups, on a second thread when `parallel`. With
-    /// `skip_hits`, the tokens the first layer's memo has (see [`super::first::FirstScratch::had`]) keep
-    /// zeros for characters: the memo has their product.
+    /// `skip_hits`, the tokens the first layer's memo has (see
+    /// [`super::first::FirstScratch::had`]) keep zeros for characters: the memo has their
+    /// product.
     pub(super) fn features(
         &self,
         batch: &[&Encoded],

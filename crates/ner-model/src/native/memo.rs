@@ -1,8 +1,8 @@
 //! A bounded memo of the first layer's input projection of known words (see [`super::first`]):
 //! a direct-mapped table, like a CPU cache, of rows keyed by everything the projected features
-//! depend on (word id, casing id, character ids, word pieces). A slot holds one key; a new key that maps to a
-//! taken slot replaces it. Lookups and replacements are constant time, and the memory is fixed
-//! when the table is first used, so the server's memory stays flat.
+//! depend on (word id, casing id, character ids, word pieces). A slot holds one key; a new key
+//! that maps to a taken slot replaces it. Lookups and replacements are constant time, and the
+//! memory is fixed when the table is first used, so the server's memory stays flat.
 
 use crate::vocab::UNK;
 
