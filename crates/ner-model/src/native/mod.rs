@@ -1,11 +1,11 @@
 //! Inference without libtorch's dispatcher: the trained BiLSTM-CRF's forward pass in plain Rust
-//! over packed weights, with matrix products by the `gemm` crate. Embeddings and
-//! the casing, bigram and subword lookups are gathers; the character encoders and every
-//! recurrent layer run as described in [`chars`] and [`recurrent`]; the two directions of a
-//! layer run on two threads when the tagger has two. The first layer's projection of a known
-//! word's own features is memoised ([`first`]). Buffers live in a [`Workspace`] that grows to
-//! the largest batch seen and is reused, and the memo has a fixed size, so memory stays flat
-//! under varied lengths.
+//! over packed weights, with matrix products by the `gemm` crate. Embeddings and the casing,
+//! bigram and subword lookups are gathers; the character encoders and every recurrent layer run
+//! as described in the `chars` and `recurrent` modules; the two directions of a layer run on two
+//! threads when the tagger has two. The first layer's projection of a known word's own features
+//! is memoised (the `first` module). Buffers live in a [`Workspace`] that grows to the largest
+//! batch seen and is reused, and the memo has a fixed size, so memory stays flat under varied
+//! lengths.
 //!
 //! libtorch stays the training engine and the reference: a differential test checks that the
 //! emissions agree within 1e-4 for every cell, both character encoders and every feature.
