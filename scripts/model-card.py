@@ -43,7 +43,7 @@ for k in sorted(dev.get("per_type", {})):
 lines += ["", f"`ner eval --model models/{os.path.basename(os.path.normpath(a.out))} TEST_FILE` reproduces the test row.", "",
           "## Training", "",
           f"- {len(epochs)} epochs, {per_epoch:.1f} s per epoch on average ({train_s / 60:.1f} min of training in all) on {a.hardware}.",
-          f"- Optimiser {opts.get('optimizer')} lr {opts.get('lr') or 'default'} (decay {opts.get('lr_decay')}), momentum {opts.get('momentum')}, "
+          f"- Optimiser {opts.get('optimizer')} lr {opts.get('lr') or 'default'} (decay {opts.get('lr_decay') if opts.get('lr_decay') is not None else ('0.05' if opts.get('optimizer') == 'sgd' else '0')}), momentum {opts.get('momentum')}, "
           f"gradient-norm clip {opts.get('clip')}, batch {opts.get('batch_size')}, seed {opts.get('seed')}"
           + (f"; the weights evaluated and saved are their exponential moving average (decay {opts['ema']})" if opts.get("ema") else "") + ".",
           f"- Architecture: word {cfg['word_dim']}"

@@ -2,13 +2,14 @@
 # Trains the Chinese model (models/zh-resume) on Resume NER with its recipe and evaluates it on
 # the test set: one command, resumable (run it again after an interruption).
 #
-#   scripts/train-resume.sh [--train F --dev F --test F] [--out DIR] [--lexicon]
+#   scripts/train-resume.sh [--train F --dev F --test F] [--out DIR] [--no-lexicon]
 #                           [-- extra ner train flags, which override the script's]
 #
-# Characters are the tokens (tokenization char); each also gets its two character bigrams (the
-# shipped model). --lexicon adds SoftLexicon features (Ma et al. 2020) from jieba's dictionary
-# (MIT; PyPI jieba 0.42.1, whose dict.txt lists 349,046 words): the lexicon words each
-# character begins, continues, ends or forms alone (see the model card for how they fared).
+# Characters are the tokens (tokenization char); each also gets its two character bigrams and
+# SoftLexicon features (Ma et al. 2020) from jieba's dictionary (MIT; PyPI jieba 0.42.1, whose
+# dict.txt lists 349,046 words, installed into the project's Python environment): the lexicon
+# words each character begins, continues, ends or forms alone. That is the shipped model;
+# --no-lexicon trains the previous one, bigrams alone (the model card compares the two).
 #
 # Data: ../shared/data/resume_ner/{train,dev,test}.char.bmes when it exists (Resume NER, Zhang
 # & Yang 2018, from their LatticeLSTM repository); any one-character-per-line BMES/BIO file works.
@@ -17,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=$ROOT/../shared/data/resume_ner
 TRAIN=$DATA/train.char.bmes DEV=$DATA/dev.char.bmes TEST=$DATA/test.char.bmes
 OUT=$ROOT/runs/zh-resume
-LEXICON=0
+LEXICON=1
 EXTRA=()
 while (($#)); do
   case $1 in
@@ -25,6 +26,7 @@ while (($#)); do
     --dev) DEV=$2; shift 2 ;;
     --test) TEST=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --no-lexicon) LEXICON=0; shift ;;
     --lexicon) LEXICON=1; shift ;;
     --) shift; EXTRA=("$@"); break ;;
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;

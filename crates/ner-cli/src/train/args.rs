@@ -112,10 +112,11 @@ pub struct TrainFlags {
     /// sgd (with momentum), adam, or nadam (Adam with Nesterov momentum).
     #[arg(long)]
     pub optimizer: Option<OptimizerKind>,
-    /// Learning rate (default: 0.015 for sgd, 0.001 for adam).
+    /// Learning rate (default: 0.015 for sgd, 0.001 for adam, 0.002 for nadam).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// SGD learning-rate decay per epoch: lr / (1 + decay * epoch).
+    /// Learning-rate decay per epoch, lr / (1 + decay * (epoch - 1)) (default: 0.05 for sgd,
+    /// 0 for adam and nadam).
     #[arg(long)]
     pub lr_decay: Option<f64>,
     /// SGD momentum (0: plain SGD).
@@ -403,7 +404,6 @@ impl TrainFlags {
             epochs,
             batch_size,
             optimizer,
-            lr_decay,
             momentum,
             clip,
             patience,
@@ -414,6 +414,9 @@ impl TrainFlags {
         );
         if self.lr.is_some() {
             t.lr = self.lr;
+        }
+        if self.lr_decay.is_some() {
+            t.lr_decay = self.lr_decay;
         }
         t
     }

@@ -5,9 +5,10 @@
 //!   subword vectors of MiniLM's word pieces taken from the shipped English model's directory
 //!   (no download), word embeddings started from them, word dropout 0.25, a weight average,
 //!   BIOES inside the model, document context of 128 tokens; 40 epochs, patience 8.
-//! - [`Recipe::Char`] (`--tokenization char`), the recipe of `models/zh-resume`: characters
-//!   and character bigrams, no character encoder, case kept, a weight average, BIOES; 40
-//!   epochs, patience 12.
+//! - [`Recipe::Char`] (`--tokenization char`), the recipe of `models/zh-resume` less its
+//!   lexicon, which needs a dictionary file (`--lexicon FILE --lexicon-dim 50` adds it):
+//!   characters and character bigrams, no character encoder, case kept, a weight average,
+//!   BIOES; 40 epochs, patience 12.
 //! - [`Recipe::Plain`]: the library's plain defaults (`ner train --scratch`).
 
 use super::config::InputConfig;
