@@ -42,14 +42,31 @@ ner_python() {
   echo "$NER_CACHE_DIR/minilm/bin/python"
 }
 
+# ner_resume_flags ARGS...: prints, one per line, the flags of ARGS that a resumed run needs
+# again because the run does not store them (how it runs, not what it learns): --threads and
+# --device with their values, --quiet. Without --threads a resumed run took every core, and
+# beside another training its OpenMP threads spin-waited, several times slower.
+ner_resume_flags() {
+  while (($#)); do
+    case $1 in
+      --threads|--device) printf '%s\n' "$1" "${2-}"; shift ;;
+      --threads=*|--device=*|--quiet) printf '%s\n' "$1" ;;
+    esac
+    shift
+  done
+}
+
 # ner_train_or_resume NER OUT TEST ARGS...: continues the run in OUT when it was started before
-# (OUT/run.json exists), else trains with ARGS; then evaluates OUT on TEST.
+# (OUT/run.json exists; ARGS give only its --threads, --device and --quiet), else trains with
+# ARGS; then evaluates OUT on TEST.
 ner_train_or_resume() {
   local ner=$1 out=$2 test=$3
   shift 3
   if [[ -f $out/run.json ]]; then
     echo "[train] resuming $out" >&2
-    "$ner" train --resume "$out"
+    local again
+    mapfile -t again < <(ner_resume_flags "$@")
+    "$ner" train --resume "$out" "${again[@]}"
   else
     "$ner" train "$@"
   fi

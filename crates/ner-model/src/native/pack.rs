@@ -61,5 +61,6 @@ pub fn direction(r: &Recurrent) -> Result<Direction> {
         b_x,
         b_hh,
         peep: r.peep.as_ref().map(values).transpose()?.unwrap_or_default(),
+        arch: pulp::Arch::new(),
     })
 }

@@ -23,6 +23,8 @@ pub struct Direction {
     pub b_hh: Vec<f32>,
     /// Peephole weights `pi, pf, po` (`[3·H]`).
     pub peep: Vec<f32>,
+    /// The widest vector unit of this CPU, detected once when the weights are packed.
+    pub arch: pulp::Arch,
 }
 
 /// Reusable buffers of a direction run.
@@ -116,7 +118,7 @@ impl Direction {
         // The gates' loops compiled for the widest vector unit the CPU has (by `pulp`'s
         // dispatch, as the `gemm` crate does): the build targets baseline x86-64, whose SSE2
         // ran them four lanes at a time, and they were an eighth of the forward pass.
-        pulp::Arch::new().dispatch(Gates {
+        self.arch.dispatch(Gates {
             dir: self,
             g: gates,
             u: recurrent,

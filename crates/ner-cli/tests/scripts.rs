@@ -1,0 +1,88 @@
+//! The training scripts' shell helpers (`scripts/lib/train-args.sh`), run by bash with a stand-in
+//! for the `ner` binary that records how it was called.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `body` in bash after sourcing the helpers; returns its standard output.
+fn bash(body: &str) -> String {
+    let helpers = repo().join("scripts/lib/train-args.sh");
+    let script = format!("set -euo pipefail\nsource {}\n{body}", helpers.display());
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "bash failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_users_flags_replace_the_scripts_own() {
+    let out = bash(
+        r#"ARGS=(--epochs 40 --quiet --seed 1 --lr 0.015)
+NER_SWITCHES="--quiet"
+ner_override ARGS --seed 2 --lr=0.01
+printf '%s\n' "${ARGS[@]}""#,
+    );
+    assert_eq!(out, "--epochs\n40\n--quiet\n");
+}
+
+/// A resumed run is given again what the run does not store: without `--threads 1` it took
+/// every core and, beside another training, ran several times slower.
+#[test]
+fn a_resumed_run_gets_the_threads_device_and_quiet_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("run.json"), "{}").unwrap();
+    let calls = dir.path().join("calls");
+    let fake = dir.path().join("ner");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    let body = format!(
+        "chmod +x {fake}\nner_train_or_resume {fake} {out} TEST --scratch --train T \
+         --threads 1 --epochs 40 --device cpu --quiet 2>/dev/null",
+        fake = fake.display(),
+        out = out.display(),
+    );
+    bash(&body);
+    let recorded = std::fs::read_to_string(&calls).unwrap();
+    let lines: Vec<&str> = recorded.lines().collect();
+    let o = out.display();
+    assert_eq!(
+        lines,
+        [
+            format!("train --resume {o} --threads 1 --device cpu --quiet"),
+            format!("eval --model {o} TEST"),
+        ]
+    );
+}
+
+#[test]
+fn a_new_run_gets_all_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls");
+    let fake = dir.path().join("ner");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    let out = dir.path().join("run");
+    let body = format!(
+        "chmod +x {fake}\nner_train_or_resume {fake} {out} TEST --train T --threads 1",
+        fake = fake.display(),
+        out = out.display(),
+    );
+    bash(&body);
+    let recorded = std::fs::read_to_string(&calls).unwrap();
+    assert_eq!(recorded.lines().next(), Some("train --train T --threads 1"));
+}
