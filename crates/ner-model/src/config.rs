@@ -143,6 +143,10 @@ pub struct ModelConfig {
     /// Size of the lexicon word embedding of SoftLexicon features (0: none); each token gets
     /// four of them (`4 * lexicon_dim` features), see [`crate::lexicon`].
     pub lexicon_dim: i64,
+    /// Probability of replacing a matched lexicon word by `<unseen>` during training; above 0,
+    /// the model keeps the whole dictionary, its words that training never matched sharing
+    /// `<unseen>` (see [`crate::lexicon`]).
+    pub lexicon_dropout: f64,
     pub cell: CellKind,
     /// Initial bias of the forget gate (LSTM family; cifg's coupled gate): 1 by default
     /// (Jozefowicz et al. 2015), so that the cell starts out remembering.
@@ -188,6 +192,7 @@ impl Default for ModelConfig {
             subword_source: None,
             bigram_dim: 0,
             lexicon_dim: 0,
+            lexicon_dropout: 0.0,
             cell: CellKind::Lstm,
             forget_bias: 1.0,
             hidden: 200,
@@ -259,6 +264,7 @@ impl ModelConfig {
         for (name, p) in [
             ("dropout", self.dropout),
             ("word_dropout", self.word_dropout),
+            ("lexicon_dropout", self.lexicon_dropout),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(format!("{name} must be in [0, 1), got {p}"));

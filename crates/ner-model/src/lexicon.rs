@@ -12,6 +12,12 @@
 //! The lexicon of a model is the part of a dictionary (for example jieba's `dict.txt`, MIT)
 //! that matches its training text, with the number of times each word matched as its weight;
 //! it is stored in the vocabulary, so a model directory needs no dictionary to serve.
+//!
+//! A lexicon may also keep the rest of the dictionary ([`Lexicon::build`] with `whole`): the
+//! words that never matched the training text share one entry, `<unseen>` (weight 1), so that
+//! a new name made of dictionary words still marks where words begin and end. Training never
+//! sees that entry by itself; lexicon dropout (`lexicon_dropout` in the model's configuration)
+//! trains it by replacing matched training words with it, as word dropout trains `<unk>`.
 
 use crate::error::{ModelError, Result};
 use serde::{Deserialize, Serialize};
@@ -24,6 +30,8 @@ pub const PAD: i64 = 0;
 pub const NONE: i64 = 1;
 /// B, M, E, S.
 pub const SETS: usize = 4;
+/// The entry shared by dictionary words that never matched the training text.
+pub const UNSEEN: &str = "<unseen>";
 /// Words of one set kept per character (the most frequent).
 pub const MAX_PER_SET: usize = 8;
 
@@ -91,6 +99,10 @@ pub struct Lexicon {
     counts: Vec<f32>,
     /// The longest word, in tokens.
     max_tokens: usize,
+    /// Dictionary words that never matched the training text, all sharing the `<unseen>` entry
+    /// (the last of `words`); empty unless the lexicon was built `whole`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unseen: Vec<String>,
     #[serde(skip)]
     index: HashMap<String, i64>,
 }
@@ -103,8 +115,9 @@ struct Match {
 }
 
 impl Lexicon {
-    /// The words of `dict` that match `sentences` (token sequences), counted.
-    pub fn build<S: AsRef<str>>(dict: &Dictionary, sentences: &[&[S]]) -> Lexicon {
+    /// The words of `dict` that match `sentences` (token sequences), counted; with `whole`,
+    /// the other words of `dict` too, sharing the `<unseen>` entry.
+    pub fn build<S: AsRef<str>>(dict: &Dictionary, sentences: &[&[S]], whole: bool) -> Lexicon {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for s in sentences {
             for_each_span(s, dict.max_chars, |w| {
@@ -113,25 +126,52 @@ impl Lexicon {
                 }
             });
         }
+        let mut unseen: Vec<String> = match whole {
+            true => dict
+                .words
+                .iter()
+                .filter(|w| !counts.contains_key(*w))
+                .cloned()
+                .collect(),
+            false => Vec::new(),
+        };
+        unseen.sort();
         let mut found: Vec<(String, usize)> = counts.into_iter().collect();
         found.sort();
         let max_tokens = found
             .iter()
-            .map(|(w, _)| w.chars().count())
+            .map(|(w, _)| w)
+            .chain(&unseen)
+            .map(|w| w.chars().count())
             .max()
             .unwrap_or(1);
         let mut lex = Lexicon {
             words: ["<pad>", "<none>"].map(String::from).into_iter().collect(),
             counts: vec![1.0, 1.0],
             max_tokens,
+            unseen,
             index: HashMap::new(),
         };
         for (w, n) in found {
             lex.words.push(w);
             lex.counts.push(n as f32);
         }
+        if whole {
+            lex.words.push(UNSEEN.to_owned());
+            lex.counts.push(1.0);
+        }
         lex.reindex();
         lex
+    }
+
+    /// The id of `<unseen>`, when the lexicon keeps the whole dictionary.
+    pub fn unseen_id(&self) -> Option<i64> {
+        (self.words.last().map(String::as_str) == Some(UNSEEN)).then(|| self.words.len() as i64 - 1)
+    }
+
+    /// Dictionary words kept under `<unseen>`.
+    pub fn num_unseen(&self) -> usize {
+        self.unseen.len()
     }
 
     /// Rebuilds the lookup table (after deserialising).
@@ -142,15 +182,25 @@ impl Lexicon {
             .enumerate()
             .map(|(i, w)| (w.clone(), i as i64))
             .collect();
+        if let Some(id) = self.unseen_id() {
+            for w in &self.unseen {
+                self.index.entry(w.clone()).or_insert(id);
+            }
+        }
     }
 
     /// Checks a deserialised lexicon.
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.words.len() < 2
             || self.words.len() != self.counts.len()
-            || self.index.len() != self.words.len()
+            || self.index.len() != self.words.len() + self.unseen.len()
         {
             return Err("the lexicon's words and counts do not match, or words repeat".into());
+        }
+        if !self.unseen.is_empty() && self.unseen_id().is_none() {
+            return Err(format!(
+                "the lexicon lists unseen words but no {UNSEEN} entry"
+            ));
         }
         if self.counts.iter().any(|c| !c.is_finite() || *c <= 0.0) {
             return Err("lexicon counts must be positive".into());
@@ -243,7 +293,7 @@ mod tests {
         let dict = dictionary(&["中国", "语言", "语言学", "国语", "中国语言", "学", "北京"]);
         let s: Vec<&str> = "中国语言学".split("").filter(|c| !c.is_empty()).collect();
         // Matched in training: 中国语言学 twice, so every matching word counts 2 (北京 never).
-        let lex = Lexicon::build(&dict, &[&s, &s]);
+        let lex = Lexicon::build(&dict, &[&s, &s], false);
         assert_eq!(lex.len(), 2 + 6);
         let id = |w: &str| lex.index[w];
         let f = lex.features(&s);
@@ -274,5 +324,40 @@ mod tests {
         for (g, e) in w.iter().zip(want) {
             assert!((g - e).abs() < 1e-6, "{w:?}");
         }
+    }
+
+    #[test]
+    fn the_whole_dictionary_shares_one_unseen_entry() {
+        // Training text 北京人 matches 北京 and 人 (twice: two sentences); 京城 and 大学 never.
+        let dict = dictionary(&["北京", "人", "京城", "大学"]);
+        let train: Vec<&str> = vec!["北", "京", "人"];
+        let lex = Lexicon::build(&dict, &[&train, &train], true);
+        // <pad>, <none>, 人, 北京, <unseen>.
+        assert_eq!(lex.len(), 5);
+        assert_eq!(lex.num_unseen(), 2);
+        let unseen = lex.unseen_id().unwrap();
+        assert_eq!(unseen, 4);
+        lex.validate().unwrap();
+        // 北京城: 北 begins 北京 (seen), 京 ends 北京 and begins 京城 (unseen), 城 ends 京城.
+        let s: Vec<&str> = vec!["北", "京", "城"];
+        let f = lex.features(&s);
+        let beijing = lex.index["北京"];
+        assert_eq!(f[0], vec![(beijing, 1.0)]);
+        assert_eq!(f[SETS], vec![(unseen, 1.0)]);
+        assert_eq!(f[SETS + 2], vec![(beijing, 1.0)]);
+        assert_eq!(f[2 * SETS + 2], vec![(unseen, 1.0)]);
+        // A set with a seen word (count 2) and an unseen one (count 1): weights 2/3 and 1/3.
+        let dict = dictionary(&["北京", "北京城", "京"]);
+        let lex = Lexicon::build(&dict, &[&train, &train], true);
+        let f = lex.features(&s);
+        let want = vec![
+            (lex.index["北京"], 2.0 / 3.0),
+            (lex.unseen_id().unwrap(), 1.0 / 3.0),
+        ];
+        assert_eq!(f[0], want);
+        // Without `whole` the unseen words are not matched at all.
+        let part = Lexicon::build(&dict, &[&train, &train], false);
+        assert_eq!(part.unseen_id(), None);
+        assert_eq!(part.features(&s)[0], vec![(part.index["北京"], 1.0)]);
     }
 }

@@ -70,6 +70,14 @@ impl ScalarMix {
     }
 }
 
+/// `ids` with each matched word (not padding or `<none>`) replaced by `unseen` with
+/// probability `p`.
+pub fn drop_lexicon_words(ids: &Tensor, p: f64, unseen: i64) -> Tensor {
+    let r = Tensor::rand(ids.size(), (Kind::Float, ids.device()));
+    let drop = r.lt(p).logical_and(&ids.gt(crate::lexicon::NONE));
+    ids.masked_fill(&drop, unseen)
+}
+
 /// An embedding table initialised uniformly in `±sqrt(3 / dim)` (unit variance per row).
 fn embedding(p: nn::Path, n: i64, dim: i64) -> nn::Embedding {
     let b = (3.0 / dim as f64).sqrt();
@@ -225,14 +233,23 @@ impl BiLstmCrf {
         Some(out.view([b, t, -1]))
     }
 
-    /// The SoftLexicon feature `[B, T, 4 * lexicon_dim]`: each set's weighted mean.
-    fn lexicon_features(&self, e: &nn::Embedding, batch: &Batch) -> Tensor {
+    /// The SoftLexicon feature `[B, T, 4 * lexicon_dim]`: each set's weighted mean. In
+    /// training, lexicon dropout replaces matched words by `<unseen>`, the table's last entry
+    /// when the model keeps the whole dictionary (see [`crate::lexicon`]).
+    fn lexicon_features(&self, e: &nn::Embedding, batch: &Batch, train: bool) -> Tensor {
         let s = batch.words.size();
         let width = crate::lexicon::SETS as i64 * self.config.lexicon_dim;
         match &batch.lexicon {
-            Some((ids, weights)) => (e.forward(ids) * weights.unsqueeze(4))
-                .sum_dim_intlist([3].as_slice(), false, Kind::Float)
-                .view([s[0], s[1], width]),
+            Some((ids, weights)) => {
+                let p = self.config.lexicon_dropout;
+                let ids = match train && p > 0.0 {
+                    true => drop_lexicon_words(ids, p, e.ws.size()[0] - 1),
+                    false => ids.shallow_clone(),
+                };
+                (e.forward(&ids) * weights.unsqueeze(4))
+                    .sum_dim_intlist([3].as_slice(), false, Kind::Float)
+                    .view([s[0], s[1], width])
+            }
             // Encoded without a lexicon: no features (zeros).
             None => Tensor::zeros([s[0], s[1], width], (Kind::Float, batch.words.device())),
         }
@@ -266,7 +283,7 @@ impl BiLstmCrf {
             );
         }
         if let Some(e) = &self.lexicon_emb {
-            feats.push(self.lexicon_features(e, batch));
+            feats.push(self.lexicon_features(e, batch, train));
         }
         if self.config.subword_dim > 0 {
             let s = batch.words.size();
@@ -342,5 +359,25 @@ impl BiLstmCrf {
             None => self.crf.nll(&em, tags, &batch.mask),
         };
         Some(nll.mean(Kind::Float))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexicon_dropout_replaces_matched_words_only() {
+        let ids = Tensor::from_slice(&[0i64, 1, 2, 7, 2, 1, 0, 5]).view([1, 2, 4]);
+        let all = drop_lexicon_words(&ids, 1.0, 9);
+        let want = [0i64, 1, 9, 9, 9, 1, 0, 9];
+        assert_eq!(Vec::<i64>::try_from(all.view([-1])).unwrap(), want);
+        // At rate 0.5, about half of 20,000 matched words; padding and <none> never.
+        tch::manual_seed(3);
+        let ids = Tensor::from_slice(&[0i64, 1, 2, 3]).repeat([10_000]);
+        let got = Vec::<i64>::try_from(drop_lexicon_words(&ids, 0.5, 9)).unwrap();
+        let dropped = got.iter().filter(|&&i| i == 9).count();
+        assert!((9_500..10_500).contains(&dropped), "{dropped}");
+        assert!(got.chunks(4).all(|c| c[0] == 0 && c[1] == 1));
     }
 }

@@ -483,7 +483,7 @@ mod tests {
         let mut v = Vocab::build(train.iter().flatten().copied(), &ModelConfig::default(), 1);
         let dict = crate::lexicon::Dictionary::from_words(["北京", "京人", "人"]);
         let refs: Vec<&[&str]> = train.iter().map(Vec::as_slice).collect();
-        v.set_lexicon(Some(Lexicon::build(&dict, &refs)));
+        v.set_lexicon(Some(Lexicon::build(&dict, &refs, false)));
         let e = v.encode(&["北", "京", "人"]);
         assert_eq!(e.lexicon.len(), 3 * crate::lexicon::SETS);
         let mut back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
@@ -491,6 +491,20 @@ mod tests {
         back.validate().unwrap();
         assert_eq!(back.encode(&["北", "京", "人"]), e);
         assert_eq!(back.num_lexicon(), 2 + 3);
+        // The whole dictionary: 北京 and 人 matched, 京城 kept under <unseen>.
+        let dict = crate::lexicon::Dictionary::from_words(["北京", "人", "京城"]);
+        v.set_lexicon(Some(Lexicon::build(&dict, &refs, true)));
+        let e = v.encode(&["京", "城"]);
+        let mut back: Vocab = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        back.reindex();
+        back.validate().unwrap();
+        assert_eq!(back.encode(&["京", "城"]), e);
+        assert_eq!(
+            e.lexicon[0],
+            vec![(4, 1.0)],
+            "京 begins 京城, an <unseen> word"
+        );
+        assert_eq!(back.num_lexicon(), 2 + 2 + 1);
     }
 
     #[test]

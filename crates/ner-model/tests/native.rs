@@ -120,11 +120,18 @@ fn native_emissions_equal_libtorch_for_every_cell_and_feature() {
         char_kernel: 5,
         ..config(CellKind::Peephole, CharEncoderKind::Cnn, 1)
     });
-    // SoftLexicon sets (as the Chinese model) with bigrams, on two layers.
+    // SoftLexicon sets (as the Chinese model) with bigrams, on two layers; and the whole
+    // dictionary, with words training never matched under `<unseen>`.
     cases.push(ModelConfig {
         lexicon_dim: 3,
         bigram_dim: 2,
         ..config(CellKind::Lstm, CharEncoderKind::None, 2)
+    });
+    cases.push(ModelConfig {
+        lexicon_dim: 2,
+        lexicon_dropout: 0.25,
+        bigram_dim: 2,
+        ..config(CellKind::Lstm, CharEncoderKind::None, 1)
     });
     // Contextual features of two layers (as the accurate English model), with subword vectors.
     cases.push(ModelConfig {

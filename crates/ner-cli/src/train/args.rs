@@ -71,6 +71,11 @@ pub struct ModelFlags {
     /// forms alone.
     #[arg(long)]
     pub lexicon_dim: Option<i64>,
+    /// Probability of replacing a matched lexicon word by `<unseen>` in training (0 to 1);
+    /// above 0 the model keeps the whole dictionary, the words training never matched sharing
+    /// `<unseen>`, so that new names made of dictionary words still get lexicon features.
+    #[arg(long)]
+    pub lexicon_dropout: Option<f64>,
     /// Dropout probability on the embeddings and the encoder's output (0 to 1).
     #[arg(long)]
     pub dropout: Option<f64>,
@@ -384,6 +389,7 @@ impl ModelFlags {
             casing_dim,
             bigram_dim,
             lexicon_dim,
+            lexicon_dropout,
             dropout,
             dropout_kind,
             context_tokens,

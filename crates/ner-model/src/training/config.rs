@@ -163,6 +163,9 @@ impl RunConfig {
                 "a lexicon (--lexicon FILE) and lexicon_dim (--lexicon-dim N) go together".into(),
             );
         }
+        if self.model.lexicon_dropout > 0.0 && self.model.lexicon_dim == 0 {
+            return Err("lexicon_dropout needs a lexicon (--lexicon FILE --lexicon-dim N)".into());
+        }
         if self.inputs.contextual_model.is_some() && self.inputs.contextual_layers.is_empty() {
             return Err("contextual_layers must name at least one layer".into());
         }

@@ -46,11 +46,16 @@ pub fn build(
             .iter()
             .map(|s| s.tokens.as_slice())
             .collect();
-        let lexicon = Lexicon::build(&dict, &sentences);
+        let whole = config.lexicon_dropout > 0.0;
+        let lexicon = Lexicon::build(&dict, &sentences, whole);
+        let matched = lexicon.len() - 2 - usize::from(whole);
         obs.info(&format!(
-            "lexicon: {} words of {} match the training text",
-            lexicon.len() - 2,
-            path.display()
+            "lexicon: {matched} words of {} match the training text{}",
+            path.display(),
+            match whole {
+                true => format!(", {} more kept as <unseen>", lexicon.num_unseen()),
+                false => String::new(),
+            }
         ));
         vocab.set_lexicon(Some(lexicon));
     }

@@ -48,9 +48,13 @@ pub fn build(config: &ModelConfig, seed: i64) -> (VarStore, BiLstmCrf, Vocab) {
             "AcmeCorp",
             "A",
         ]);
+        // With lexicon dropout the model keeps the whole dictionary: built from the first two
+        // sentences, the words of the others (AcmeCorp, NewYork, A, ...) are `<unseen>`.
+        let whole = config.lexicon_dropout > 0.0;
         let sentences = tokens();
         let refs: Vec<&[&str]> = sentences.iter().map(Vec::as_slice).collect();
-        vocab.set_lexicon(Some(Lexicon::build(&dict, &refs)));
+        let seen = if whole { &refs[..2] } else { &refs[..] };
+        vocab.set_lexicon(Some(Lexicon::build(&dict, seen, whole)));
     }
     let tags = TagSet::new(config.scheme, LabelSet::frozen_from(["LOC", "ORG", "PER"]));
     let vs = VarStore::new(Device::Cpu);
