@@ -8,6 +8,24 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A stand-in for `ner` in `dir` that appends its arguments to `dir/calls`; returns its path.
+fn fake_ner(dir: &Path) -> PathBuf {
+    let fake = dir.join("ner");
+    let calls = dir.join("calls");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .unwrap();
+    fake
+}
+
+/// The calls `fake_ner` recorded in `dir`.
+fn calls(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("calls")).unwrap();
+    text.lines().map(String::from).collect()
+}
+
 /// Runs `body` in bash after sourcing the helpers; returns its standard output.
 fn bash(body: &str) -> String {
     let helpers = repo().join("scripts/lib/train-args.sh");
@@ -40,13 +58,7 @@ fn a_resumed_run_gets_the_threads_device_and_quiet_again() {
     let out = dir.path().join("run");
     std::fs::create_dir(&out).unwrap();
     std::fs::write(out.join("run.json"), "{}").unwrap();
-    let calls = dir.path().join("calls");
-    let fake = dir.path().join("ner");
-    std::fs::write(
-        &fake,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
-    )
-    .unwrap();
+    let fake = fake_ner(dir.path());
     let body = format!(
         "chmod +x {fake}\nner_train_or_resume {fake} {out} TEST --scratch --train T \
          --threads 1 --epochs 40 --device cpu --quiet 2>/dev/null",
@@ -54,11 +66,9 @@ fn a_resumed_run_gets_the_threads_device_and_quiet_again() {
         out = out.display(),
     );
     bash(&body);
-    let recorded = std::fs::read_to_string(&calls).unwrap();
-    let lines: Vec<&str> = recorded.lines().collect();
     let o = out.display();
     assert_eq!(
-        lines,
+        calls(dir.path()),
         [
             format!("train --resume {o} --threads 1 --device cpu --quiet"),
             format!("eval --model {o} TEST"),
@@ -69,13 +79,7 @@ fn a_resumed_run_gets_the_threads_device_and_quiet_again() {
 #[test]
 fn a_new_run_gets_all_the_flags() {
     let dir = tempfile::tempdir().unwrap();
-    let calls = dir.path().join("calls");
-    let fake = dir.path().join("ner");
-    std::fs::write(
-        &fake,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
-    )
-    .unwrap();
+    let fake = fake_ner(dir.path());
     let out = dir.path().join("run");
     let body = format!(
         "chmod +x {fake}\nner_train_or_resume {fake} {out} TEST --train T --threads 1",
@@ -83,6 +87,5 @@ fn a_new_run_gets_all_the_flags() {
         out = out.display(),
     );
     bash(&body);
-    let recorded = std::fs::read_to_string(&calls).unwrap();
-    assert_eq!(recorded.lines().next(), Some("train --train T --threads 1"));
+    assert_eq!(calls(dir.path())[0], "train --train T --threads 1");
 }
