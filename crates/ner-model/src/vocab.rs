@@ -244,6 +244,13 @@ impl Vocab {
         self.lexicon = lexicon;
     }
 
+    /// Whether the lexicon keeps the whole dictionary (its last entry is `<unseen>`).
+    pub fn lexicon_keeps_unseen(&self) -> bool {
+        self.lexicon
+            .as_ref()
+            .is_some_and(|l| l.unseen_id().is_some())
+    }
+
     /// Lexicon entries (0 without a lexicon).
     pub fn num_lexicon(&self) -> usize {
         self.lexicon.as_ref().map_or(0, Lexicon::len)

@@ -75,6 +75,15 @@ impl Trainer {
     ) -> Result<Self> {
         config.validate().map_err(ModelError::Config)?;
         opts.validate().map_err(ModelError::Config)?;
+        if config.lexicon_dropout > 0.0 && !vocab.lexicon_keeps_unseen() {
+            // Dropout replaces words by the table's last entry, which must be `<unseen>`.
+            return Err(ModelError::Config(
+                "lexicon_dropout needs a lexicon that keeps the whole dictionary: train it from \
+                 scratch with --lexicon FILE --lexicon-dropout P (a base model's lexicon is kept \
+                 as it was built)"
+                    .into(),
+            ));
+        }
         tch::manual_seed(opts.seed as i64);
         let vs = VarStore::new(device);
         let model = BiLstmCrf::new(
@@ -212,5 +221,40 @@ impl Trainer {
             )));
         }
         Ok((l, batch.tokens() as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lexicon::{Dictionary, Lexicon};
+    use ner_core::LabelSet;
+
+    #[test]
+    fn lexicon_dropout_is_refused_without_the_unseen_entry() {
+        let words = ["北", "京"];
+        let config = ModelConfig {
+            lexicon_dim: 2,
+            lexicon_dropout: 0.2,
+            ..ModelConfig::default()
+        };
+        let mut vocab = Vocab::build(words.iter().copied(), &config, 1);
+        let dict = Dictionary::from_words(["北京", "京城"]);
+        let sentence: &[&str] = &words;
+        let tags = TagSet::new(config.scheme, LabelSet::frozen_from(["LOC"]));
+        let start = |v: &Vocab| {
+            Trainer::new(
+                &config,
+                v.clone(),
+                &tags,
+                TrainOptions::default(),
+                Device::Cpu,
+            )
+        };
+        vocab.set_lexicon(Some(Lexicon::build(&dict, &[sentence], false)));
+        let err = start(&vocab).unwrap_err().to_string();
+        assert!(err.contains("lexicon_dropout"), "{err}");
+        vocab.set_lexicon(Some(Lexicon::build(&dict, &[sentence], true)));
+        assert!(start(&vocab).is_ok());
     }
 }
