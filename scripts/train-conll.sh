@@ -7,7 +7,7 @@
 #
 # fast (models/en-conll03): word, character, casing and frozen subword features, document
 #   context (windows of up to 128 tokens of a document's sentences), word dropout, a weight
-#   average; Nadam (lr 0.002, decay 0.2 per epoch) for 20 epochs.
+#   average; Nadam (lr 0.002, decay 0.2 per epoch) for up to 30 epochs.
 # accurate (models/en-conll03-ctx): the same inputs plus contextual features from the
 #   transformer all-MiniLM-L6-v2 (its layers 1-4, pooled per word, mixed by learned weights),
 #   which scripts/setup.sh installs into the cache; SGD (lr 0.015, decay 0.05) for 40 epochs,
@@ -63,7 +63,7 @@ ARGS=(--scratch --train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name
 if [[ $MODEL == accurate ]]; then
   ARGS+=(--epochs 40 --patience 8 --contextual-model all-MiniLM-L6-v2 --contextual-layers 1,2,3,4)
 else
-  ARGS+=(--epochs 20 --patience 5 --optimizer nadam --lr-decay 0.2)
+  ARGS+=(--epochs 30 --patience 5 --optimizer nadam --lr-decay 0.2)
 fi
 if ((SCRATCH == 0)); then
   PY=$(ner_python)
