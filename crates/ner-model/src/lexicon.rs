@@ -169,6 +169,11 @@ impl Lexicon {
         (self.words.last().map(String::as_str) == Some(UNSEEN)).then(|| self.words.len() as i64 - 1)
     }
 
+    /// Dictionary words that matched the training text (each an entry of its own).
+    pub fn num_matched(&self) -> usize {
+        (self.words.len() - usize::from(self.unseen_id().is_some())).saturating_sub(2)
+    }
+
     /// Dictionary words kept under `<unseen>`.
     pub fn num_unseen(&self) -> usize {
         self.unseen.len()
@@ -335,6 +340,7 @@ mod tests {
         // <pad>, <none>, 人, 北京, <unseen>.
         assert_eq!(lex.len(), 5);
         assert_eq!(lex.num_unseen(), 2);
+        assert_eq!(lex.num_matched(), 2);
         let unseen = lex.unseen_id().unwrap();
         assert_eq!(unseen, 4);
         lex.validate().unwrap();

@@ -70,12 +70,17 @@ impl ScalarMix {
     }
 }
 
+/// `ids` with each id where `eligible` holds replaced by `to` with probability `p` (word
+/// dropout to `<unk>`, lexicon dropout to `<unseen>`).
+fn drop_ids(ids: &Tensor, p: f64, eligible: &Tensor, to: i64) -> Tensor {
+    let r = Tensor::rand(ids.size(), (Kind::Float, ids.device()));
+    ids.masked_fill(&r.lt(p).logical_and(eligible), to)
+}
+
 /// `ids` with each matched word (not padding or `<none>`) replaced by `unseen` with
 /// probability `p`.
 pub fn drop_lexicon_words(ids: &Tensor, p: f64, unseen: i64) -> Tensor {
-    let r = Tensor::rand(ids.size(), (Kind::Float, ids.device()));
-    let drop = r.lt(p).logical_and(&ids.gt(crate::lexicon::NONE));
-    ids.masked_fill(&drop, unseen)
+    drop_ids(ids, p, &ids.gt(crate::lexicon::NONE), unseen)
 }
 
 /// An embedding table initialised uniformly in `±sqrt(3 / dim)` (unit variance per row).
@@ -259,9 +264,7 @@ impl BiLstmCrf {
     pub fn features(&self, batch: &Batch, train: bool) -> Tensor {
         let mut words = batch.words.shallow_clone();
         if train && self.config.word_dropout > 0.0 {
-            let r = Tensor::rand(words.size(), (Kind::Float, words.device()));
-            let drop = r.lt(self.config.word_dropout).logical_and(&words.ne(0));
-            words = words.masked_fill(&drop, UNK);
+            words = drop_ids(&words, self.config.word_dropout, &words.ne(0), UNK);
         }
         let mut feats = vec![self.word_emb.forward(&words)];
         if let Some(c) = self.char_features(batch, train) {

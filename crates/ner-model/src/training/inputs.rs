@@ -48,9 +48,9 @@ pub fn build(
             .collect();
         let whole = config.lexicon_dropout > 0.0;
         let lexicon = Lexicon::build(&dict, &sentences, whole);
-        let matched = lexicon.len() - 2 - usize::from(whole);
         obs.info(&format!(
-            "lexicon: {matched} words of {} match the training text{}",
+            "lexicon: {} words of {} match the training text{}",
+            lexicon.num_matched(),
             path.display(),
             match whole {
                 true => format!(", {} more kept as <unseen>", lexicon.num_unseen()),

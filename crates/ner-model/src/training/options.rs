@@ -116,12 +116,11 @@ impl TrainOptions {
         if !(0.0..1.0).contains(&self.ema) {
             return Err(format!("ema must be in [0, 1), got {}", self.ema));
         }
-        if self.lr.is_some_and(|lr| !(lr > 0.0 && lr.is_finite())) {
-            return Err(format!("lr must be positive, got {:?}", self.lr));
+        if let Some(lr) = self.lr.filter(|lr| !(*lr > 0.0 && lr.is_finite())) {
+            return Err(format!("lr must be positive, got {lr}"));
         }
-        if self.lr_decay.is_some_and(|d| !(d >= 0.0 && d.is_finite())) {
-            let d = self.lr_decay;
-            return Err(format!("lr_decay must be zero or positive, got {d:?}"));
+        if let Some(d) = self.lr_decay.filter(|d| !(*d >= 0.0 && d.is_finite())) {
+            return Err(format!("lr_decay must be zero or positive, got {d}"));
         }
         Ok(())
     }
