@@ -3,7 +3,8 @@
 //! the weight average), and the observer sees every epoch once.
 
 use ner_model::training::{
-    DataConfig, EpochReport, Observer, OptimizerKind, Run, RunConfig, Silent, TrainOptions,
+    Continuation, DataConfig, EpochReport, Observer, OptimizerKind, Run, RunConfig, Silent,
+    TrainOptions,
 };
 use ner_model::{Device, ModelConfig};
 use std::collections::BTreeMap;
@@ -121,31 +122,86 @@ fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
             (3, false, vec![2, 3])
         );
 
-        let ck = |d: &Path| d.join(".checkpoint/epoch-3");
-        for f in [
-            "model.safetensors",
-            "average.safetensors",
-            "optimizer.safetensors",
-        ] {
-            assert_bit_identical(&ck(&whole).join(f), &ck(&split).join(f));
-        }
-        assert_bit_identical(
-            &whole.join("model.safetensors"),
-            &split.join("model.safetensors"),
-        );
-        let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
-        let f1s = |d: &Path| -> Vec<f64> {
-            metrics(d)
-                .lines()
-                .map(|l| {
-                    serde_json::from_str::<serde_json::Value>(l).unwrap()["dev"]["f1"]
-                        .as_f64()
-                        .unwrap()
-                })
-                .collect()
-        };
-        assert_eq!(f1s(&whole), f1s(&split), "{optimizer:?}");
+        assert_same_run(&whole, &split, 3);
     }
+}
+
+/// The two run directories hold bit-identical checkpoints after epoch `epoch`, the same best
+/// model and the same dev F1 at every epoch.
+fn assert_same_run(a: &Path, b: &Path, epoch: usize) {
+    let ck = |d: &Path| d.join(format!(".checkpoint/epoch-{epoch}"));
+    for f in [
+        "model.safetensors",
+        "average.safetensors",
+        "optimizer.safetensors",
+    ] {
+        assert_bit_identical(&ck(a).join(f), &ck(b).join(f));
+    }
+    assert_bit_identical(&a.join("model.safetensors"), &b.join("model.safetensors"));
+    let f1s = |d: &Path| -> Vec<f64> {
+        std::fs::read_to_string(d.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["dev"]["f1"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(f1s(a), f1s(b));
+}
+
+#[test]
+fn a_finished_run_continued_to_more_epochs_equals_a_longer_run() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, short) = (tmp.path().join("whole"), tmp.path().join("short"));
+    let mut c = config(OptimizerKind::Nadam);
+    c.train.lr_decay = Some(0.2);
+    Run::start(c.clone(), &whole, Device::Cpu, &mut Silent)
+        .unwrap()
+        .fit(&mut Silent)
+        .unwrap();
+    c.train.epochs = 2;
+    let fit = |cont: Continuation| {
+        let mut seen = StopAfter {
+            after: usize::MAX,
+            seen: Vec::new(),
+        };
+        let r = Run::resume_with(&short, cont, Device::Cpu, &mut seen)?.fit(&mut seen)?;
+        Ok::<_, ner_model::ModelError>((r.epochs_done, seen.seen))
+    };
+    Run::start(c, &short, Device::Cpu, &mut Silent)
+        .unwrap()
+        .fit(&mut Silent)
+        .unwrap();
+    // Finished at its limit: resuming as it is trains nothing...
+    assert_eq!(fit(Continuation::default()).unwrap(), (2, vec![]));
+    // ...a higher limit continues it, and it ends as the longer run did.
+    let more = Continuation {
+        epochs: Some(3),
+        patience: None,
+    };
+    assert_eq!(fit(more).unwrap(), (3, vec![3]));
+    assert_same_run(&whole, &short, 3);
+    let stored = ner_model::training::files::read_config(&short).unwrap();
+    assert_eq!(stored.train.epochs, 3);
+    // A limit below the completed epochs is refused, and run.json is left as it was.
+    let fewer = Continuation {
+        epochs: Some(1),
+        patience: None,
+    };
+    let err = fit(fewer).unwrap_err().to_string();
+    assert!(err.contains("has completed 3 epochs"), "{err}");
+    assert_eq!(
+        ner_model::training::files::read_config(&short)
+            .unwrap()
+            .train
+            .epochs,
+        3
+    );
 }
 
 #[test]

@@ -16,6 +16,72 @@ use ner_model::{CellKind, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// The flags a resumed run cannot take: its data, inputs, architecture and optimisation are
+/// the stored ones (refused rather than silently ignored).
+const FIXED_ON_RESUME: &[&str] = &[
+    "train",
+    "dev",
+    "test",
+    "out",
+    "config",
+    "pretrained",
+    "pretrained_extra",
+    "subword_model",
+    "subword_dim",
+    "subword_table",
+    "init_words_from_subword",
+    "init_from",
+    "keep_labels",
+    "keep_labels_threshold",
+    "scratch",
+    "lexicon",
+    "contextual_model",
+    "contextual_layers",
+    "seeds",
+    "name",
+    "eval_batch_size",
+    "token_column",
+    "tag_column",
+    "comment_prefix",
+    "scheme",
+    "cell",
+    "layers",
+    "forget_bias",
+    "hidden",
+    "word_dim",
+    "lowercase",
+    "normalize_digits",
+    "word_dropout",
+    "char_encoder",
+    "char_dim",
+    "char_filters",
+    "char_kernel",
+    "char_hidden",
+    "casing_dim",
+    "bigram_dim",
+    "lexicon_dim",
+    "lexicon_dropout",
+    "dropout",
+    "dropout_kind",
+    "context_tokens",
+    "model_scheme",
+    "tokenization",
+    "batch_size",
+    "optimizer",
+    "lr",
+    "lr_decay",
+    "momentum",
+    "clip",
+    "min_steps",
+    "seed",
+    "freeze_encoder_epochs",
+    "ema",
+];
+
+/// The flags a resumed run takes: its limits and how it uses the machine.
+#[cfg(test)]
+const FREE_ON_RESUME: &[&str] = &["resume", "epochs", "patience", "threads", "device", "quiet"];
+
 /// Architecture flags; each overrides the `--config` file and the defaults.
 #[derive(Debug, Clone, clap::Args, Default)]
 pub struct ModelFlags {
@@ -165,8 +231,11 @@ pub struct Args {
     /// Output directory: the best model, metrics.jsonl, plots, checkpoint.
     #[arg(long, required_unless_present = "resume")]
     pub out: Option<PathBuf>,
-    /// Continue the interrupted run in this directory from its last completed epoch.
-    #[arg(long, value_name = "DIR")]
+    /// Continue the interrupted run in this directory from its last completed epoch. Its
+    /// stored configuration holds; only --epochs and --patience may change it (a finished run
+    /// then continues if they leave it epochs), with the run-time flags --threads, --device
+    /// and --quiet.
+    #[arg(long, value_name = "DIR", conflicts_with_all = FIXED_ON_RESUME)]
     pub resume: Option<PathBuf>,
     /// JSON file `{"model": {...}, "train": {...}}`; flags win over it.
     #[arg(long)]
@@ -436,5 +505,65 @@ impl ColumnArgs {
             comment_prefix: self.comment_prefix.clone(),
             scheme: self.scheme,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args as _, Command, Parser};
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(flags: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(["ner"].iter().chain(flags))
+    }
+
+    /// A flag in neither list would be silently ignored by a resumed run.
+    #[test]
+    fn every_flag_is_either_refused_or_taken_on_resume() {
+        let cmd = Args::augment_args(Command::new("train"));
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            let (fixed, free) = (FIXED_ON_RESUME.contains(&id), FREE_ON_RESUME.contains(&id));
+            assert!(fixed != free, "--{id}: fixed {fixed}, free {free}");
+        }
+    }
+
+    #[test]
+    fn resume_refuses_what_the_stored_run_fixes_and_takes_its_limits() {
+        for flag in [
+            ["--lr", "0.1"],
+            ["--word-dim", "5"],
+            ["--token-column", "2"],
+            ["--seeds", "2"],
+            ["--train", "t.conll"],
+        ] {
+            let err = parse(&["--resume", "d", flag[0], flag[1]]).err();
+            let err = err.map(|e| (e.kind(), e.to_string()));
+            assert!(
+                matches!(&err, Some((clap::error::ErrorKind::ArgumentConflict, m)) if m.contains(flag[0])),
+                "{flag:?}: {err:?}"
+            );
+        }
+        let ok = parse(&[
+            "--resume",
+            "d",
+            "--epochs",
+            "30",
+            "--patience",
+            "8",
+            "--threads",
+            "1",
+        ]);
+        let args = ok.map(|c| c.args).expect("limits and threads are taken");
+        assert_eq!(
+            (args.optim.epochs, args.optim.patience),
+            (Some(30), Some(8))
+        );
     }
 }

@@ -10,7 +10,7 @@ pub use progress::{install_ctrl_c, stop_requested, Progress};
 
 use crate::device::parse_device;
 use anyhow::{Context, Result};
-use ner_model::training::{Run, RunConfig, RunResult};
+use ner_model::training::{Continuation, Run, RunConfig, RunResult};
 use ner_model::Device;
 use std::path::Path;
 
@@ -23,7 +23,11 @@ pub fn run(args: Args) -> Result<()> {
     let mut progress = Progress::new(args.quiet);
     if let Some(dir) = &args.resume {
         progress.plot_into(dir.clone());
-        let mut run = Run::resume(dir, device, &mut progress)?;
+        let continuation = Continuation {
+            epochs: args.optim.epochs,
+            patience: args.optim.patience,
+        };
+        let mut run = Run::resume_with(dir, continuation, device, &mut progress)?;
         run.fit(&mut progress)?;
         return Ok(());
     }

@@ -18,6 +18,7 @@
 pub mod average;
 pub mod checkpoint;
 pub mod config;
+pub mod continuation;
 pub mod evaluate;
 mod examples;
 pub mod files;
@@ -33,6 +34,7 @@ mod saved;
 pub mod trainer;
 
 pub use config::{Columns, DataConfig, InputConfig, RunConfig};
+pub use continuation::Continuation;
 pub use observer::{EpochReport, Observer, Silent};
 pub use options::{OptimizerKind, TrainOptions};
 pub use run::{Corpora, Run, RunResult};

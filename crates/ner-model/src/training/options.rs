@@ -108,6 +108,12 @@ impl TrainOptions {
         self.patience > 0 && s.stale >= self.patience && s.optimizer_steps >= self.min_steps
     }
 
+    /// Whether no epoch is left for a run in state `s`: the last one ran, or early stopping
+    /// ends it.
+    pub fn is_done(&self, s: &super::checkpoint::RunState) -> bool {
+        s.epoch >= self.epochs || self.gives_up(s)
+    }
+
     /// Checks ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         if self.batch_size == 0 || self.epochs == 0 {

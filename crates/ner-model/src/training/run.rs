@@ -8,6 +8,7 @@
 
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
+use super::continuation::Continuation;
 use super::evaluate::{self, corpus_features, evaluate, evaluate_encoded};
 use super::examples::{encode_examples, label_set};
 use super::init_from;
@@ -225,14 +226,31 @@ impl Run {
     /// Continues the run in `out` from its last checkpoint, with the configuration it was
     /// started with.
     pub fn resume(out: &Path, device: Device, obs: &mut dyn Observer) -> Result<Run> {
-        let config = read_config(out)?;
-        if !run_checkpoint::exists(out) {
+        Run::resume_with(out, Continuation::default(), device, obs)
+    }
+
+    /// Continues the run in `out` from its last checkpoint with a new epoch limit or patience
+    /// (recorded in `run.json`); a finished run continues when the new limits leave it epochs.
+    pub fn resume_with(
+        out: &Path,
+        continuation: Continuation,
+        device: Device,
+        obs: &mut dyn Observer,
+    ) -> Result<Run> {
+        let checkpoint = match run_checkpoint::exists(out) {
+            true => Some(run_checkpoint::load_state(out)?),
+            false => None,
+        };
+        let done = checkpoint.as_ref().map_or(0, |(_, s)| s.epoch);
+        let config = continuation.apply(out, done, obs)?;
+        let Some((dir, mut state)) = checkpoint else {
             // Stopped during the first epoch: start again with the stored configuration.
             obs.info("no epoch completed yet: starting the run again from its configuration");
             let data = Corpora::read(&config)?;
             return Run::prepare(config, data, out, device, obs);
-        }
-        let (dir, state) = run_checkpoint::load_state(out)?;
+        };
+        // Judged again under the (possibly new) limits: unchanged ones give the stored verdict.
+        state.finished = config.train.is_done(&state);
         let mut data = Corpora::read(&config)?;
         pseudo_label(&config, &mut data, obs)?;
         let mut ck = model_dir::load(&dir, Device::Cpu)?;
@@ -385,7 +403,7 @@ impl Run {
         }
         s.optimizer_steps = self.trainer.optimizer.steps();
         s.average_steps = self.trainer.average.steps();
-        s.finished = epoch >= self.config.train.epochs || self.config.train.gives_up(s);
+        s.finished = self.config.train.is_done(s);
         improved
     }
 
