@@ -265,20 +265,27 @@ fn interrupted_training_resumes_from_its_last_epoch() {
         .join("average.safetensors")
         .is_file());
     run_ok(ner().arg("train").arg("--resume").arg(&dir));
-    let epochs: Vec<u64> = std::fs::read_to_string(&metrics)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
     assert_eq!(
-        epochs,
+        metric_epochs(&dir),
         (1..=40).collect::<Vec<_>>(),
         "every epoch exactly once, in order"
     );
+    // The finished run continues to a higher limit; a flag the stored run fixes is refused.
+    let fixed = ner()
+        .args(["train", "--resume"])
+        .arg(&dir)
+        .args(["--lr", "0.5"])
+        .output()
+        .unwrap();
+    assert!(!fixed.status.success());
+    run_ok(
+        ner()
+            .arg("train")
+            .arg("--resume")
+            .arg(&dir)
+            .args(["--epochs", "42"]),
+    );
+    assert_eq!(metric_epochs(&dir), (1..=42).collect::<Vec<_>>());
     // A finished run cannot be started again over itself.
     let again = ner()
         .args(["train", "--epochs", "1"])
