@@ -6,12 +6,12 @@
 #                          [--scratch] [-- extra ner train flags, which override the script's]
 #
 # fast (models/en-conll03): word, character, casing and frozen subword features, document
-#   context (windows of up to 128 tokens of a document's sentences), word dropout, a weight
+#   context (windows of up to 256 tokens of a document's sentences), word dropout, a weight
 #   average; Nadam (lr 0.002, decay 0.2 per epoch) for up to 30 epochs.
 # accurate (models/en-conll03-ctx): the same inputs plus contextual features from the
 #   transformer all-MiniLM-L6-v2 (its layers 1-4, pooled per word, mixed by learned weights),
-#   which scripts/setup.sh installs into the cache; SGD (lr 0.015, decay 0.05) for 40 epochs,
-#   as it was trained (Nadam is untried on it).
+#   which scripts/setup.sh installs into the cache; windows of 128 tokens; SGD (lr 0.015,
+#   decay 0.05) for up to 40 epochs (Nadam was tried and trailed on dev: the model card).
 #
 # Data: ../shared/data/conll2003/{train,valid,test}.txt when it exists. Otherwise pass the
 # three files: CoNLL-2003 is distributed by the University of Antwerp's CLiPS group (the
@@ -58,12 +58,12 @@ source "$ROOT/scripts/lib/train-args.sh"
 NER=$ROOT/target/release/ner
 # --scratch: the script spells out its whole recipe rather than starting from ner train's.
 ARGS=(--scratch --train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT" --name "$NAME"
-      --threads 1 --word-dropout 0.25 --ema 0.999 --model-scheme bioes
-      --context-tokens 128 --batch-size 2)
+      --threads 1 --word-dropout 0.25 --ema 0.999 --model-scheme bioes --batch-size 2)
 if [[ $MODEL == accurate ]]; then
-  ARGS+=(--epochs 40 --patience 8 --contextual-model all-MiniLM-L6-v2 --contextual-layers 1,2,3,4)
+  ARGS+=(--context-tokens 128 --epochs 40 --patience 8
+         --contextual-model all-MiniLM-L6-v2 --contextual-layers 1,2,3,4)
 else
-  ARGS+=(--epochs 30 --patience 5 --optimizer nadam --lr-decay 0.2)
+  ARGS+=(--context-tokens 256 --epochs 30 --patience 5 --optimizer nadam --lr-decay 0.2)
 fi
 if ((SCRATCH == 0)); then
   PY=$(ner_python)
