@@ -5,12 +5,14 @@
 //!   `models/en-conll03`: frozen subword vectors of MiniLM's word pieces taken from the shipped
 //!   English model's directory (no download), word embeddings started from them, word dropout
 //!   0.25, a weight average, BIOES inside the model, document context of 128 tokens; SGD for
-//!   40 epochs, patience 8, as its previous release trained (the shipped model's Nadam schedule
-//!   is measured on CoNLL-2003 alone, and the WikiANN figures in `docs/` use this one).
+//!   40 epochs, patience 8, as an earlier release trained (the shipped model's Nadam schedule
+//!   and 256-token windows are measured on CoNLL-2003 alone, and the WikiANN figures in `docs/`
+//!   use this recipe).
 //! - [`Recipe::Char`] (`--tokenization char`), the recipe of `models/zh-resume` less its
 //!   lexicon, which needs a dictionary file (`--lexicon FILE --lexicon-dim 50` adds it):
 //!   characters and character bigrams, no character encoder, case kept, a weight average,
-//!   BIOES; 40 epochs, patience 12.
+//!   BIOES; 40 epochs, patience 12; SGD, as the releases before the current one trained (its
+//!   Nadam schedule is measured on Resume NER alone).
 //! - [`Recipe::Plain`]: the library's plain defaults (`ner train --scratch`).
 
 use super::config::InputConfig;
