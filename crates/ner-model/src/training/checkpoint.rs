@@ -31,9 +31,9 @@ pub struct RunState {
     pub stale: usize,
     pub optimizer_steps: u64,
     pub average_steps: u64,
-    /// No epoch is left: the last one ran, or early stopping ended the run.
-    #[serde(default)]
-    pub finished: bool,
+    // Whether the run is finished is not stored: it follows from this state and the run's
+    // limits (`TrainOptions::is_done`), which `--resume --epochs` may raise. Checkpoints written
+    // before stored a `finished` field, which reading ignores.
 }
 
 impl RunState {
@@ -45,7 +45,6 @@ impl RunState {
             stale: 0,
             optimizer_steps: 0,
             average_steps: 0,
-            finished: false,
         }
     }
 }
@@ -170,5 +169,27 @@ fn remove_other_epochs(root: &Path, keep: &str) {
         if name.starts_with("epoch-") && name != keep {
             let _ = std::fs::remove_dir_all(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunState;
+
+    #[test]
+    fn a_state_written_with_the_old_finished_field_still_reads() {
+        let old = r#"{"epoch": 3, "best_f1": 0.5, "best_epoch": 2, "stale": 1,
+            "optimizer_steps": 30, "average_steps": 30, "finished": true}"#;
+        let state: RunState = serde_json::from_str(old).expect("old state.json");
+        let expected = RunState {
+            epoch: 3,
+            best_f1: 0.5,
+            best_epoch: 2,
+            stale: 1,
+            optimizer_steps: 30,
+            average_steps: 30,
+        };
+        assert_eq!(state, expected);
+        assert!(!serde_json::to_string(&state).unwrap().contains("finished"));
     }
 }

@@ -4,7 +4,7 @@
 //! longer run would have been (the learning rate depends on the epoch alone).
 
 use super::config::RunConfig;
-use super::files::{read_config, write_config};
+use super::files::{read_config, write_config, RUN_CONFIG};
 use super::observer::Observer;
 use crate::error::{ModelError, Result};
 use std::path::Path;
@@ -40,7 +40,7 @@ impl Continuation {
         write_config(out, &config)?;
         obs.info(&format!(
             "{}: epochs {} -> {}, patience {} -> {}",
-            out.join(super::files::RUN_CONFIG).display(),
+            out.join(RUN_CONFIG).display(),
             before.0,
             config.train.epochs,
             before.1,

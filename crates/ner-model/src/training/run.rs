@@ -243,14 +243,12 @@ impl Run {
         };
         let done = checkpoint.as_ref().map_or(0, |(_, s)| s.epoch);
         let config = continuation.apply(out, done, obs)?;
-        let Some((dir, mut state)) = checkpoint else {
+        let Some((dir, state)) = checkpoint else {
             // Stopped during the first epoch: start again with the stored configuration.
             obs.info("no epoch completed yet: starting the run again from its configuration");
             let data = Corpora::read(&config)?;
             return Run::prepare(config, data, out, device, obs);
         };
-        // Judged again under the (possibly new) limits: unchanged ones give the stored verdict.
-        state.finished = config.train.is_done(&state);
         let mut data = Corpora::read(&config)?;
         pseudo_label(&config, &mut data, obs)?;
         let mut ck = model_dir::load(&dir, Device::Cpu)?;
@@ -306,7 +304,7 @@ impl Run {
     pub fn fit(&mut self, obs: &mut dyn Observer) -> Result<RunResult> {
         let mut interrupted = false;
         for epoch in self.state.epoch + 1..=self.config.train.epochs {
-            if self.state.finished {
+            if self.finished() {
                 break;
             }
             let stats = self.epoch_with_progress(epoch, obs)?;
@@ -319,7 +317,7 @@ impl Run {
                 break;
             }
             self.finish_epoch(epoch, stats, obs)?;
-            if self.state.finished && epoch < self.config.train.epochs {
+            if self.finished() && epoch < self.config.train.epochs {
                 obs.info(&format!(
                     "no better dev F1 for {} epochs (after {} steps): stopping early",
                     self.config.train.patience, self.state.optimizer_steps
@@ -346,6 +344,11 @@ impl Run {
         self.trainer.epoch(epoch, &self.examples, &stop, |p| {
             obs_cell.borrow_mut().batch_done(p)
         })
+    }
+
+    /// No epoch is left under the run's limits: the last one ran, or early stopping ended it.
+    fn finished(&self) -> bool {
+        self.config.train.is_done(&self.state)
     }
 
     /// Evaluates the epoch's (averaged) weights on dev, keeps the best model, and writes the
@@ -403,7 +406,6 @@ impl Run {
         }
         s.optimizer_steps = self.trainer.optimizer.steps();
         s.average_steps = self.trainer.average.steps();
-        s.finished = self.config.train.is_done(s);
         improved
     }
 
