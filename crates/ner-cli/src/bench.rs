@@ -3,14 +3,19 @@
 //! model of the default configuration (or `--model DIR`) is used. Training is timed through
 //! the library's training run, as `ner train` runs it.
 
+use crate::backend::{Backend, Options, Tagger};
 use crate::data::{read_corpus, ColumnArgs};
 use anyhow::Result;
 use ner_core::corpus::Corpus;
-use ner_model::checkpoint;
-use ner_model::training::{Corpora, DataConfig, Run, RunConfig, Silent, TrainOptions};
-use ner_model::{Backend, Device, ModelConfig, TagRequest, Tagger, TaggerOptions};
+use ner_tagger::TagRequest;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// The backends measured by default: both where libtorch is built in.
+#[cfg(feature = "torch")]
+const BACKENDS: &str = "native,torch";
+#[cfg(not(feature = "torch"))]
+const BACKENDS: &str = "native";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,7 +25,7 @@ pub struct Args {
     /// Test file whose sentences are tagged.
     #[arg(long)]
     test: PathBuf,
-    /// Measure this model instead of a fresh default one.
+    /// Measure this model instead of a fresh default one (which needs the `torch` build).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Batch sizes of the inference measurements.
@@ -39,7 +44,7 @@ pub struct Args {
     #[arg(long)]
     epoch: bool,
     /// Inference backends to measure, side by side.
-    #[arg(long, value_delimiter = ',', default_value = "native,torch")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = BACKENDS)]
     backends: Vec<Backend>,
     #[command(flatten)]
     columns: ColumnArgs,
@@ -54,11 +59,15 @@ fn emit(v: serde_json::Value) {
     println!("{v}");
 }
 
+#[cfg(feature = "torch")]
+use ner_model::training::{Corpora, DataConfig, Run, RunConfig, Silent, TrainOptions};
+
 /// A training run of the default configuration whose vocabulary is all of `train` and whose
 /// epochs cover its first `take` sentences.
+#[cfg(feature = "torch")]
 fn bench_run(train: &Corpus, take: usize, batch_size: usize, out: &Path) -> Result<Run> {
     let config = RunConfig {
-        model: ModelConfig::default(),
+        model: ner_model::ModelConfig::default(),
         train: TrainOptions {
             batch_size,
             ..Default::default()
@@ -78,7 +87,7 @@ fn bench_run(train: &Corpus, take: usize, batch_size: usize, out: &Path) -> Resu
         train: train.clone(),
         test: None,
     };
-    let mut run = Run::prepare(config, data, out, Device::Cpu, &mut Silent)?;
+    let mut run = Run::prepare(config, data, out, ner_model::Device::Cpu, &mut Silent)?;
     run.limit_examples(take);
     Ok(run)
 }
@@ -95,19 +104,9 @@ pub fn run(args: Args) -> Result<()> {
 fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()> {
     let model_dir = match &args.model {
         Some(m) => m.clone(),
-        None => {
-            let run = bench_run(train, train.sentences.len(), 32, dir)?;
-            let t = run.trainer();
-            checkpoint::save(
-                dir,
-                &t.vs,
-                &t.model,
-                &t.vocab,
-                &checkpoint::Meta::new("bench"),
-            )?;
-            dir.to_owned()
-        }
+        None => fresh_model(train, dir)?,
     };
+    #[cfg(feature = "torch")]
     ner_model::set_threads(args.threads);
     let sentences: Vec<Vec<&str>> = test
         .sentences
@@ -127,15 +126,35 @@ fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()>
     training(args, train, dir)
 }
 
+/// A freshly initialised model of the default configuration, saved in `dir`.
+#[cfg(feature = "torch")]
+fn fresh_model(train: &Corpus, dir: &Path) -> Result<PathBuf> {
+    use ner_model::checkpoint;
+    let run = bench_run(train, train.sentences.len(), 32, dir)?;
+    let t = run.trainer();
+    checkpoint::save(
+        dir,
+        &t.vs,
+        &t.model,
+        &t.vocab,
+        &checkpoint::Meta::new("bench"),
+    )?;
+    Ok(dir.to_owned())
+}
+
+#[cfg(not(feature = "torch"))]
+fn fresh_model(_train: &Corpus, _dir: &Path) -> Result<PathBuf> {
+    Err(crate::backend::needs_torch("ner bench without --model"))
+}
+
 fn tagger(args: &Args, backend: Backend, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
-    let opts = TaggerOptions {
+    let opts = Options {
         batch_size,
         threads: Some(args.threads),
-        device: Device::Cpu,
         backend,
         ..Default::default()
     };
-    Ok(Tagger::load(model_dir, opts)?)
+    Tagger::load(model_dir, &opts)
 }
 
 /// Tokens/s over the test set at one batch size (batch 1 tags sentence by sentence, as a
@@ -204,8 +223,15 @@ fn latency(args: &Args, backend: Backend, model_dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Without libtorch there is no training to time.
+#[cfg(not(feature = "torch"))]
+fn training(_args: &Args, _train: &Corpus, _dir: &Path) -> Result<()> {
+    Ok(())
+}
+
 /// A training step at batch 32 (over 40 batches) and, with `--epoch`, a whole epoch at
 /// batch 10, through the library's training run.
+#[cfg(feature = "torch")]
 fn training(args: &Args, train: &Corpus, dir: &Path) -> Result<()> {
     ner_model::set_threads(args.train_threads);
     let mut run = bench_run(train, 32 * 40, 32, dir)?;

@@ -1,13 +1,10 @@
 //! `ner eval`: the conlleval-style report of a model on a CoNLL file.
 
+use crate::backend::{Backend, Options, Tagger};
 use crate::data::{read_corpus, ColumnArgs};
-use crate::device::parse_device;
 use anyhow::{Context, Result};
 use ner_core::conll::write_sentence;
-use ner_model::tagger::{Inference, Native};
-use ner_model::threading::Threading;
-use ner_model::training::evaluate::{corpus_features, evaluate, render_tags};
-use ner_model::{checkpoint, Backend, EncoderThreading};
+use ner_tagger::evaluation::{documents, render_tags, score};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
@@ -29,37 +26,41 @@ pub struct Args {
     /// Sentences per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// libtorch intra-op threads.
+    /// Threads (default: the machine's cores).
     #[arg(long)]
     threads: Option<i32>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
     /// What runs the network: native (default) or torch (libtorch, the reference).
-    #[arg(long, env = "NER_BACKEND", default_value = "native")]
+    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
     backend: Backend,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let device = parse_device(&args.device)?;
     let corpus = read_corpus(&args.file, &args.columns)?;
-    let model = checkpoint::load(&args.model, device)?;
-    let mut threading = Threading::new(args.threads, EncoderThreading::Auto);
-    let mut native = Native::for_backend(&model.model, args.backend, device)?;
-    let inference = Inference {
+    let opts = Options {
         batch_size: args.batch_size,
-        device,
-        threading: Some(&mut threading),
-        native: native.as_mut(),
+        threads: args.threads,
+        device: args.device.clone(),
+        backend: args.backend,
+        ..Default::default()
     };
-    let features = corpus_features(model.contextual.as_ref(), &model.model.config, &corpus)?;
-    let (report, predictions) = evaluate(&model.model, &model.vocab, &corpus, features, inference)?;
+    let mut tagger = Tagger::load(&args.model, &opts)?;
+    let sentences: Vec<&Vec<String>> = corpus.sentences.iter().map(|s| &s.tokens).collect();
+    let sentences: Vec<Vec<&str>> = sentences
+        .iter()
+        .map(|t| t.iter().map(String::as_str).collect())
+        .collect();
+    let predictions = tagger.best_paths(&sentences, &documents(&corpus))?;
+    let tags = tagger.tag_set();
+    let report = score(&corpus, &predictions, tags);
     if let Some(out) = &args.write_predictions {
         let f = std::fs::File::create(out)
             .with_context(|| format!("cannot create {}", out.display()))?;
         let mut w = BufWriter::new(f);
         for (s, p) in corpus.sentences.iter().zip(&predictions) {
-            let pred = render_tags(p, &model.model.tags, corpus.scheme);
+            let pred = render_tags(p, tags, corpus.scheme);
             write_sentence(&mut w, &s.tokens, &[&s.raw_tags[0], &pred])?;
         }
         w.flush()?;

@@ -1,17 +1,23 @@
 //! The `ner` command. This is the one crate that uses `anyhow`: library errors are typed and
 //! turned into messages here.
 
+mod backend;
 mod bench;
 mod data;
+#[cfg(feature = "torch")]
 mod device;
 mod eval;
 mod health;
+#[cfg(feature = "torch")]
 mod plot;
 mod predict;
 mod score;
 mod serve;
+#[cfg(feature = "torch")]
 mod stats;
+#[cfg(feature = "torch")]
 mod study;
+#[cfg(feature = "torch")]
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -33,7 +39,11 @@ enum Command {
     /// Score a CoNLL file whose last two columns are gold and predicted tags (conlleval's input).
     Score(score::Args),
     /// Train a model on CoNLL files.
+    #[cfg(feature = "torch")]
     Train(Box<train::Args>),
+    /// Train a model on CoNLL files (in the build with libtorch: `--features torch`).
+    #[cfg(not(feature = "torch"))]
+    Train(Unavailable),
     /// Evaluate a model on a CoNLL file (conlleval's report).
     Eval(eval::Args),
     /// Tag raw text, JSONL or CoNLL tokens.
@@ -41,8 +51,12 @@ enum Command {
     /// Serve the HTTP API.
     Serve(Box<serve::Args>),
     /// Studies: the recurrent cells compared, and gradient flow through time.
+    #[cfg(feature = "torch")]
     #[command(subcommand)]
     Study(study::Study),
+    /// Studies of the recurrent cells (in the build with libtorch: `--features torch`).
+    #[cfg(not(feature = "torch"))]
+    Study(Unavailable),
     /// Ask a running server's /health (for container health checks).
     Health(health::Args),
     /// Measure model speed (used by scripts/bench-model.sh).
@@ -55,13 +69,19 @@ fn main() -> ExitCode {
     init_logging(&cli.log_format);
     let result = match cli.command {
         Command::Score(a) => score::run(a),
+        #[cfg(feature = "torch")]
         Command::Train(a) => train::run(*a),
+        #[cfg(not(feature = "torch"))]
+        Command::Train(_) => Err(backend::needs_torch("`ner train`")),
         Command::Eval(a) => eval::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Serve(a) => serve::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Health(a) => health::run(a),
+        #[cfg(feature = "torch")]
         Command::Study(s) => study::run(s),
+        #[cfg(not(feature = "torch"))]
+        Command::Study(_) => Err(backend::needs_torch("`ner study`")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -70,6 +90,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The arguments of a command this build lacks, taken as they come so that the command can say
+/// which build has it.
+#[cfg(not(feature = "torch"))]
+#[derive(Debug, clap::Args)]
+struct Unavailable {
+    #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
+    args: Vec<String>,
 }
 
 fn init_logging(format: &str) {

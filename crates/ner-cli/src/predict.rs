@@ -1,14 +1,14 @@
 //! `ner predict`: tags raw text, JSONL or CoNLL tokens from files or standard input, streaming
 //! in chunks so that memory stays bounded whatever the input size.
 
-use crate::device::parse_device;
+use crate::backend::{Backend, Options, Tagger};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ner_core::conll::{write_sentence, Reader, ReaderOptions, Sentence};
 use ner_core::document::Document;
 use ner_core::offsets::OffsetUnit;
 use ner_core::Tagged;
-use ner_model::{Backend, TagRequest, Tagger, TaggerOptions};
+use ner_tagger::TagRequest;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -65,18 +65,17 @@ pub struct Args {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// What runs the network: native (default) or torch (libtorch, the reference).
-    #[arg(long, env = "NER_BACKEND", default_value = "native")]
+    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
     backend: Backend,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let device = parse_device(&args.device)?;
     let mut tagger = Tagger::load(
         &args.model,
-        TaggerOptions {
+        &Options {
             batch_size: args.batch_size,
             threads: args.threads,
-            device,
+            device: args.device.clone(),
             backend: args.backend,
             ..Default::default()
         },
@@ -290,7 +289,7 @@ fn tag_texts(
     out: &mut impl Write,
     bar: &ProgressBar,
 ) -> Result<()> {
-    let mode = tagger.model().model.config.tokenization;
+    let mode = tagger.config().tokenization;
     let mut lines = reader.lines().enumerate();
     loop {
         let docs = read_documents(&mut lines, args.format, args.chunk, name)?;

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 pub enum ModelError {
     #[error(transparent)]
     Tch(#[from] tch::TchError),
+    /// Reading a model directory, or anything the tagging crate does.
+    #[error(transparent)]
+    Tagger(#[from] ner_tagger::Error),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

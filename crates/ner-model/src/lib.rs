@@ -1,13 +1,14 @@
 //! The BiLSTM-CRF on libtorch. This is the only crate of the workspace that touches `tch`.
+//! What inference needs alone (the model-directory format, the configuration, vocabularies,
+//! the native forward pass, decoding) lives in ner-tagger, re-exported here under the same
+//! names; this crate adds the libtorch network that trains them.
 //!
-//! - [`config`] — the architecture as one serde config;
-//! - [`vocab`] — word and character vocabularies, casing features;
 //! - [`cells`] — the recurrent cells (lstm, gru, rnn, peephole, cifg) and the encoder;
 //! - [`crf`] — the CRF's likelihood on libtorch;
-//! - [`model`] — the network; [`native`] — its forward pass without libtorch, for inference;
-//! - [`batch`] — padding; [`context`] — windows of sentences for document context;
-//! - [`checkpoint`] — model directories, validated and written atomically;
-//! - [`tagger`] — inference for the CLI and the server, with its [`threading`];
+//! - [`model`] — the network; [`native`] — its weights packed for ner-tagger's forward pass;
+//! - [`batch`] — padding; [`transformer`] — the transformer on libtorch, the reference;
+//! - [`checkpoint`] — model directories written atomically and read into libtorch;
+//! - [`tagger`] — the torch backend, with its [`threading`];
 //! - [`training`] — a training run: epochs, selection, checkpoints, resume, observers.
 #![cfg_attr(
     not(test),
@@ -17,13 +18,9 @@
 pub mod batch;
 pub mod cells;
 pub mod checkpoint;
-pub mod config;
-pub mod context;
-pub mod contextual;
 pub mod crf;
 pub mod diagnostics;
 pub mod error;
-pub mod lexicon;
 pub mod model;
 pub mod native;
 pub mod pretrained;
@@ -32,11 +29,13 @@ pub mod tagger;
 pub mod threading;
 pub mod training;
 pub mod transformer;
-pub mod vocab;
+
+pub use ner_tagger::{config, context, contextual, lexicon, vocab};
+pub use ner_tagger::{TagRequest, VERSION};
 
 pub use config::{CellKind, ModelConfig};
 pub use error::{ModelError, Result};
-pub use tagger::{Backend, TagRequest, Tagger, TaggerOptions};
+pub use tagger::{Tagger, TaggerOptions};
 pub use threading::EncoderThreading;
 
 pub use tch::Device;

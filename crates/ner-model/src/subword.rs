@@ -13,12 +13,9 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 use tokenizers::Tokenizer;
 
-pub const TABLE_FILE: &str = "subword.safetensors";
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
-const TABLE: &str = "table";
-
-/// At most this many pieces of a word are pooled (long words keep their first pieces).
-pub const MAX_PIECES: usize = 8;
+pub use ner_tagger::subword::{
+    load_tokenizer, pieces, safetensors_in, MAX_PIECES, TABLE, TABLE_FILE, TOKENIZER_FILE,
+};
 
 pub struct Subword {
     tokenizer: Tokenizer,
@@ -39,32 +36,6 @@ fn bad(path: &Path, message: impl Into<String>) -> ModelError {
         path: path.to_owned(),
         message: message.into(),
     }
-}
-
-pub(crate) fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
-    if !path.is_file() {
-        return Err(bad(path, "missing tokenizer.json"));
-    }
-    let mut t = Tokenizer::from_file(path)
-        .map_err(|e| bad(path, format!("not a usable tokenizer.json: {e}")))?;
-    t.with_truncation(None)
-        .map_err(|e| bad(path, e.to_string()))?;
-    t.with_padding(None);
-    Ok(t)
-}
-
-/// The `*.safetensors` file of a Hugging Face model directory (`model.safetensors` when there
-/// are several).
-pub fn safetensors_in(dir: &Path) -> Result<std::path::PathBuf> {
-    let preferred = dir.join("model.safetensors");
-    if preferred.is_file() {
-        return Ok(preferred);
-    }
-    std::fs::read_dir(dir)
-        .map_err(|e| ModelError::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
-        .ok_or_else(|| bad(dir, "no .safetensors file"))
 }
 
 impl Subword {
@@ -129,32 +100,11 @@ impl Subword {
 
     /// Reads `tokenizer.json` and `subword.safetensors` of a model directory.
     pub fn load(dir: &Path) -> Result<Self> {
-        let tokenizer = load_tokenizer(&dir.join(TOKENIZER_FILE))?;
-        let path = dir.join(TABLE_FILE);
-        if !path.is_file() {
-            return Err(ModelError::MissingFile {
-                dir: dir.to_owned(),
-                file: TABLE_FILE,
-            });
-        }
-        let table = Tensor::read_safetensors(&path)
-            .map_err(|e| {
-                bad(
-                    &path,
-                    format!("corrupted or unreadable safetensors file: {e}"),
-                )
-            })?
-            .into_iter()
-            .find(|(n, _)| n == TABLE)
-            .map(|(_, t)| t.to_kind(Kind::Float))
-            .ok_or_else(|| bad(&path, "no tensor named \"table\""))?;
-        if table.dim() != 2 || table.size()[0] < tokenizer.get_vocab_size(true) as i64 {
-            return Err(bad(
-                &path,
-                format!("table shape {:?} does not fit the tokenizer", table.size()),
-            ));
-        }
-        Ok(Subword { tokenizer, table })
+        let (tokenizer, table) = ner_tagger::subword::load(dir, None)?;
+        Ok(Subword {
+            tokenizer,
+            table: Tensor::from_slice(&table.data).view([-1, table.dim as i64]),
+        })
     }
 
     /// Writes `tokenizer.json` and `subword.safetensors` (half precision) into `dir`.
@@ -168,19 +118,6 @@ impl Subword {
 
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
-    }
-}
-
-/// The piece ids of one word (no special tokens), at most [`MAX_PIECES`].
-pub fn pieces(tokenizer: &Tokenizer, word: &str) -> Vec<i64> {
-    match tokenizer.encode(word, false) {
-        Ok(enc) => enc
-            .get_ids()
-            .iter()
-            .take(MAX_PIECES)
-            .map(|&i| i as i64)
-            .collect(),
-        Err(_) => Vec::new(),
     }
 }
 

@@ -11,38 +11,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 use tch::Tensor;
 
-/// How the tagger spreads a batch over two or more CPU threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum EncoderThreading {
-    /// The encoder's two directions on two threads for batches of at most
-    /// [`SMALL_BATCH`] sentences, libtorch's intra-op threads inside each operation for larger
-    /// ones: the fastest for a process that has the cores to itself (evaluation, `ner predict`).
-    #[default]
-    Auto,
-    /// Always the two directions on two threads, one libtorch thread each. Under a server's
-    /// load this wins: libtorch's idle intra-op threads spin for work between operations and
-    /// take the cycles the HTTP side needs.
-    Directions,
-    /// Always libtorch's intra-op threads.
-    IntraOp,
-}
-
-impl std::str::FromStr for EncoderThreading {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "directions" => Ok(Self::Directions),
-            "intra-op" => Ok(Self::IntraOp),
-            _ => Err(format!(
-                "unknown encoder threading {s:?}: expected auto, directions or intra-op"
-            )),
-        }
-    }
-}
-
-/// Batches of at most this many sentences run their directions in parallel under `Auto`.
-pub const SMALL_BATCH: usize = 4;
+pub use ner_tagger::threading::{EncoderThreading, SMALL_BATCH};
 
 /// How one batch runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

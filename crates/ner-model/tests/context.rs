@@ -5,9 +5,12 @@
 
 use ner_model::config::CharEncoderKind;
 use ner_model::model::BiLstmCrf;
-use ner_model::tagger::{Inference, Native};
+use ner_model::native;
+use ner_model::tagger::Inference;
 use ner_model::vocab::Encoded;
+use ner_model::vocab::Vocab;
 use ner_model::{CellKind, ModelConfig};
+use tch::nn::VarStore;
 use tch::Device;
 
 mod common;
@@ -31,12 +34,14 @@ fn config(context_tokens: usize, bigram_dim: i64) -> ModelConfig {
 
 /// Per-sentence emissions through `for_each_in_context`, on libtorch or natively.
 fn in_context(
+    vs: &VarStore,
+    vocab: &Vocab,
     model: &BiLstmCrf,
     data: &[Encoded],
     documents: &[usize],
     native: bool,
 ) -> Vec<Vec<f32>> {
-    let mut nat = native.then(|| Native::new(model).unwrap());
+    let mut nat = native.then(|| native::native(vs, model, vocab, false).unwrap());
     let run = Inference {
         native: nat.as_mut(),
         ..Inference::plain(3, Device::Cpu)
@@ -58,13 +63,13 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 #[test]
 fn a_document_of_one_sentence_is_read_as_that_sentence_alone() {
     for bigrams in [0, 3] {
-        let (_vs, mut model, vocab) = build(&config(1000, bigrams), 5);
+        let (vs, mut model, vocab) = build(&config(1000, bigrams), 5);
         for native in [false, true] {
             for s in tokens() {
                 let e = vec![vocab.encode(&s)];
-                let with = in_context(&model, &e, &[0], native);
+                let with = in_context(&vs, &vocab, &model, &e, &[0], native);
                 model.config.context_tokens = 0;
-                let alone = in_context(&model, &e, &[0], native);
+                let alone = in_context(&vs, &vocab, &model, &e, &[0], native);
                 model.config.context_tokens = 1000;
                 assert_eq!(with, alone, "{s:?} native={native} bigrams={bigrams}");
             }
@@ -77,14 +82,15 @@ fn windows_are_read_as_one_sequence_and_split_back_at_global_offsets() {
     let sentences = tokens(); // 7, 1, 15, 5 and 2 tokens
     let documents = [0, 0, 0, 0, 1];
     // A budget of 23 tokens: windows [0, 1, 2] (23 tokens), [3], then document 1: [4].
-    let (_vs, mut model, vocab) = build(&config(23, 0), 9);
+    let (vs, mut model, vocab) = build(&config(23, 0), 9);
     let data: Vec<Encoded> = sentences.iter().map(|s| vocab.encode(s)).collect();
     for native in [false, true] {
-        let got = in_context(&model, &data, &documents, native);
+        let got = in_context(&vs, &vocab, &model, &data, &documents, native);
         model.config.context_tokens = 0;
         let joined: Vec<&str> = sentences[..3].concat();
-        let window = in_context(&model, &[vocab.encode(&joined)], &[0], native).remove(0);
-        let alone = in_context(&model, &data, &documents, native);
+        let window =
+            in_context(&vs, &vocab, &model, &[vocab.encode(&joined)], &[0], native).remove(0);
+        let alone = in_context(&vs, &vocab, &model, &data, &documents, native);
         model.config.context_tokens = 23;
         let k = model.tags.len();
         let mut at = 0;

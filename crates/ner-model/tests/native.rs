@@ -5,10 +5,11 @@
 use ner_core::TagScheme;
 use ner_model::config::CharEncoderKind;
 use ner_model::model::BiLstmCrf;
-use ner_model::native::{NativeModel, Workspace};
-use ner_model::tagger::{Inference, Native};
+use ner_model::native::{self, Native, Workspace};
+use ner_model::tagger::Inference;
 use ner_model::vocab::{Encoded, Vocab};
 use ner_model::{CellKind, ModelConfig};
+use tch::nn::VarStore;
 use tch::Device;
 
 mod common;
@@ -141,7 +142,7 @@ fn native_emissions_equal_libtorch_for_every_cell_and_feature() {
         ..config(CellKind::Lstm, CharEncoderKind::Cnn, 1)
     });
     for (i, c) in cases.iter().enumerate() {
-        let (_vs, model, vocab) = build(c, 100 + i as i64);
+        let (vs, model, vocab) = build(c, 100 + i as i64);
         let mut data = encode(&vocab, c.subword_dim > 0);
         if !c.contextual_layers.is_empty() {
             let width = c.contextual_layers.len() * c.contextual_dim as usize;
@@ -152,7 +153,7 @@ fn native_emissions_equal_libtorch_for_every_cell_and_feature() {
             }
         }
         let reference = emissions(&model, &data, 64, None);
-        let mut native = Native::new(&model).unwrap();
+        let mut native = native::native(&vs, &model, &vocab, false).unwrap();
         for batch in [1, 2, 64] {
             let got = emissions(&model, &data, batch, Some(&mut native));
             let d = max_diff(&reference, &got);
@@ -168,10 +169,17 @@ fn native_emissions_equal_libtorch_for_every_cell_and_feature() {
 }
 
 /// Natively with a first-layer memo of `slots` slots (`None`: the default).
-fn native_with_memo(model: &BiLstmCrf, slots: Option<usize>) -> Native {
+fn native_with_memo(
+    vs: &VarStore,
+    model: &BiLstmCrf,
+    vocab: &Vocab,
+    slots: Option<usize>,
+) -> Native {
     Native {
-        model: NativeModel::new(model).unwrap(),
+        model: native::pack(vs, model, vocab).unwrap(),
         workspace: slots.map_or_else(Workspace::default, Workspace::with_memo_slots),
+        tags: model.tags.len(),
+        parallel: false,
     }
 }
 
@@ -195,10 +203,10 @@ fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
         config(CellKind::Lstm, CharEncoderKind::Lstm, 1),
     ];
     for (i, c) in cases.iter().enumerate() {
-        let (_vs, model, vocab) = build(c, 300 + i as i64);
+        let (vs, model, vocab) = build(c, 300 + i as i64);
         let data = encode(&vocab, c.subword_dim > 0);
         let reference = emissions(&model, &data, 64, None);
-        let mut off = native_with_memo(&model, Some(0));
+        let mut off = native_with_memo(&vs, &model, &vocab, Some(0));
         let batches = [64, 1, 3, 64];
         let without: Vec<_> = batches
             .iter()
@@ -207,7 +215,7 @@ fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
         assert_eq!(off.workspace.memo_counts().0, 0);
         assert!(max_diff(&reference, &without[0]) < 1e-4);
         for slots in [None, Some(1), Some(4)] {
-            let mut native = native_with_memo(&model, slots);
+            let mut native = native_with_memo(&vs, &model, &vocab, slots);
             // Cold, then warm in other batchings: each token's row is the same product
             // whichever batch computed it.
             for (&batch, want) in batches.iter().zip(&without) {

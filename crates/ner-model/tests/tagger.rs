@@ -274,8 +274,6 @@ fn two_taggers_in_one_process_keep_their_own_threading() {
         let opts = TaggerOptions {
             threads: Some(threads),
             threading,
-            // libtorch's threads are the torch backend's; the native one does not use them.
-            backend: ner_model::Backend::Torch,
             ..Default::default()
         };
         Tagger::load(dir.path(), opts).unwrap()
@@ -329,14 +327,13 @@ fn the_native_tagger_on_two_threads_tags_exactly_as_on_one() {
     let dir = tempfile::tempdir().unwrap();
     checkpoint::save(dir.path(), &vs, &model, &vocab, &Meta::new("t")).unwrap();
     let load = |threads| {
-        let opts = TaggerOptions {
+        let opts = ner_tagger::TaggerOptions {
             threads: Some(threads),
             ..Default::default()
         };
-        Tagger::load(dir.path(), opts).unwrap()
+        ner_tagger::Tagger::load(dir.path(), opts).unwrap()
     };
     let (mut one, mut two) = (load(1), load(2));
-    assert_eq!(two.backend(), ner_model::Backend::Native);
     let req = TagRequest {
         probabilities: true,
         nbest: 2,
@@ -351,5 +348,63 @@ fn the_native_tagger_on_two_threads_tags_exactly_as_on_one() {
             want
         );
     }
-    assert!(two.memo_counts().is_some_and(|(hits, _)| hits > 0));
+    assert!(two.memo_counts().0 > 0);
+}
+
+#[test]
+fn the_native_and_the_torch_tagger_read_one_directory_alike() {
+    // Every feature that the directory format stores: characters, casing, bigrams, lexicon
+    // sets, subword vectors, two layers, document context. Both taggers load the same saved
+    // files; their entities, probabilities and n-best agree.
+    tch::set_num_threads(1);
+    for (i, config) in [
+        ModelConfig {
+            context_tokens: 16,
+            layers: 2,
+            ..small_config(CellKind::Lstm, CharEncoderKind::Cnn)
+        },
+        ModelConfig {
+            bigram_dim: 3,
+            lexicon_dim: 2,
+            ..small_config(CellKind::Gru, CharEncoderKind::Lstm)
+        },
+        small_config(CellKind::Peephole, CharEncoderKind::None),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (vs, model, vocab) = common::build(config, 40 + i as i64);
+        let dir = tempfile::tempdir().unwrap();
+        checkpoint::save(dir.path(), &vs, &model, &vocab, &Meta::new("t")).unwrap();
+        let mut torch = Tagger::load(dir.path(), TaggerOptions::default()).unwrap();
+        let opts = ner_tagger::TaggerOptions {
+            threads: Some(1),
+            ..Default::default()
+        };
+        let mut native = ner_tagger::Tagger::load(dir.path(), opts).unwrap();
+        let req = TagRequest {
+            probabilities: true,
+            nbest: 3,
+        };
+        let (sentences, documents) = (tokens(), [0, 0, 1, 1, 2]);
+        let want = torch.tag_documents(&sentences, &documents, req).unwrap();
+        let got = native.tag_documents(&sentences, &documents, req).unwrap();
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(w.tags, g.tags, "case {i}");
+            assert!(
+                (w.score - g.score).abs() < 1e-3,
+                "case {i}: {} vs {}",
+                w.score,
+                g.score
+            );
+            assert_eq!(w.entities.len(), g.entities.len());
+            for (a, b) in w.entities.iter().zip(&g.entities) {
+                assert_eq!(a.span, b.span);
+                assert!((a.probability - b.probability).abs() < 1e-4);
+            }
+            let paths =
+                |t: &ner_core::Tagged| t.nbest.iter().map(|n| n.0.clone()).collect::<Vec<_>>();
+            assert_eq!(paths(w), paths(g), "case {i}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
-//! The transformer forward pass against a reference computed once with numpy
-//! (`tests/fixtures/tiny-bert/make.py`, which also wrote the tiny random model): every hidden
-//! state of two padded sequences agrees within 1e-4.
+//! The transformer forward pass on libtorch against a reference computed once with numpy
+//! (ner-tagger's `tests/fixtures/tiny-bert/make.py`, which also wrote the tiny random model):
+//! every hidden state of two padded sequences agrees within 1e-4; and ner-tagger's native
+//! transformer against libtorch's on batches of other lengths and padding.
 
 use ner_model::transformer::Bert;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ struct Expected {
 }
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ner-tagger/tests/fixtures/tiny-bert")
 }
 
 #[test]
@@ -46,4 +47,44 @@ fn only_the_layers_asked_for_are_loaded_and_more_are_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("layer 3 asked for, the model has 2"), "{err}");
+}
+
+#[test]
+fn native_hidden_states_equal_libtorch_on_padded_batches() {
+    tch::set_num_threads(1);
+    let torch = Bert::load(&fixture(), 2, Device::Cpu).unwrap();
+    let native = ner_tagger::bert::Bert::load(&fixture(), 2).unwrap();
+    // Batches of 1 to 4 sequences of 3 to 16 pieces (the position table's length), each padded
+    // to the longest; ids cover the whole vocabulary of 20.
+    for b in 1..=4usize {
+        let lens: Vec<usize> = (0..b).map(|i| 16 - (i * 5 + b) % 14).collect();
+        let p = *lens.iter().max().unwrap();
+        let mut ids = vec![0i64; b * p];
+        let mut mask = vec![false; b * p];
+        for (s, &len) in lens.iter().enumerate() {
+            for t in 0..len {
+                ids[s * p + t] = ((s * 7 + t * 3 + b) % 20) as i64;
+                mask[s * p + t] = true;
+            }
+        }
+        let want = tch::no_grad(|| {
+            torch.forward(
+                &Tensor::from_slice(&ids).view([b as i64, p as i64]),
+                &Tensor::from_slice(&mask).view([b as i64, p as i64]),
+            )
+        });
+        for threads in [1, 2] {
+            let got = native.forward(&ids, &mask, b, threads);
+            assert_eq!(got.len(), want.len());
+            for (l, (g, w)) in got.iter().zip(&want).enumerate() {
+                let w = Vec::<f32>::try_from(w.to_kind(Kind::Float).reshape([-1])).unwrap();
+                let d = g
+                    .iter()
+                    .zip(&w)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max);
+                assert!(d < 1e-4, "batch {b}, {threads} threads, state {l}: {d}");
+            }
+        }
+    }
 }

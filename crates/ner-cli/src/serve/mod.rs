@@ -2,12 +2,12 @@
 
 mod models;
 
-use crate::device::parse_device;
+use crate::backend::{Backend, Options};
 use anyhow::{Context, Result};
-use ner_model::{Backend, EncoderThreading, TaggerOptions};
 use ner_server::defaults;
 use ner_server::worker::BatchConfig;
 use ner_server::ServerConfig;
+use ner_tagger::EncoderThreading;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ pub struct Args {
     device: String,
     /// What runs the network: native (default; packed weights, no libtorch dispatch) or torch
     /// (libtorch, the reference). CUDA devices always use torch.
-    #[arg(long, env = "NER_BACKEND", default_value = "native")]
+    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
     backend: Backend,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
     #[arg(long, env = "NER_SHUTDOWN_GRACE_S", default_value_t = defaults::SHUTDOWN_GRACE_S)]
@@ -151,7 +151,6 @@ async fn shutdown_signal() {
 pub fn run(args: Args) -> Result<()> {
     let started = Instant::now();
     let models = models::model_dirs(&args.model);
-    let device = parse_device(&args.device)?;
     let port = match args.port {
         Some(p) => p,
         None => std::env::var("PORT")
@@ -178,10 +177,10 @@ pub fn run(args: Args) -> Result<()> {
         admin_key: args.admin_key.clone().filter(|k| !k.is_empty()),
         cors_origins: args.cors_allow_origin.clone(),
     };
-    let opts = TaggerOptions {
+    let opts = Options {
         batch_size: args.model_batch_size,
         threads: args.threads,
-        device,
+        device: args.device.clone(),
         threading: args.encoder_threading,
         backend: args.backend,
     };

@@ -1,10 +1,11 @@
 //! The models `ner serve` serves: the BiLSTM-CRF behind the server's model trait, the
 //! directories and names given on the command line, and the loader that hot reload uses.
 
+use crate::backend::{Options, Tagger};
 use ner_core::Tagged;
-use ner_model::{TagRequest, Tagger, TaggerOptions};
 use ner_server::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
 use ner_server::{Loader, ModelSpec};
+use ner_tagger::TagRequest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,13 +20,13 @@ struct Model {
 
 impl NerModel for Model {
     fn info(&self) -> ModelInfo {
-        let m = self.tagger.model();
+        let (meta, config) = (self.tagger.meta(), self.tagger.config());
         ModelInfo {
-            name: m.meta.name.clone(),
+            name: meta.name.clone(),
             tags: self.tagger.tag_set().clone(),
-            tokenization: m.model.config.tokenization,
-            config: serde_json::to_value(&m.model.config).unwrap_or_default(),
-            metrics: m.meta.metrics.clone(),
+            tokenization: config.tokenization,
+            config: serde_json::to_value(config).unwrap_or_default(),
+            metrics: meta.metrics.clone(),
             version: self.version.clone(),
         }
     }
@@ -103,10 +104,10 @@ fn weights_hash(dir: &Path) -> String {
 }
 
 /// Builds the model in `dir` on the thread that calls the factory.
-pub fn factory(dir: &Path, opts: TaggerOptions) -> ModelFactory {
+pub fn factory(dir: &Path, opts: Options) -> ModelFactory {
     let dir = dir.to_owned();
     Box::new(move || {
-        let tagger = Tagger::load(&dir, opts).map_err(|e| ModelError::Load(e.to_string()))?;
+        let tagger = Tagger::load(&dir, &opts).map_err(|e| ModelError::Load(format!("{e:#}")))?;
         let version = weights_hash(&dir);
         Ok(Box::new(Model {
             tagger,
@@ -117,12 +118,12 @@ pub fn factory(dir: &Path, opts: TaggerOptions) -> ModelFactory {
 }
 
 /// What hot reload uses to load a directory.
-pub fn loader(opts: TaggerOptions) -> Loader {
+pub fn loader(opts: Options) -> Loader {
     Arc::new(move |dir: &Path| factory(dir, opts.clone()))
 }
 
 /// The models to start, the first the default.
-pub fn specs(dirs: &[(String, PathBuf)], opts: &TaggerOptions) -> Vec<ModelSpec> {
+pub fn specs(dirs: &[(String, PathBuf)], opts: &Options) -> Vec<ModelSpec> {
     dirs.iter()
         .map(|(name, dir)| ModelSpec {
             name: name.clone(),

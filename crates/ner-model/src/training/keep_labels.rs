@@ -10,10 +10,11 @@
 
 use super::evaluate::documents;
 use crate::error::Result;
-use crate::tagger::{TagRequest, Tagger, TaggerOptions};
+use crate::tagger::{Tagger, TaggerOptions};
 use ner_core::corpus::Corpus;
 use ner_core::scheme::{decode_spans, encode_spans};
 use ner_core::{LabelSet, Span};
+use ner_tagger::TagRequest;
 use std::path::Path;
 
 /// What pseudo-labelling added.

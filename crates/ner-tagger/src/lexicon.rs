@@ -19,7 +19,7 @@
 //! sees that entry by itself; lexicon dropout (`lexicon_dropout` in the model's configuration)
 //! trains it by replacing matched training words with it, as word dropout trains `<unk>`.
 
-use crate::error::{ModelError, Result};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
@@ -45,11 +45,11 @@ pub struct Dictionary {
 impl Dictionary {
     /// Reads one word per line (further columns ignored); blank and `#` lines are skipped.
     pub fn read(path: &Path) -> Result<Dictionary> {
-        let f = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut d = Dictionary::default();
         for (n, line) in std::io::BufReader::new(f).lines().enumerate() {
             let line = line.map_err(|e| {
-                ModelError::Data(format!(
+                Error::Data(format!(
                     "{}:{}: {e} (the lexicon must be UTF-8)",
                     path.display(),
                     n + 1
@@ -66,7 +66,7 @@ impl Dictionary {
             d.words.insert(word.to_owned());
         }
         if d.words.is_empty() {
-            return Err(ModelError::Data(format!(
+            return Err(Error::Data(format!(
                 "{}: the lexicon has no words",
                 path.display()
             )));

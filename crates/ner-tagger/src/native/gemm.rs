@@ -31,6 +31,11 @@ impl Matrix {
 /// `c[m][n] = a[m][k] · w + beta · c`, on the calling thread (the two directions of a layer
 /// already run on two).
 pub fn matmul(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32) {
+    matmul_on(a, m, w, c, beta, 1);
+}
+
+/// [`matmul`] on `threads` threads of rayon's pool (the transformer's large products).
+pub fn matmul_on(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32, threads: usize) {
     let (k, n) = (w.k, w.n);
     if m == 0 || n == 0 {
         return;
@@ -69,7 +74,10 @@ pub fn matmul(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32) {
             false,
             false,
             false,
-            Parallelism::None,
+            match threads {
+                0 | 1 => Parallelism::None,
+                n => Parallelism::Rayon(n),
+            },
         )
     }
 }

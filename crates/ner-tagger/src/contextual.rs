@@ -8,12 +8,11 @@
 //! longer than that is cut at word boundaries, so any text runs in windows of the
 //! transformer's length.
 
-use crate::error::{ModelError, Result};
+use crate::bert::Bert;
+use crate::error::{Error, Result};
 use crate::subword::{self, TOKENIZER_FILE};
-use crate::transformer::Bert;
 use crate::vocab::Encoded;
 use std::path::{Path, PathBuf};
-use tch::{Device, Kind, Tensor};
 use tokenizers::Tokenizer;
 
 /// Pieces per sequence, `[CLS]` and `[SEP]` excluded.
@@ -27,7 +26,8 @@ pub struct Contextual {
     tokenizer: Tokenizer,
     layers: Vec<usize>,
     specials: [i64; 3],
-    device: Device,
+    /// Threads of the transformer's matrix products.
+    threads: usize,
 }
 
 impl std::fmt::Debug for Contextual {
@@ -62,7 +62,7 @@ pub fn locate(source: &str) -> Result<PathBuf> {
     if cached.join("config.json").is_file() {
         return Ok(cached);
     }
-    Err(ModelError::Data(format!(
+    Err(Error::Data(format!(
         "the transformer {source:?} of this model is neither a directory nor installed in {}: run scripts/setup.sh, or set NER_CACHE_DIR to the cache that holds it",
         cache.join(TRANSFORMERS).display()
     )))
@@ -80,9 +80,9 @@ pub fn attach(encoded: &mut [Encoded], features: Vec<Vec<f32>>) {
 
 impl Contextual {
     /// Loads the transformer of `dir` up to the highest of `layers`.
-    pub fn load(dir: &Path, layers: &[usize], device: Device) -> Result<Contextual> {
+    pub fn load(dir: &Path, layers: &[usize]) -> Result<Contextual> {
         let upto = layers.iter().copied().max().unwrap_or(0);
-        let bert = Bert::load(dir, upto, device)?;
+        let bert = Bert::load(dir, upto)?;
         let tokenizer = subword::load_tokenizer(&dir.join(TOKENIZER_FILE))?;
         let id = |t: &str, default: i64| tokenizer.token_to_id(t).map_or(default, i64::from);
         let specials = [id("[CLS]", 101), id("[SEP]", 102), id("[UNK]", 100)];
@@ -91,17 +91,22 @@ impl Contextual {
             tokenizer,
             layers: layers.to_vec(),
             specials,
-            device,
+            threads: 1,
         })
+    }
+
+    /// Runs the transformer's matrix products on `threads` threads.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// Width of one layer's features.
     pub fn dim(&self) -> usize {
-        self.bert.config.hidden_size as usize
+        self.bert.config.hidden_size
     }
 
     /// The features of every word: per sentence, `[len, layers, dim]` row-major. `documents`
-    /// as for [`crate::tagger::Inference::for_each_in_context`]; with `in_context` false every
+    /// as for [`crate::tagger::for_each_in_context`]; with `in_context` false every
     /// sentence is read alone.
     pub fn features<S: AsRef<str>>(
         &self,
@@ -118,7 +123,7 @@ impl Contextual {
         sequences
             .sort_by_key(|s| std::cmp::Reverse(s.iter().map(|w| w.pieces.len()).sum::<usize>()));
         for batch in sequences.chunks(BATCH) {
-            let pooled = tch::no_grad(|| self.pooled(batch))?;
+            let pooled = self.pooled(batch);
             let words = batch.iter().map(Vec::len).max().unwrap_or(0);
             for (b, seq) in batch.iter().enumerate() {
                 for (j, w) in seq.iter().enumerate() {
@@ -189,50 +194,50 @@ impl Contextual {
 
     /// Runs a batch of sequences and pools each word's pieces: `[B, W, layers * dim]` flat,
     /// `W` the most words of a sequence.
-    fn pooled(&self, batch: &[Vec<Word>]) -> Result<Vec<f32>> {
+    fn pooled(&self, batch: &[Vec<Word>]) -> Vec<f32> {
         let [cls, sep, _] = self.specials;
-        let p_max = batch
+        let p_n = batch
             .iter()
             .map(|s| s.iter().map(|w| w.pieces.len()).sum::<usize>())
             .max()
             .unwrap_or(0)
             + 2;
         let w_max = batch.iter().map(Vec::len).max().unwrap_or(0);
-        let (b_n, p_n) = (batch.len(), p_max);
+        let b_n = batch.len();
         let mut ids = vec![0i64; b_n * p_n];
         let mut mask = vec![false; b_n * p_n];
-        let mut pool = vec![0f32; b_n * w_max * p_n];
         for (b, seq) in batch.iter().enumerate() {
             let row = &mut ids[b * p_n..(b + 1) * p_n];
             row[0] = cls;
-            let mut at = 1;
-            for (j, w) in seq.iter().enumerate() {
-                let share = 1.0 / w.pieces.len() as f32;
-                for &p in &w.pieces {
-                    row[at] = p;
-                    pool[(b * w_max + j) * p_n + at] = share;
-                    at += 1;
-                }
-            }
-            row[at] = sep;
-            mask[b * p_n..b * p_n + at + 1]
+            let pieces = seq.iter().flat_map(|w| &w.pieces);
+            let n = row[1..]
+                .iter_mut()
+                .zip(pieces)
+                .map(|(r, &p)| *r = p)
+                .count();
+            row[n + 1] = sep;
+            mask[b * p_n..b * p_n + n + 2]
                 .iter_mut()
                 .for_each(|m| *m = true);
         }
-        let shape = [b_n as i64, p_n as i64];
-        let ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
-        let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
-        let states = self.bert.forward(&ids, &mask);
-        let kept: Vec<&Tensor> = self.layers.iter().map(|&l| &states[l]).collect();
-        let h = Tensor::cat(&kept, 2); // [B, P, layers * D]
-        let pool = Tensor::from_slice(&pool)
-            .view([b_n as i64, w_max as i64, p_n as i64])
-            .to_device(self.device);
-        let pooled = pool
-            .bmm(&h)
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .reshape([-1]);
-        Ok(Vec::<f32>::try_from(pooled)?)
+        let states = self.bert.forward(&ids, &mask, b_n, self.threads);
+        let (d, width) = (self.dim(), self.layers.len() * self.dim());
+        let mut out = vec![0f32; b_n * w_max * width];
+        for (b, seq) in batch.iter().enumerate() {
+            let mut at = 1;
+            for (j, w) in seq.iter().enumerate() {
+                let share = 1.0 / w.pieces.len() as f32;
+                let dst = &mut out[(b * w_max + j) * width..(b * w_max + j + 1) * width];
+                for (slot, &l) in self.layers.iter().enumerate() {
+                    let o = &mut dst[slot * d..(slot + 1) * d];
+                    for piece in at..at + w.pieces.len() {
+                        let src = &states[l][(b * p_n + piece) * d..(b * p_n + piece + 1) * d];
+                        o.iter_mut().zip(src).for_each(|(o, s)| *o += share * s);
+                    }
+                }
+                at += w.pieces.len();
+            }
+        }
+        out
     }
 }

@@ -1,0 +1,347 @@
+//! A BERT encoder (MiniLM and its kin) in plain Rust, for contextual word features: the
+//! embeddings (word, position, segment 0, LayerNorm) and the first `upto` transformer layers
+//! (self-attention, exact-erf GELU feed-forward, post-LayerNorm), read from a Hugging Face
+//! directory's `config.json` and `*.safetensors`. Layers above the highest one used are never
+//! packed.
+//!
+//! The linear layers are matrix products over every piece of the batch at once, on the same
+//! `gemm` kernels as the BiLSTM (query, key and value fused into one `[D][3D]` product); each
+//! sequence's attention runs head by head on its own rayon task.
+
+use crate::error::{Error, Result};
+use crate::native::gemm::{matmul, matmul_on, Matrix};
+use crate::weights::{Tensor, Weights};
+use rayon::prelude::*;
+use serde::Deserialize;
+use std::path::Path;
+
+/// The fields of a BERT `config.json` that the forward pass needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BertConfig {
+    pub hidden_size: usize,
+    pub num_attention_heads: usize,
+    pub num_hidden_layers: usize,
+    pub max_position_embeddings: usize,
+    pub intermediate_size: usize,
+    #[serde(default = "default_eps")]
+    pub layer_norm_eps: f64,
+}
+
+fn default_eps() -> f64 {
+    1e-12
+}
+
+#[derive(Debug, Clone)]
+struct Linear {
+    w: Matrix,
+    b: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+struct Norm {
+    w: Vec<f32>,
+    b: Vec<f32>,
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    /// Query, key and value side by side: `[D][3D]`.
+    qkv: Linear,
+    attn_out: Linear,
+    attn_norm: Norm,
+    inter: Linear,
+    out: Linear,
+    out_norm: Norm,
+}
+
+/// The encoder, in fp32.
+#[derive(Debug, Clone)]
+pub struct Bert {
+    pub config: BertConfig,
+    word: Vec<f32>,
+    vocab: usize,
+    /// Position embeddings with segment 0's row added: `[max_positions][D]`.
+    position: Vec<f32>,
+    norm: Norm,
+    layers: Vec<Layer>,
+}
+
+fn bad(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::Data(format!("{}: {why}", path.display()))
+}
+
+impl Bert {
+    /// Loads `dir` (`config.json` and one `*.safetensors` file) with its first `upto` layers.
+    pub fn load(dir: &Path, upto: usize) -> Result<Bert> {
+        let config_path = dir.join("config.json");
+        let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let config: BertConfig = serde_json::from_str(&text)
+            .map_err(|e| bad(&config_path, format!("not a BERT config: {e}")))?;
+        if upto > config.num_hidden_layers {
+            return Err(bad(
+                &config_path,
+                format!(
+                    "layer {upto} asked for, the model has {}",
+                    config.num_hidden_layers
+                ),
+            ));
+        }
+        if config.num_attention_heads == 0 || config.hidden_size % config.num_attention_heads != 0 {
+            return Err(bad(
+                &config_path,
+                "the hidden size is not a multiple of the heads",
+            ));
+        }
+        let path = crate::subword::safetensors_in(dir)?;
+        let mut w = Weights::read(&path)?;
+        Self::from_weights(&mut w, config, upto)
+    }
+
+    /// Packs the tensors of `w` (names as Hugging Face's, with or without a `bert.` prefix).
+    pub fn from_weights(w: &mut Weights, config: BertConfig, upto: usize) -> Result<Bert> {
+        let prefix = if w.has("bert.embeddings.word_embeddings.weight") {
+            "bert."
+        } else {
+            ""
+        };
+        let mut p = Packer {
+            w,
+            prefix,
+            d: config.hidden_size,
+        };
+        let word = p.take("embeddings.word_embeddings.weight")?;
+        let vocab = word.shape.first().copied().unwrap_or(0);
+        let mut position = p.take("embeddings.position_embeddings.weight")?;
+        let segment = p.take("embeddings.token_type_embeddings.weight")?;
+        let d = config.hidden_size;
+        if word.shape.get(1) != Some(&d)
+            || position.shape.get(1) != Some(&d)
+            || segment.data.len() < d
+        {
+            return Err(p.w.bad(format!("embedding tables are not {d} wide")));
+        }
+        for row in position.data.chunks_mut(d) {
+            row.iter_mut()
+                .zip(&segment.data[..d])
+                .for_each(|(a, s)| *a += s);
+        }
+        let norm = p.norm("embeddings.LayerNorm")?;
+        let layers = (0..upto)
+            .map(|i| p.layer(&format!("encoder.layer.{i}"), config.intermediate_size))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Bert {
+            word: word.data,
+            vocab,
+            position: position.data,
+            norm,
+            layers,
+            config,
+        })
+    }
+
+    /// The number of layers loaded.
+    pub fn layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// The hidden states of a batch of `b` sequences of `p` pieces (`ids` `[b][p]`, `mask`
+    /// true on real pieces): the embedding output (state 0) and the output of every loaded
+    /// layer, each `[b][p][D]`. Padding keys are left out of the attention; padding rows get
+    /// states too, as in PyTorch. Ids outside the vocabulary read as zeros.
+    pub fn forward(&self, ids: &[i64], mask: &[bool], b: usize, threads: usize) -> Vec<Vec<f32>> {
+        let d = self.config.hidden_size;
+        let p = ids.len().checked_div(b).unwrap_or(0);
+        let mut x = vec![0.0f32; b * p * d];
+        for (i, (row, &id)) in x.chunks_mut(d).zip(ids).enumerate() {
+            let pos = (i % p.max(1)).min(self.config.max_position_embeddings.saturating_sub(1));
+            let word = usize::try_from(id)
+                .ok()
+                .filter(|&id| id < self.vocab)
+                .map(|id| &self.word[id * d..(id + 1) * d]);
+            let position = &self.position[pos * d..(pos + 1) * d];
+            for (j, v) in row.iter_mut().enumerate() {
+                *v = word.map_or(0.0, |w| w[j]) + position[j];
+            }
+        }
+        self.layer_norm(&mut x, &self.norm);
+        let lens: Vec<usize> = mask
+            .chunks(p.max(1))
+            .map(|m| m.iter().filter(|&&v| v).count())
+            .collect();
+        let mut states = vec![x.clone()];
+        for layer in &self.layers {
+            x = self.layer(layer, &x, &lens, p, threads);
+            states.push(x.clone());
+        }
+        states
+    }
+
+    /// One transformer layer over `x` (`[b][p][D]`); `lens[s]` pieces of sequence `s` are
+    /// real (the mask's leading run: `[CLS] … [SEP]` then padding).
+    fn layer(&self, l: &Layer, x: &[f32], lens: &[usize], p: usize, threads: usize) -> Vec<f32> {
+        let d = self.config.hidden_size;
+        let rows = x.len() / d;
+        let qkv = linear(x, rows, &l.qkv, threads);
+        let mut ctx = vec![0.0f32; rows * d];
+        let heads = self.config.num_attention_heads;
+        let attend = |(s, out): (usize, &mut [f32])| {
+            let seq = &qkv[s * p * 3 * d..(s + 1) * p * 3 * d];
+            attention(seq, p, lens[s].max(1).min(p), d, heads, out);
+        };
+        if threads > 1 {
+            ctx.par_chunks_mut(p * d).enumerate().for_each(attend);
+        } else {
+            ctx.chunks_mut(p * d).enumerate().for_each(attend);
+        }
+        let mut h = linear(&ctx, rows, &l.attn_out, threads);
+        h.iter_mut().zip(x).for_each(|(a, b)| *a += b);
+        self.layer_norm(&mut h, &l.attn_norm);
+        let mut inner = linear(&h, rows, &l.inter, threads);
+        inner.iter_mut().for_each(|v| *v = gelu(*v));
+        let mut y = linear(&inner, rows, &l.out, threads);
+        y.iter_mut().zip(&h).for_each(|(a, b)| *a += b);
+        self.layer_norm(&mut y, &l.out_norm);
+        y
+    }
+
+    fn layer_norm(&self, x: &mut [f32], n: &Norm) {
+        let d = self.config.hidden_size;
+        let eps = self.config.layer_norm_eps as f32;
+        for row in x.chunks_mut(d) {
+            let mean = row.iter().sum::<f32>() / d as f32;
+            let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            for ((v, w), b) in row.iter_mut().zip(&n.w).zip(&n.b) {
+                *v = (*v - mean) * inv * w + b;
+            }
+        }
+    }
+}
+
+/// `x · W + b` for `rows` rows.
+fn linear(x: &[f32], rows: usize, l: &Linear, threads: usize) -> Vec<f32> {
+    let n = l.w.n;
+    let mut y: Vec<f32> = l.b.iter().copied().cycle().take(rows * n).collect();
+    matmul_on(x, rows, &l.w, &mut y, 1.0, threads);
+    y
+}
+
+/// GELU with the exact error function, as BERT's `gelu`.
+fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x / std::f32::consts::SQRT_2))
+}
+
+/// Self-attention of one sequence: `qkv` `[p][3D]` (query, key, value side by side), of
+/// which the first `len` keys are real; the heads' outputs side by side into `out` `[p][D]`.
+fn attention(qkv: &[f32], p: usize, len: usize, d: usize, heads: usize, out: &mut [f32]) {
+    let dh = d / heads;
+    let scale = 1.0 / (dh as f32).sqrt();
+    let mut q = vec![0.0f32; p * dh];
+    let mut kt = Matrix {
+        k: dh,
+        n: len,
+        data: vec![0.0; dh * len],
+    };
+    let mut v = Matrix {
+        k: len,
+        n: dh,
+        data: vec![0.0; len * dh],
+    };
+    let mut scores = vec![0.0f32; p * len];
+    let mut ctx = vec![0.0f32; p * dh];
+    for h in 0..heads {
+        for i in 0..p {
+            let row = &qkv[i * 3 * d..(i + 1) * 3 * d];
+            q[i * dh..(i + 1) * dh].copy_from_slice(&row[h * dh..(h + 1) * dh]);
+            if i < len {
+                for j in 0..dh {
+                    kt.data[j * len + i] = row[d + h * dh + j];
+                }
+                v.data[i * dh..(i + 1) * dh]
+                    .copy_from_slice(&row[2 * d + h * dh..2 * d + (h + 1) * dh]);
+            }
+        }
+        matmul(&q, p, &kt, &mut scores, 0.0);
+        for row in scores.chunks_mut(len) {
+            softmax(row, scale);
+        }
+        matmul(&scores, p, &v, &mut ctx, 0.0);
+        for i in 0..p {
+            out[i * d + h * dh..i * d + (h + 1) * dh].copy_from_slice(&ctx[i * dh..(i + 1) * dh]);
+        }
+    }
+}
+
+/// `row` scaled by `scale`, then softmax-normalised in place.
+fn softmax(row: &mut [f32], scale: f32) {
+    let top = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v * scale));
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v * scale - top).exp();
+        sum += *v;
+    }
+    row.iter_mut().for_each(|v| *v /= sum);
+}
+
+/// Takes a BERT's tensors, with their prefix, into packed layers.
+struct Packer<'a> {
+    w: &'a mut Weights,
+    prefix: &'static str,
+    d: usize,
+}
+
+impl Packer<'_> {
+    fn take(&mut self, name: &str) -> Result<Tensor> {
+        self.w.take_any(&format!("{}{name}", self.prefix))
+    }
+
+    /// A linear layer `n` out, `k` in.
+    fn linear(&mut self, name: &str, n: usize, k: usize) -> Result<(Vec<f32>, Vec<f32>)> {
+        let w = self
+            .w
+            .take(&format!("{}{name}.weight", self.prefix), &[n, k])?;
+        let b = self.w.take(&format!("{}{name}.bias", self.prefix), &[n])?;
+        Ok((w.data, b.data))
+    }
+
+    fn packed(&mut self, name: &str, n: usize, k: usize) -> Result<Linear> {
+        let (w, b) = self.linear(name, n, k)?;
+        Ok(Linear {
+            w: Matrix::from_torch(&w, n, k),
+            b,
+        })
+    }
+
+    fn norm(&mut self, name: &str) -> Result<Norm> {
+        let d = self.d;
+        let w = self
+            .w
+            .take(&format!("{}{name}.weight", self.prefix), &[d])?;
+        let b = self.w.take(&format!("{}{name}.bias", self.prefix), &[d])?;
+        Ok(Norm {
+            w: w.data,
+            b: b.data,
+        })
+    }
+
+    fn layer(&mut self, p: &str, inner: usize) -> Result<Layer> {
+        let d = self.d;
+        let (mut w, mut b) = (Vec::with_capacity(3 * d * d), Vec::with_capacity(3 * d));
+        for part in ["query", "key", "value"] {
+            let (pw, pb) = self.linear(&format!("{p}.attention.self.{part}"), d, d)?;
+            w.extend(pw);
+            b.extend(pb);
+        }
+        Ok(Layer {
+            qkv: Linear {
+                w: Matrix::from_torch(&w, 3 * d, d),
+                b,
+            },
+            attn_out: self.packed(&format!("{p}.attention.output.dense"), d, d)?,
+            attn_norm: self.norm(&format!("{p}.attention.output.LayerNorm"))?,
+            inter: self.packed(&format!("{p}.intermediate.dense"), inner, d)?,
+            out: self.packed(&format!("{p}.output.dense"), d, inner)?,
+            out_norm: self.norm(&format!("{p}.output.LayerNorm"))?,
+        })
+    }
+}
