@@ -154,7 +154,7 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
         let t = Tensor::from_slice(&table.data).view([-1, table.dim as i64]);
         model.set_subword_table(t, device);
     }
-    let contextual = load_contextual(&config)?;
+    let contextual = load_contextual(&config, device)?;
     Ok(LoadedModel {
         vs,
         model,
@@ -165,13 +165,16 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
 }
 
 /// The transformer of a model with contextual features, checked against its config.
-pub fn load_contextual(config: &ModelConfig) -> Result<Option<Contextual>> {
+pub fn load_contextual(config: &ModelConfig, device: Device) -> Result<Option<Contextual>> {
     if config.contextual_layers.is_empty() {
         return Ok(None);
     }
     let source = config.contextual_source.as_deref().unwrap_or_default();
-    let mut c = Contextual::load(&contextual::locate(source)?, &config.contextual_layers)?;
-    c.set_threads(tch::get_num_threads().max(1) as usize);
+    let c = contextual::load(
+        &contextual::locate(source)?,
+        &config.contextual_layers,
+        device,
+    )?;
     if c.dim() as i64 != config.contextual_dim {
         return Err(ModelError::Data(format!(
             "the transformer {source:?} gives {}-wide features, the model was trained on {}",

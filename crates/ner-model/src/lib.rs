@@ -18,6 +18,7 @@
 pub mod batch;
 pub mod cells;
 pub mod checkpoint;
+pub mod contextual;
 pub mod crf;
 pub mod diagnostics;
 pub mod error;
@@ -30,7 +31,7 @@ pub mod threading;
 pub mod training;
 pub mod transformer;
 
-pub use ner_tagger::{config, context, contextual, lexicon, vocab};
+pub use ner_tagger::{config, context, lexicon, vocab};
 pub use ner_tagger::{TagRequest, VERSION};
 
 pub use config::{CellKind, ModelConfig};

@@ -223,3 +223,32 @@ impl<'a> Weights<'a> {
         })
     }
 }
+
+impl ner_tagger::contextual::Encoder for Bert {
+    fn hidden_size(&self) -> usize {
+        self.config.hidden_size as usize
+    }
+
+    /// libtorch's own thread count applies (`threads` is the native encoder's).
+    fn hidden_states(
+        &self,
+        ids: &[i64],
+        mask: &[bool],
+        b: usize,
+        _threads: usize,
+    ) -> ner_tagger::Result<Vec<Vec<f32>>> {
+        let shape = [b as i64, (ids.len() / b.max(1)) as i64];
+        let device = self.word.device();
+        let ids = Tensor::from_slice(ids).view(shape).to_device(device);
+        let mask = Tensor::from_slice(mask).view(shape).to_device(device);
+        let states = tch::no_grad(|| self.forward(&ids, &mask));
+        states
+            .iter()
+            .map(|s| {
+                let flat = s.to_device(Device::Cpu).to_kind(Kind::Float).reshape([-1]);
+                Vec::<f32>::try_from(flat)
+                    .map_err(|e| ner_tagger::Error::Data(format!("the transformer: {e}")))
+            })
+            .collect()
+    }
+}

@@ -20,9 +20,40 @@ pub const MAX_SEQUENCE: usize = 254;
 /// Sequences per forward pass.
 const BATCH: usize = 16;
 
+/// What runs the transformer: the native [`Bert`] here, libtorch's in ner-model (the
+/// reference it is compared with).
+pub trait Encoder {
+    /// The width of a hidden state.
+    fn hidden_size(&self) -> usize;
+    /// The hidden states of `b` sequences of `ids.len() / b` pieces (`mask` true on real
+    /// pieces): the embedding output and every layer's, each `[b][p][D]`.
+    fn hidden_states(
+        &self,
+        ids: &[i64],
+        mask: &[bool],
+        b: usize,
+        threads: usize,
+    ) -> Result<Vec<Vec<f32>>>;
+}
+
+impl Encoder for Bert {
+    fn hidden_size(&self) -> usize {
+        self.config.hidden_size
+    }
+    fn hidden_states(
+        &self,
+        ids: &[i64],
+        mask: &[bool],
+        b: usize,
+        threads: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        Ok(self.forward(ids, mask, b, threads))
+    }
+}
+
 /// The transformer, its tokenizer and the hidden states kept (0: the embedding output).
-pub struct Contextual {
-    bert: Bert,
+pub struct Contextual<E = Bert> {
+    bert: E,
     tokenizer: Tokenizer,
     layers: Vec<usize>,
     specials: [i64; 3],
@@ -30,12 +61,11 @@ pub struct Contextual {
     threads: usize,
 }
 
-impl std::fmt::Debug for Contextual {
+impl<E> std::fmt::Debug for Contextual<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Contextual")
-            .field("bert", &self.bert)
             .field("layers", &self.layers)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -82,7 +112,13 @@ impl Contextual {
     /// Loads the transformer of `dir` up to the highest of `layers`.
     pub fn load(dir: &Path, layers: &[usize]) -> Result<Contextual> {
         let upto = layers.iter().copied().max().unwrap_or(0);
-        let bert = Bert::load(dir, upto)?;
+        Contextual::with_encoder(Bert::load(dir, upto)?, dir, layers)
+    }
+}
+
+impl<E: Encoder> Contextual<E> {
+    /// `bert`, loaded from `dir`, with the tokenizer of `dir`.
+    pub fn with_encoder(bert: E, dir: &Path, layers: &[usize]) -> Result<Contextual<E>> {
         let tokenizer = subword::load_tokenizer(&dir.join(TOKENIZER_FILE))?;
         let id = |t: &str, default: i64| tokenizer.token_to_id(t).map_or(default, i64::from);
         let specials = [id("[CLS]", 101), id("[SEP]", 102), id("[UNK]", 100)];
@@ -102,7 +138,7 @@ impl Contextual {
 
     /// Width of one layer's features.
     pub fn dim(&self) -> usize {
-        self.bert.config.hidden_size
+        self.bert.hidden_size()
     }
 
     /// The features of every word: per sentence, `[len, layers, dim]` row-major. `documents`
@@ -123,7 +159,7 @@ impl Contextual {
         sequences
             .sort_by_key(|s| std::cmp::Reverse(s.iter().map(|w| w.pieces.len()).sum::<usize>()));
         for batch in sequences.chunks(BATCH) {
-            let pooled = self.pooled(batch);
+            let pooled = self.pooled(batch)?;
             let words = batch.iter().map(Vec::len).max().unwrap_or(0);
             for (b, seq) in batch.iter().enumerate() {
                 for (j, w) in seq.iter().enumerate() {
@@ -194,7 +230,7 @@ impl Contextual {
 
     /// Runs a batch of sequences and pools each word's pieces: `[B, W, layers * dim]` flat,
     /// `W` the most words of a sequence.
-    fn pooled(&self, batch: &[Vec<Word>]) -> Vec<f32> {
+    fn pooled(&self, batch: &[Vec<Word>]) -> Result<Vec<f32>> {
         let [cls, sep, _] = self.specials;
         let p_n = batch
             .iter()
@@ -220,7 +256,7 @@ impl Contextual {
                 .iter_mut()
                 .for_each(|m| *m = true);
         }
-        let states = self.bert.forward(&ids, &mask, b_n, self.threads);
+        let states = self.bert.hidden_states(&ids, &mask, b_n, self.threads)?;
         let (d, width) = (self.dim(), self.layers.len() * self.dim());
         let mut out = vec![0f32; b_n * w_max * width];
         for (b, seq) in batch.iter().enumerate() {
@@ -238,6 +274,6 @@ impl Contextual {
                 at += w.pieces.len();
             }
         }
-        out
+        Ok(out)
     }
 }

@@ -109,14 +109,18 @@ pub fn build(
 pub fn contextual(
     config: &mut ModelConfig,
     inputs: &InputConfig,
+    device: Device,
     obs: &mut dyn Observer,
 ) -> Result<Option<Contextual>> {
     let Some(dir) = &inputs.contextual_model else {
         return Ok(None);
     };
     let source = dir.to_string_lossy().into_owned();
-    let mut c = Contextual::load(&contextual::locate(&source)?, &inputs.contextual_layers)?;
-    c.set_threads(tch::get_num_threads().max(1) as usize);
+    let c = contextual::load(
+        &contextual::locate(&source)?,
+        &inputs.contextual_layers,
+        device,
+    )?;
     let in_cache =
         dir.parent().and_then(|p| p.file_name()) == Some(contextual::TRANSFORMERS.as_ref());
     config.contextual_source = Some(match dir.file_name() {

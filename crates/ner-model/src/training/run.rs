@@ -123,7 +123,7 @@ impl Run {
         let tags = label_set(&data, &config, obs)?;
         let mut model_config = config.model.clone();
         let built = inputs::build(&data.train, &mut model_config, &config.inputs, obs)?;
-        let contextual = inputs::contextual(&mut model_config, &config.inputs, obs)?;
+        let contextual = inputs::contextual(&mut model_config, &config.inputs, device, obs)?;
         let mut trainer = Trainer::new(
             &model_config,
             built.vocab,
