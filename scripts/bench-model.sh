@@ -23,6 +23,8 @@ for f in train.txt valid.txt test.txt; do
   [[ -f $DATA/$f ]] || { echo "missing $DATA/$f: pass --data DIR with CoNLL-2003's train/valid/test files" >&2; exit 1; }
 done
 [[ -f $REF ]] || { echo "missing the reference $REF: pass --reference PATH" >&2; exit 1; }
+# The training build: libtorch, for `ner train` (and the torch backend).
+export NER_TORCH=1
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 PY=${NER_PYTHON:-python3}

@@ -49,16 +49,19 @@ fi
 # 4. The packaged runtime runs with a cleared environment.
 PKG=$ROOT/target/package
 scripts/package.sh "$PKG"
-PORT=$((20000 + RANDOM % 20000))
-env -i "$PKG/bin/ner" serve --model "$PKG/models/en-conll03" --host 127.0.0.1 --port "$PORT" --threads 1 \
+# Port 0: the kernel picks a free port, which the server reports when it listens.
+env -i "$PKG/bin/ner" serve --model "$PKG/models/en-conll03" --host 127.0.0.1 --port 0 --threads 1 \
   >"$ROOT/target/package-serve.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
+PORT=
 for _ in $(seq 1 300); do
-  env -i "$PKG/bin/ner" health --addr "127.0.0.1:$PORT" --path /ready >/dev/null 2>&1 && break
+  PORT=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$ROOT/target/package-serve.log" | grep -o '[0-9]*$' || true)
+  [[ -n $PORT ]] && env -i "$PKG/bin/ner" health --addr "127.0.0.1:$PORT" --path /ready >/dev/null 2>&1 && break
   kill -0 $PID 2>/dev/null || { cat "$ROOT/target/package-serve.log" >&2; echo "[deploy] the packaged server died" >&2; exit 1; }
   sleep 0.1
 done
+[[ -n $PORT ]] || { cat "$ROOT/target/package-serve.log" >&2; echo "[deploy] the packaged server never said where it listens" >&2; exit 1; }
 env -i "$PKG/bin/ner" health --addr "127.0.0.1:$PORT" --path /ready >/dev/null
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
 body='{"text": "Angela Merkel visited Paris."}'

@@ -44,6 +44,8 @@ for f in train dev test; do
 done
 OUT=${OUT:-$ROOT/runs/wikiann-$SENTENCES}
 mkdir -p "$OUT"
+# The training build: libtorch, for `ner train` (and the torch backend).
+export NER_TORCH=1
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 NER=${NER_BIN:-$ROOT/target/release/ner}

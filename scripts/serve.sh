@@ -2,9 +2,15 @@
 # Start the NER service with the shipped models on 0.0.0.0:8080: English (models/en-conll03, the
 # default) and Chinese (models/zh-resume; requests choose it with "model": "zh-resume").
 # NER_HOST / NER_PORT / NER_MODELS (comma-separated [NAME=]DIR list, the first the default)
-# override. Runs scripts/setup.sh first, so it works on a fresh clone.
+# override. Runs scripts/setup.sh first, so it works on a fresh clone: it builds `ner` without
+# libtorch (no PyTorch is downloaded). The shipped default models need no transformer, so it
+# is fetched only when NER_MODELS names the models to serve (set NER_SKIP_TRANSFORMER=1 to
+# skip it then too).
 set -euo pipefail
 NER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -z ${NER_MODELS:-}${NER_MODEL:-} ]]; then
+  export NER_SKIP_TRANSFORMER=${NER_SKIP_TRANSFORMER:-1}
+fi
 # shellcheck source=setup.sh
 source "$NER_ROOT/scripts/setup.sh"
 cd "$NER_ROOT"

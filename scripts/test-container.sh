@@ -5,8 +5,15 @@
 # SIGTERM reached the server) before `down`. Prints the build time, the image size and the time
 # to healthy.
 #
-#   scripts/test-container.sh [--rebuild]    --rebuild: also time a second build after a
-#                                            one-line source change (in a copy of the tree)
+#   scripts/test-container.sh [--rebuild] [--transformer]
+#       --rebuild       also time a second build after a one-line source change (in a copy of
+#                       the tree)
+#       --transformer   also build the image with the accurate model's transformer
+#                       (--build-arg NER_TRANSFORMER=1) and give its size
+#
+# It also proves that `cargo install --path crates/ner-cli` works on a machine with the Rust
+# toolchain and nothing else (no Python, no libtorch): in a clean container of the Rust base
+# image, from a copy of the tracked files.
 #
 # What it needs, it installs when it can (as root: docker.io, debootstrap, docker-compose) and
 # starts dockerd when no engine answers (stopping it again at the end). Where Docker Hub cannot
@@ -19,8 +26,14 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-REBUILD=0
-[[ ${1:-} == --rebuild ]] && REBUILD=1
+REBUILD=0 TRANSFORMER=0
+for arg in "$@"; do
+  case $arg in
+    --rebuild) REBUILD=1 ;;
+    --transformer) TRANSFORMER=1 ;;
+    *) echo "unknown argument $arg (expected --rebuild, --transformer)" >&2; exit 1 ;;
+  esac
+done
 say() { printf '[container] %s\n' "$*" >&2; }
 cannot() { say "cannot run here: $*"; exit 2; }
 # Debian's docker CLI speaks to Debian's engine; a newer client elsewhere in PATH may not.
@@ -86,8 +99,10 @@ base_images() {
     say "making the stand-in $rust from $slim and this machine's Rust toolchain"
     local tc
     tc=$(rustc --print sysroot)
-    docker build -q -t "$rust" -f - "$tc" >/dev/null <<'DOCKERFILE'
+    # The real image has a C toolchain for linking (and no Python); so has the stand-in.
+    docker build -q --network host -t "$rust" -f - "$tc" >/dev/null <<'DOCKERFILE'
 FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY . /usr/local/rust
 ENV PATH=/usr/local/rust/bin:/usr/local/cargo/bin:$PATH CARGO_HOME=/usr/local/cargo
 DOCKERFILE
@@ -122,6 +137,44 @@ PY
   page=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=10).read().decode())' "$1")
   grep -q '<form' <<<"$page" || { say "the demo page has no form"; return 1; }
   say "POST /ner answered with Angela Merkel/PER and Paris/LOC; the demo page is served"
+}
+
+# `cargo install --path crates/ner-cli` in a clean container of the Rust base image: the
+# toolchain and a C linker, no Python, no libtorch. The copy holds the tracked files only.
+cargo_install() {
+  local copy t0
+  copy=$(mktemp -d)
+  git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar -C "$copy" -x
+  t0=$(date +%s)
+  docker run --rm --network host -v "$copy:/src:ro" \
+    -v /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro \
+    -e CARGO_HTTP_CAINFO=/etc/ssl/certs/ca-certificates.crt rust:1.95-bookworm bash -c '
+      set -e
+      if command -v python3 >/dev/null; then echo "python3 is in the image" >&2; exit 1; fi
+      cp -r /src /tmp/src && cd /tmp/src
+      cargo install --quiet --locked --path crates/ner-cli --root /tmp/inst
+      /tmp/inst/bin/ner --version
+      echo "{\"text\": \"Angela Merkel visited Paris.\"}" |
+        /tmp/inst/bin/ner predict --model models/en-conll03 --format jsonl | grep -q "\"PER\""
+      ! ldd /tmp/inst/bin/ner | grep -i torch' >"${TMPDIR:-/tmp}/ner-cargo-install.log" 2>&1 ||
+    { tail -30 "${TMPDIR:-/tmp}/ner-cargo-install.log" >&2; rm -rf "$copy"; say "cargo install failed in a clean container"; return 1; }
+  rm -rf "$copy"
+  say "cargo install --path crates/ner-cli in a clean Rust container (no Python, no libtorch): $(($(date +%s) - t0)) s, and the installed ner tags"
+}
+
+# The image with the transformer of the accurate English model: its size.
+with_transformer() {
+  local t0 size
+  t0=$(date +%s)
+  docker build -q --network host --build-arg NER_TRANSFORMER=1 -t ner:transformer -f docker/Dockerfile . \
+    >"${TMPDIR:-/tmp}/ner-transformer-build.log" 2>&1 ||
+    { tail -30 "${TMPDIR:-/tmp}/ner-transformer-build.log" >&2; say "the image with the transformer did not build"; return 1; }
+  size=$(docker image inspect ner:transformer --format '{{.Size}}')
+  docker run --rm --entrypoint /app/bin/ner ner:transformer predict --model /app/models/en-conll03-ctx --format jsonl \
+    <<<'{"text": "Angela Merkel visited Paris."}' | grep -q '"PER"' ||
+    { say "the image with the transformer does not tag with en-conll03-ctx"; return 1; }
+  docker image rm ner:transformer >/dev/null 2>&1 || true
+  say "image with the transformer: $((size / 1024 / 1024)) MB, built in $(($(date +%s) - t0)) s; en-conll03-ctx tags in it"
 }
 
 # A second build after a one-line change, in a copy of the tree (this checkout is not touched).
@@ -167,6 +220,8 @@ main() {
   size=$(docker image inspect ner:latest --format '{{.Size}}')
   say "build $((t1 - t0)) s; image ner:latest $((size / 1024 / 1024)) MB; healthy $((t2 - t1)) s after start; stopped in ${stopped} s with exit code 0"
   ((REBUILD)) && time_rebuild
+  ((TRANSFORMER)) && with_transformer
+  cargo_install
   say "passed"
 }
 main

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# All tests: formatting, lints, then every test of the workspace. Runs scripts/setup.sh first
-# (libtorch and the release build), so it works on a fresh clone with nothing exported.
+# All tests: formatting, lints, then every test of the workspace, with libtorch (the training
+# build, whose tests compare the native tagger with libtorch); then the serving build without
+# libtorch, which the fuzzing, deployment and container checks run. Runs scripts/setup.sh
+# first, so it works on a fresh clone with nothing exported.
 set -euo pipefail
 NER_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export NER_TORCH=1
 # shellcheck source=setup.sh
 source "$NER_ROOT/scripts/setup.sh"
 cd "$NER_ROOT"
@@ -14,8 +17,9 @@ cargo fmt --all --check
 
 # Tests are built with the release profile: the same libtorch shim and dependencies that
 # setup.sh built are reused instead of compiled a second time, and the training tests run fast.
-step "cargo clippy --workspace --all-targets --release -- -D warnings"
-cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+step "cargo clippy --workspace --all-targets --release (with and without libtorch) -- -D warnings"
+cargo clippy --workspace --all-targets --release --features ner-cli/torch --quiet -- -D warnings
+cargo clippy -p ner-cli --all-targets --release --quiet -- -D warnings
 
 # The demo page is tested in a real browser: install Debian's Chromium when it is missing.
 if ! command -v chromium >/dev/null 2>&1; then
@@ -28,8 +32,22 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-step "cargo test --workspace --release"
-cargo test --workspace --release
+step "cargo test --workspace --release --features ner-cli/torch"
+cargo test --workspace --release --features ner-cli/torch
+
+# The serving build: what scripts/serve.sh, the package and the image run. The scripts below
+# make it too (they run scripts/setup.sh without --torch).
+unset NER_TORCH
+step "the serving build: cargo build --release -p ner-cli (no libtorch)"
+cargo build --release -p ner-cli --bin ner --quiet
+if ldd target/release/ner | grep -i torch; then
+  echo "[test] the serving build links libtorch (above)" >&2
+  exit 1
+fi
+train_says=$(target/release/ner train --train x 2>&1 || true)
+grep -q -- '--features torch' <<<"$train_says" ||
+  { echo "[test] 'ner train' in the serving build does not name the build that has it: $train_says" >&2; exit 1; }
+echo "[test] links no libtorch ($(ldd target/release/ner | awk '/=>/ {print $1}' | tr '\n' ' ')); ner train says which build has it" >&2
 
 step "a short seeded request-fuzzing campaign: scripts/fuzz-server.sh --requests 3000 --seed 7"
 FUZZ_LOG=$(mktemp)

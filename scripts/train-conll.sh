@@ -51,6 +51,8 @@ OUT=${OUT:-$ROOT/runs/$NAME}
 for f in "$TRAIN" "$DEV" "$TEST"; do
   [[ -f $f ]] || { echo "missing $f: pass --train, --dev and --test (see the header of $0 for where the data comes from)" >&2; exit 1; }
 done
+# The training build: libtorch, for `ner train` (and the torch backend).
+export NER_TORCH=1
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 # shellcheck source=lib/train-args.sh

@@ -37,6 +37,8 @@ done
 for f in "$TRAIN" "$DEV" "$TEST"; do
   [[ -f $f ]] || { echo "missing $f: pass --train, --dev and --test (see the header of $0)" >&2; exit 1; }
 done
+# The training build: libtorch, for `ner train` (and the torch backend).
+export NER_TORCH=1
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 # shellcheck source=lib/train-args.sh
