@@ -45,7 +45,9 @@ ldd "$BIN" | awk '/=> \// {print $1, $3} /^\t\/.*ld-linux/ {print $1, $1}' | whi
         mkdir -p "$OUT$(dirname "$path")"
         cp -L "$path" "$OUT$path"
       fi
-      [[ $name == libgcc_s.so.* && -z $ROOTFS ]] && cp -L "$path" "$DIR/lib/$name"
+      if [[ $name == libgcc_s.so.* && -z $ROOTFS ]]; then
+        cp -L "$path" "$DIR/lib/$name"
+      fi
       ;;
     *) cp -L "$path" "$DIR/lib/$name" ;;
   esac

@@ -170,7 +170,7 @@ with_transformer() {
     >"${TMPDIR:-/tmp}/ner-transformer-build.log" 2>&1 ||
     { tail -30 "${TMPDIR:-/tmp}/ner-transformer-build.log" >&2; say "the image with the transformer did not build"; return 1; }
   size=$(docker image inspect ner:transformer --format '{{.Size}}')
-  docker run --rm --entrypoint /app/bin/ner ner:transformer predict --model /app/models/en-conll03-ctx --format jsonl \
+  docker run --rm -i --entrypoint /app/bin/ner ner:transformer predict --model /app/models/en-conll03-ctx --format jsonl \
     <<<'{"text": "Angela Merkel visited Paris."}' | grep -q '"PER"' ||
     { say "the image with the transformer does not tag with en-conll03-ctx"; return 1; }
   docker image rm ner:transformer >/dev/null 2>&1 || true

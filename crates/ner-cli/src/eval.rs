@@ -35,6 +35,9 @@ pub struct Args {
     /// What runs the network: native (default) or torch (libtorch, the reference).
     #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
     backend: Backend,
+    /// Also tag with this backend and report how many tags differ (e.g. `--compare torch`).
+    #[arg(long, value_enum, value_name = "BACKEND")]
+    compare: Option<Backend>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -47,12 +50,21 @@ pub fn run(args: Args) -> Result<()> {
         ..Default::default()
     };
     let mut tagger = Tagger::load(&args.model, &opts)?;
-    let sentences: Vec<&Vec<String>> = corpus.sentences.iter().map(|s| &s.tokens).collect();
-    let sentences: Vec<Vec<&str>> = sentences
+    let sentences: Vec<Vec<&str>> = corpus
+        .sentences
         .iter()
-        .map(|t| t.iter().map(String::as_str).collect())
+        .map(|s| s.tokens.iter().map(String::as_str).collect())
         .collect();
     let predictions = tagger.best_paths(&sentences, &documents(&corpus))?;
+    let differing = match args.compare {
+        Some(backend) => {
+            let other = Options { backend, ..opts };
+            let theirs =
+                Tagger::load(&args.model, &other)?.best_paths(&sentences, &documents(&corpus))?;
+            Some(differing_tags(&predictions, &theirs))
+        }
+        None => None,
+    };
     let tags = tagger.tag_set();
     let report = score(&corpus, &predictions, tags);
     if let Some(out) = &args.write_predictions {
@@ -65,10 +77,30 @@ pub fn run(args: Args) -> Result<()> {
         }
         w.flush()?;
     }
+    let tokens: usize = sentences.iter().map(Vec::len).sum();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        let mut v = report.to_json();
+        if let (Some(n), Some(b)) = (differing, args.compare) {
+            v["compared_with"] = b.name().into();
+            v["differing_tags"] = n.into();
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", report.conlleval_text());
+        if let (Some(n), Some(b)) = (differing, args.compare) {
+            println!("tags differing from the {} backend: {n} of {tokens}", b.name());
+        }
     }
     Ok(())
+}
+
+/// The number of positions where two taggings of the same sentences differ.
+fn differing_tags(a: &[Vec<usize>], b: &[Vec<usize>]) -> usize {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| {
+            let common = x.iter().zip(y).filter(|(p, q)| p != q).count();
+            common + x.len().abs_diff(y.len())
+        })
+        .sum()
 }

@@ -76,8 +76,12 @@ fn train_eval_predict_score() {
         ner()
             .args(["eval", "--json", "--model"])
             .arg(&model)
-            .arg(&bio),
+            .arg(&bio)
+            .args(["--compare", "torch"]),
     ));
+    // The native tagger and libtorch tag every token of the file alike.
+    assert_eq!(e2["compared_with"], "torch");
+    assert_eq!(e2["differing_tags"], 0);
     assert_eq!(
         e1["overall"], e2["overall"],
         "IOB1 and BIO versions score differently"

@@ -13,9 +13,8 @@ use crate::vocab::Encoded;
 use ner_core::viterbi::{Transitions, Viterbi};
 use ner_core::{TagSet, Tagged};
 use ner_tagger::batching::{self, Network};
-use ner_tagger::tagger::{decode, Native};
+use ner_tagger::tagger::{decode_each, Native};
 pub use ner_tagger::TagRequest;
-use rayon::prelude::*;
 use std::path::Path;
 use tch::{Device, Kind};
 
@@ -153,18 +152,9 @@ impl Tagger {
         run.for_each_in_context(&self.loaded.model, &encoded, documents, |i, em| {
             emissions[i] = em.to_vec();
         })?;
+        let parallel = self.threading.threads() >= 2;
         let (tr, tags) = (&self.transitions, &self.loaded.model.tags);
-        let one = |v: &mut Viterbi, em: &Vec<f32>| match em.is_empty() {
-            true => Tagged::default(),
-            false => decode(v, tr, tags, em, req),
-        };
-        Ok(match self.threading.threads() >= 2 && emissions.len() > 1 {
-            true => emissions.par_iter().map_init(Viterbi::new, one).collect(),
-            false => emissions
-                .iter()
-                .map(|em| one(&mut self.viterbi, em))
-                .collect(),
-        })
+        Ok(decode_each(&mut self.viterbi, tr, tags, &emissions, req, parallel))
     }
 }
 
