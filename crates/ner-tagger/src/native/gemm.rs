@@ -1,11 +1,12 @@
-//! Matrix products for the native path, by the `gemm` crate (the kernels candle uses): it picks
+//! Matrix products for the native path, by the `gemm` crate's f32 kernels (`gemm-f32`, the
+//! kernels candle uses): it picks
 //! AVX-512, AVX2/FMA or SSE at run time on x86-64 (and NEON on aarch64), and for the few rows
 //! of a recurrent step it multiplies without packing the weights. Measured against
 //! matrixmultiply (AVX2, which packs both operands on every call) for a step's
 //! `[m][200] · [200][800]` on an AVX-512 EPYC: 2.8x faster at 4 rows, 1.5x at 16, 1.3x for a
 //! layer's input projection of 600 tokens.
 
-use gemm::Parallelism;
+use gemm_common::Parallelism;
 
 /// A weight matrix stored as `[k][n]` row-major: the right-hand operand of `x · W`.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ pub fn matmul_on(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32, thre
     // aliases neither input.
     #[allow(unsafe_code)]
     unsafe {
-        gemm::gemm(
+        gemm_f32::gemm::f32::get_gemm_fn()(
             m,
             n,
             k,
