@@ -88,7 +88,10 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         print!("{}", report.conlleval_text());
         if let (Some(n), Some(b)) = (differing, args.compare) {
-            println!("tags differing from the {} backend: {n} of {tokens}", b.name());
+            println!(
+                "tags differing from the {} backend: {n} of {tokens}",
+                b.name()
+            );
         }
     }
     Ok(())

@@ -154,7 +154,14 @@ impl Tagger {
         })?;
         let parallel = self.threading.threads() >= 2;
         let (tr, tags) = (&self.transitions, &self.loaded.model.tags);
-        Ok(decode_each(&mut self.viterbi, tr, tags, &emissions, req, parallel))
+        Ok(decode_each(
+            &mut self.viterbi,
+            tr,
+            tags,
+            &emissions,
+            req,
+            parallel,
+        ))
     }
 }
 

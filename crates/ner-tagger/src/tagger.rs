@@ -180,20 +180,16 @@ impl Tagger {
         let encoded = self.encode(sentences, documents)?;
         let mut emissions: Vec<Vec<f32>> = vec![Vec::new(); sentences.len()];
         self.for_each_in_context(&encoded, documents, |i, em| emissions[i] = em.to_vec())?;
+        let parallel = self.threads >= 2;
         let (tr, tags) = (&self.transitions, &self.files.tags);
-        let one = |v: &mut Viterbi, em: &Vec<f32>| match em.is_empty() {
-            true => Tagged::default(),
-            false => decode(v, tr, tags, em, req),
-        };
-        // Each sentence decodes on its own: on two threads when the tagger has them, since the
-        // network's serial parts leave the second core idle in between.
-        Ok(match self.threads >= 2 && emissions.len() > 1 {
-            true => emissions.par_iter().map_init(Viterbi::new, one).collect(),
-            false => emissions
-                .iter()
-                .map(|em| one(&mut self.viterbi, em))
-                .collect(),
-        })
+        Ok(decode_each(
+            &mut self.viterbi,
+            tr,
+            tags,
+            &emissions,
+            req,
+            parallel,
+        ))
     }
 
     /// Sentences as model inputs, with their contextual features when the model has them.
@@ -267,6 +263,27 @@ fn load_contextual(files: &ModelFiles, threads: usize) -> Result<Option<Contextu
     }
     c.set_threads(threads);
     Ok(Some(c))
+}
+
+/// Decodes each sentence's emissions (an empty one gives an empty result). Each sentence
+/// decodes on its own: on two threads when `parallel`, since the network's serial parts leave
+/// the second core idle in between.
+pub fn decode_each(
+    viterbi: &mut Viterbi,
+    transitions: &Transitions,
+    tags: &TagSet,
+    emissions: &[Vec<f32>],
+    req: TagRequest,
+    parallel: bool,
+) -> Vec<Tagged> {
+    let one = |v: &mut Viterbi, em: &Vec<f32>| match em.is_empty() {
+        true => Tagged::default(),
+        false => decode(v, transitions, tags, em, req),
+    };
+    match parallel && emissions.len() > 1 {
+        true => emissions.par_iter().map_init(Viterbi::new, one).collect(),
+        false => emissions.iter().map(|em| one(viterbi, em)).collect(),
+    }
 }
 
 /// Decodes one sentence's emissions `[len][K]`: best path, entities and, on request,

@@ -51,25 +51,27 @@ pub fn matmul_on(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32, thre
         c[..m * n].iter_mut().for_each(|v| *v *= beta);
         return;
     }
+    // The kernels prefer a column-major destination: `c` row-major is `cᵀ` column-major, so
+    // this computes `cᵀ = wᵀ · aᵀ` (as the `gemm` facade would transpose it).
     // SAFETY: row-major operands (column stride 1, row strides k and n) that the checks above
     // keep in bounds: `a` holds m·k values, `w` k·n and `c` m·n; `c` is borrowed mutably, so it
     // aliases neither input.
     #[allow(unsafe_code)]
     unsafe {
         gemm_f32::gemm::f32::get_gemm_fn()(
-            m,
             n,
+            m,
             k,
             c.as_mut_ptr(),
-            1,
             n as isize,
+            1,
             beta != 0.0,
-            a.as_ptr(),
-            1,
-            k as isize,
             w.data.as_ptr(),
-            1,
             n as isize,
+            1,
+            a.as_ptr(),
+            k as isize,
+            1,
             beta,
             1.0,
             false,
