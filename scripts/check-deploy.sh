@@ -8,7 +8,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-PY=${NER_PYTHON:-python3}
+# The linters come from PyPI into a Python environment: the training build's when there is one,
+# else a small one of their own in the cache.
+if [[ -n ${NER_PYTHON:-} ]]; then
+  PY=$NER_PYTHON
+else
+  TOOLS=$NER_CACHE_DIR/deploy-tools
+  [[ -x $TOOLS/bin/python ]] || python3 -m venv "$TOOLS" >/dev/null 2>&1 || true
+  PY=$TOOLS/bin/python
+  [[ -x $PY ]] || PY=$(command -v python3)
+fi
 BIN_DIR=$(dirname "$PY")
 say() { printf '[deploy] %s\n' "$*" >&2; }
 loud_skip() { printf '\n[deploy] ==== SKIPPED: %s ====\n\n' "$*" >&2; }
