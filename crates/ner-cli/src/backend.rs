@@ -94,7 +94,7 @@ impl Tagger {
 
     pub fn config(&self) -> &ModelConfig {
         match self {
-            Tagger::Native(t) => &t.files().config,
+            Tagger::Native(t) => t.config(),
             #[cfg(feature = "torch")]
             Tagger::Torch(t) => &t.model().model.config,
         }
@@ -102,7 +102,7 @@ impl Tagger {
 
     pub fn meta(&self) -> &Meta {
         match self {
-            Tagger::Native(t) => &t.files().meta,
+            Tagger::Native(t) => t.meta(),
             #[cfg(feature = "torch")]
             Tagger::Torch(t) => &t.model().meta,
         }

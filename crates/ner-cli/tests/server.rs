@@ -310,6 +310,43 @@ fn sigterm_during_load_loses_no_accepted_request() {
 }
 
 #[test]
+fn an_idle_server_with_three_models_stops_within_a_second_of_sigterm() {
+    let model = shipped_model();
+    let (b, c) = (
+        format!("b={}", model.display()),
+        format!("c={}", model.display()),
+    );
+    let (mut child, addr, log) = spawn_server_logged(&["--model", &b, "--model", &c]);
+    let addr: SocketAddr = addr.parse().unwrap();
+    for name in ["en-conll03", "b", "c"] {
+        let body = serde_json::json!({"text": "Angela Merkel visited Paris.", "model": name});
+        assert_eq!(
+            request(addr, "POST", "/ner", &body.to_string()).unwrap().0,
+            200
+        );
+    }
+    let pid = child.id().to_string();
+    let t0 = Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let took = t0.elapsed();
+    eprintln!("exit {took:?} after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    let log = log.lock().unwrap().join("\n");
+    assert_eq!(
+        log.matches("model_thread_stopped=true").count(),
+        3,
+        "every model thread is joined: {log}"
+    );
+    assert!(took < Duration::from_secs(1), "{took:?} to exit: {log}");
+}
+
+#[test]
 fn two_real_models_answer_in_their_languages() {
     let zh = format!("zh={}", repo().join("models/zh-resume").display());
     let server = Server::start(&["--model", &zh]);

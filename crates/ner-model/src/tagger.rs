@@ -5,17 +5,18 @@
 
 use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
-use crate::contextual;
 use crate::error::{ModelError, Result};
 use crate::model::BiLstmCrf;
 use crate::threading::{EncoderThreading, Threading};
 use crate::vocab::Encoded;
-use ner_core::viterbi::{Transitions, Viterbi};
+use ner_core::viterbi::Viterbi;
 use ner_core::{TagSet, Tagged};
 use ner_tagger::batching::{self, Network};
-use ner_tagger::tagger::{decode_each, Native};
+use ner_tagger::tagger::Native;
 pub use ner_tagger::TagRequest;
+use ner_tagger::{Codec, Emissions, Piece, Runner};
 use std::path::Path;
+use std::sync::Arc;
 use tch::{Device, Kind};
 
 /// How the tagger runs.
@@ -41,56 +42,74 @@ impl Default for TaggerOptions {
     }
 }
 
+/// A loaded model on libtorch: the shared [`Codec`] and a [`Runner`] of libtorch's network.
 pub struct Tagger {
-    loaded: LoadedModel,
-    transitions: Transitions,
-    viterbi: Viterbi,
-    batch_size: usize,
-    device: Device,
-    threading: Threading,
+    codec: Arc<Codec>,
+    runner: Runner<TorchNet, crate::transformer::Bert>,
 }
 
 impl std::fmt::Debug for Tagger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tagger")
-            .field("model", &self.loaded)
-            .field("threading", &self.threading)
+            .field("model", &self.runner.net.loaded)
+            .field("threading", &self.runner.net.threading)
             .finish_non_exhaustive()
     }
 }
 
 impl Tagger {
+    /// Loads the model in `dir` onto `opts.device`.
     pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Self> {
         let loaded = checkpoint::load(dir, opts.device)?;
         Self::from_loaded(loaded, opts)
     }
 
-    pub fn from_loaded(loaded: LoadedModel, opts: TaggerOptions) -> Result<Self> {
+    /// A tagger of a model already in memory.
+    pub fn from_loaded(mut loaded: LoadedModel, opts: TaggerOptions) -> Result<Self> {
         let transitions = loaded.model.crf.transitions()?;
-        Ok(Tagger {
-            loaded,
+        let contextual = loaded.contextual.take();
+        let pieces = contextual.as_ref().map(|c| c.word_pieces().clone());
+        let codec = Codec::new(
+            loaded.vocab.clone(),
+            loaded.model.tags.clone(),
             transitions,
-            viterbi: Viterbi::new(),
+            pieces,
+        );
+        let runner = Runner {
+            context_tokens: loaded.model.config.context_tokens,
             batch_size: opts.batch_size,
-            device: opts.device,
-            threading: Threading::new(opts.threads, opts.threading),
+            contextual,
+            net: TorchNet {
+                loaded,
+                device: opts.device,
+                threading: Threading::new(opts.threads, opts.threading),
+            },
+        };
+        Ok(Tagger {
+            codec: Arc::new(codec),
+            runner,
         })
     }
 
+    /// The request side (encoding, decoding) and the network side, apart.
+    pub fn split(self) -> (Arc<Codec>, Runner<TorchNet, crate::transformer::Bert>) {
+        (self.codec, self.runner)
+    }
+
+    /// The loaded model (its transformer is the runner's).
     pub fn model(&self) -> &LoadedModel {
-        &self.loaded
+        &self.runner.net.loaded
     }
 
     pub fn tag_set(&self) -> &TagSet {
-        &self.loaded.model.tags
+        self.codec.tag_set()
     }
 
     pub fn threading(&self) -> &Threading {
-        &self.threading
+        &self.runner.net.threading
     }
 
-    /// Tags sentences (each a slice of tokens), each a document of its own; results come
-    /// back in input order. Empty sentences get empty results.
+    /// Tags sentences, each a document of its own; results in input order.
     pub fn tag<S: AsRef<str> + Sync>(
         &mut self,
         sentences: &[Vec<S>],
@@ -100,68 +119,72 @@ impl Tagger {
         self.tag_documents(sentences, &documents, req)
     }
 
-    /// Sentences as model inputs, with their contextual features when the model has them.
-    pub fn encode<S: AsRef<str>>(
-        &self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-    ) -> Result<Vec<Encoded>> {
-        let vocab = &self.loaded.vocab;
-        let mut encoded: Vec<Encoded> = sentences.iter().map(|s| vocab.encode(s)).collect();
-        if let Some(c) = &self.loaded.contextual {
-            let in_context = self.loaded.model.config.context_tokens > 0;
-            contextual::attach(&mut encoded, c.features(sentences, documents, in_context)?);
-        }
-        Ok(encoded)
-    }
-
-    /// The best tag path of every sentence, in input order (`documents` as for
-    /// [`Tagger::tag_documents`]).
-    pub fn best_paths<S: AsRef<str>>(
-        &mut self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-    ) -> Result<Vec<Vec<usize>>> {
-        let encoded = self.encode(sentences, documents)?;
-        let run = Inference {
-            batch_size: self.batch_size,
-            device: self.device,
-            threading: Some(&mut self.threading),
-            native: None,
-        };
-        run.best_paths(&self.loaded.model, &encoded, documents)
-    }
-
-    /// Tags sentences of documents: `documents[i]` names the document of sentence `i`, and a
-    /// document's sentences are consecutive. A model with document context reads them
-    /// together; others tag each sentence alone.
+    /// Tags sentences of documents (`documents[i]` for sentence `i`, consecutive), as
+    /// [`ner_tagger::Tagger::tag_documents`] does.
     pub fn tag_documents<S: AsRef<str> + Sync>(
         &mut self,
         sentences: &[Vec<S>],
         documents: &[usize],
         req: TagRequest,
     ) -> Result<Vec<Tagged>> {
-        let encoded = self.encode(sentences, documents)?;
-        let mut emissions: Vec<Vec<f32>> = vec![Vec::new(); sentences.len()];
-        let run = Inference {
-            batch_size: self.batch_size,
+        let em = self.emissions(sentences, documents)?;
+        let parallel = self.runner.net.threading.threads() >= 2;
+        Ok(self.codec.decode(&em, req, parallel))
+    }
+
+    /// The best tag path of every sentence of documents.
+    pub fn best_paths<S: AsRef<str> + Sync>(
+        &mut self,
+        sentences: &[Vec<S>],
+        documents: &[usize],
+    ) -> Result<Vec<Vec<usize>>> {
+        let em = self.emissions(sentences, documents)?;
+        Ok(self.codec.best_paths(&em))
+    }
+
+    /// Sentences of documents as network input.
+    pub fn encode<S: AsRef<str> + Sync>(&self, sentences: &[Vec<S>], documents: &[usize]) -> Piece {
+        self.codec.encode(sentences, documents.to_vec(), false)
+    }
+
+    /// Every sentence's emissions.
+    pub fn emissions<S: AsRef<str> + Sync>(
+        &mut self,
+        sentences: &[Vec<S>],
+        documents: &[usize],
+    ) -> Result<Emissions> {
+        let mut pieces = [self.encode(sentences, documents)];
+        Ok(self.runner.forward(&mut pieces)?.pop().unwrap_or_default())
+    }
+}
+
+/// libtorch's network over a loaded model, owned: the runner of the torch [`Tagger`].
+pub struct TorchNet {
+    loaded: LoadedModel,
+    device: Device,
+    threading: Threading,
+}
+
+impl std::fmt::Debug for TorchNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TorchNet")
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Network for TorchNet {
+    type Error = ModelError;
+    fn tags(&self) -> usize {
+        self.loaded.model.tags.len()
+    }
+    fn emissions(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> Result<()> {
+        let mut torch = Torch {
+            model: &self.loaded.model,
             device: self.device,
             threading: Some(&mut self.threading),
-            native: None,
         };
-        run.for_each_in_context(&self.loaded.model, &encoded, documents, |i, em| {
-            emissions[i] = em.to_vec();
-        })?;
-        let parallel = self.threading.threads() >= 2;
-        let (tr, tags) = (&self.transitions, &self.loaded.model.tags);
-        Ok(decode_each(
-            &mut self.viterbi,
-            tr,
-            tags,
-            &emissions,
-            req,
-            parallel,
-        ))
+        torch.emissions(batch, out)
     }
 }
 
@@ -256,6 +279,8 @@ impl Inference<'_> {
         f: impl FnMut(usize, &[f32]),
     ) -> Result<()> {
         let size = self.batch_size;
+        let data: Vec<&Encoded> = data.iter().collect();
+        let data = &data[..];
         match self.native {
             Some(native) => {
                 batching::for_each_in_context(native, data, documents, context, size, f)?;

@@ -2,20 +2,21 @@
 //! queue → entities built by slicing the original text → JSON.
 
 use crate::error::ApiError;
-use crate::model::{ModelInfo, TagOptions};
-use crate::worker::{Incoming, Job, SubmitError, Worker};
+use crate::model::{Codec, Emissions, ModelInfo, Piece, TagOptions};
+use crate::worker::{Forwarded, Incoming, Job, SubmitError, Worker};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ner_core::document::{Document, Entity};
 use ner_core::offsets::{bytes_to_unit, OffsetUnit};
 use ner_core::Tagged;
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The JSON body of `POST /ner`.
 #[derive(Debug, Deserialize)]
@@ -68,7 +69,7 @@ pub struct SentenceNbest {
     pub labelings: Vec<Labeling>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct TextResult {
     pub entities: Vec<Entity>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,22 +91,10 @@ fn content_type(headers: &HeaderMap) -> Result<bool, ApiError> {
     }
 }
 
-fn parse(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-    limit: usize,
-) -> Result<NerRequest, ApiError> {
+/// The typed request. The body was read, within its limit, by [`crate::body::read_body`].
+fn parse(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<NerRequest, ApiError> {
     let plain = content_type(headers)?;
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::BodyTooLarge(limit)
-        } else {
-            ApiError::MalformedBody(e.body_text())
-        }
-    })?;
-    if body.len() > limit {
-        return Err(ApiError::BodyTooLarge(limit));
-    }
+    let body = body.map_err(|e| ApiError::MalformedBody(e.body_text()))?;
     let text = std::str::from_utf8(&body).map_err(|e| {
         ApiError::MalformedBody(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
     })?;
@@ -192,84 +181,165 @@ fn validate(req: NerRequest, st: &AppState) -> Result<(Vec<String>, bool, NerReq
     Ok((texts, single, req))
 }
 
+/// `POST /ner`, in the order a request travels: parse and validate, admit, encode on this
+/// task, queue for the network, decode (on the blocking pool when large), build the answer.
 pub async fn ner(
     State(st): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req = parse(&headers, body, st.config.max_body_bytes)?;
+    let req = parse(&headers, body)?;
     let (texts, single, req) = validate(req, &st)?;
-    let worker = &st.models.get(req.model.as_deref())?.worker();
-    if !worker.is_ready() {
-        return Err(ApiError::NotReady);
-    }
+    let worker = st.models.get(req.model.as_deref())?.worker();
+    let codec = worker
+        .codec()
+        .filter(|_| worker.is_ready())
+        .ok_or(ApiError::NotReady)?
+        .clone();
     let Ok(_permit) = st.concurrency.clone().try_acquire_owned() else {
         return Err(ApiError::Overloaded(1));
     };
     let incoming = worker.incoming();
-    let info = worker.info().ok_or(ApiError::NotReady)?;
-    let mode = info.tokenization;
+    let info = codec.info();
+    let mut timing = Timing::default();
     let docs: Vec<Document> = texts
         .iter()
-        .map(|t| Document::new(t, mode, st.config.max_sentence_tokens))
+        .map(|t| Document::new(t, info.tokenization, st.config.max_sentence_tokens))
         .collect();
-    let sentences: Vec<Vec<String>> = docs
-        .iter()
-        .flat_map(|d| {
-            d.sentences()
-                .into_iter()
-                .map(|s| s.into_iter().map(str::to_owned).collect())
-        })
-        .collect();
+    let (sentences, documents) = words(&docs);
     let tagged = if sentences.is_empty() {
         drop(incoming);
         Vec::new()
     } else {
-        let per_text = docs.iter().map(Document::num_sentences).collect();
-        tag(&st, worker, (sentences, per_text), req.nbest, incoming).await?
+        let started = Instant::now();
+        let piece = codec.encode(&sentences, documents);
+        timing.encode = started.elapsed();
+        let forwarded = forward(&st, &worker, piece, incoming).await?;
+        (timing.queue, timing.network) = (forwarded.queue, forwarded.network);
+        let started = Instant::now();
+        let tagged = decode(codec.clone(), forwarded.emissions, req.nbest).await?;
+        timing.decode = started.elapsed();
+        tagged
     };
-    let model = info.name.clone();
-    let mut at = 0;
+    timing.record(&st.metrics);
     let mut results = Vec::with_capacity(docs.len());
+    let mut at = 0;
     for doc in &docs {
-        let n = doc.num_sentences();
-        let Some(part) = tagged.get(at..at + n) else {
-            return Err(ApiError::Internal);
-        };
-        at += n;
+        let part = tagged
+            .get(at..at + doc.num_sentences())
+            .ok_or(ApiError::Internal)?;
+        at += doc.num_sentences();
         results.push(build(doc, part, info, &req));
     }
-    let body = if single {
-        let r = results.pop().unwrap_or(TextResult {
-            entities: Vec::new(),
-            tokens: None,
-            nbest: None,
-        });
-        let mut v = serde_json::to_value(r).map_err(|_| ApiError::Internal)?;
-        v["model"] = model.into();
-        v
-    } else {
-        serde_json::json!({"results": results, "model": model})
+    let model = info.name.clone();
+    let mut resp = match single {
+        true => Json(Single {
+            result: results.pop().unwrap_or_default(),
+            model,
+        })
+        .into_response(),
+        false => Json(Batch { results, model }).into_response(),
     };
-    Ok(Json(body).into_response())
+    timing.header(&mut resp);
+    Ok(resp)
 }
 
-/// Queues the sentences for the model and waits for its answer.
-async fn tag(
+/// The answer to `{"text": ...}`: the text's result and the model's name.
+#[derive(Debug, Serialize)]
+pub struct Single {
+    #[serde(flatten)]
+    pub result: TextResult,
+    pub model: String,
+}
+
+/// The answer to `{"texts": [...]}`: one result per text, in order.
+#[derive(Debug, Serialize)]
+pub struct Batch {
+    pub results: Vec<TextResult>,
+    pub model: String,
+}
+
+/// Every document's sentences as word slices of its text, and each sentence's document.
+fn words<'t>(docs: &[Document<'t>]) -> (Vec<Vec<&'t str>>, Vec<usize>) {
+    let mut sentences = Vec::new();
+    let mut documents = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        let s = d.sentences();
+        documents.resize(documents.len() + s.len(), i);
+        sentences.extend(s);
+    }
+    (sentences, documents)
+}
+
+/// Pieces with more tokens than this decode on the blocking pool rather than on the task.
+const DECODE_INLINE_TOKENS: usize = 512;
+
+/// The results of every sentence, decoded from its emissions.
+async fn decode(
+    codec: Arc<dyn Codec>,
+    emissions: Emissions,
+    nbest: usize,
+) -> Result<Vec<Tagged>, ApiError> {
+    let options = TagOptions { nbest };
+    let rows = emissions.offsets.last().copied().unwrap_or(0);
+    if rows <= DECODE_INLINE_TOKENS {
+        return Ok(codec.decode(&emissions, options));
+    }
+    tokio::task::spawn_blocking(move || codec.decode(&emissions, options))
+        .await
+        .map_err(|_| ApiError::Internal)
+}
+
+/// The time of each stage of one request: recorded in `/metrics` and sent as a
+/// `Server-Timing` header (milliseconds).
+#[derive(Debug, Default)]
+struct Timing {
+    encode: Duration,
+    queue: Duration,
+    network: Duration,
+    decode: Duration,
+}
+
+impl Timing {
+    fn stages(&self) -> [(&'static str, Duration); 4] {
+        [
+            ("encode", self.encode),
+            ("queue", self.queue),
+            ("network", self.network),
+            ("decode", self.decode),
+        ]
+    }
+
+    fn record(&self, metrics: &crate::metrics::Metrics) {
+        for (stage, d) in self.stages() {
+            metrics
+                .stages
+                .with_label_values(&[stage])
+                .observe(d.as_secs_f64());
+        }
+    }
+
+    fn header(&self, resp: &mut Response) {
+        let value = self
+            .stages()
+            .iter()
+            .map(|(stage, d)| format!("{stage};dur={:.3}", d.as_secs_f64() * 1e3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            resp.headers_mut().insert("server-timing", v);
+        }
+    }
+}
+
+/// Queues a piece for the network and waits for its emissions.
+async fn forward(
     st: &AppState,
     worker: &Worker,
-    (sentences, documents): (Vec<Vec<String>>, Vec<usize>),
-    nbest: usize,
+    piece: Piece,
     incoming: Incoming,
-) -> Result<Vec<Tagged>, ApiError> {
-    let (tx, rx) = oneshot::channel();
-    let job = Job {
-        sentences,
-        documents,
-        options: TagOptions { nbest },
-        reply: tx,
-        admitted: Some(incoming),
-    };
+) -> Result<Forwarded, ApiError> {
+    let (job, rx) = Job::new(piece, incoming);
     match worker.submit(job) {
         Ok(()) => {}
         Err(SubmitError::Full) => return Err(ApiError::Overloaded(1)),
@@ -277,7 +347,7 @@ async fn tag(
     }
     st.metrics.queue_depth.set(worker.queue_depth() as i64);
     match tokio::time::timeout(st.config.request_timeout, rx).await {
-        Ok(Ok(Ok(t))) => Ok(t),
+        Ok(Ok(Ok(f))) => Ok(f),
         Ok(Ok(Err(e))) => {
             tracing::error!(error = %e, "model error");
             Err(ApiError::Internal)

@@ -180,7 +180,8 @@ const DEMO: &str = include_str!("demo.html");
 pub fn app(state: AppState) -> Router {
     let ner_routes = Router::new()
         .route("/ner", post(api::ner).fallback(method_not_allowed))
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        // read_body enforces the limit (and answers 413 the way clients read it).
+        .layer(DefaultBodyLimit::disable())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             body::read_body,

@@ -1,5 +1,6 @@
-//! Prometheus metrics: requests by route and status, latency histograms, queue depth, batch
-//! sizes and tokens processed.
+//! Prometheus metrics: requests by route and status, latency histograms, the time of each
+//! stage of a request (encode, queue, network, decode), queue depth, batch sizes and tokens
+//! processed.
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
@@ -11,6 +12,8 @@ pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
+    /// Seconds per stage of `POST /ner`: encode, queue, network, decode.
+    pub stages: HistogramVec,
     pub queue_depth: IntGauge,
     pub batch_sentences: HistogramVec,
     pub batch_tokens: HistogramVec,
@@ -61,6 +64,16 @@ impl Metrics {
             ]),
             &["route"],
         ));
+        let stages = must(HistogramVec::new(
+            HistogramOpts::new(
+                "ner_stage_duration_seconds",
+                "time of each stage of POST /ner: encode and decode on the request's side, queue (waiting for the model thread) and network (the batch's forward pass)",
+            )
+            .buckets(vec![
+                0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
+            ]),
+            &["stage"],
+        ));
         let queue_depth = must(IntGauge::new(
             "ner_queue_depth",
             "requests waiting for the model",
@@ -95,6 +108,7 @@ impl Metrics {
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
+            Box::new(stages.clone()),
             Box::new(queue_depth.clone()),
             Box::new(batch_sentences.clone()),
             Box::new(batch_tokens.clone()),
@@ -108,6 +122,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            stages,
             queue_depth,
             batch_sentences,
             batch_tokens,

@@ -1,11 +1,18 @@
-//! What the server needs from a model, as a small trait: the real BiLSTM-CRF implements it in
-//! the `ner` binary (this crate does not link libtorch), tests implement it with a fake.
+//! What the server needs from a model, in its two halves: the [`Codec`] encodes a request's
+//! words into ids and decodes emissions into results, on the request's own task (it is shared
+//! by all of them); the [`Network`] runs on the model's own thread and does nothing else. The
+//! real BiLSTM-CRF implements both in the `ner` binary (on the native or the libtorch
+//! network); tests implement them with fakes.
 //!
-//! Results travel in ner-core's types ([`Tagged`]: tag indices, [`Span`](ner_core::Span)s of
-//! label ids); the server renders names from the model's [`TagSet`] once, when it builds JSON.
+//! Between the two travel ner-tagger's [`Piece`] (a request's sentences as ids, with their
+//! documents) and [`Emissions`] (one buffer, cut by sentence). Results are ner-core's
+//! [`Tagged`]: tag indices and spans of label ids, named from the model's [`TagSet`] when the
+//! answer is built.
 
 use ner_core::tokenize::Mode;
 use ner_core::{TagSet, Tagged};
+pub use ner_tagger::{Emissions, Piece};
+use std::sync::Arc;
 
 /// Static facts about the loaded model, for `/info` and responses.
 #[derive(Debug, Clone)]
@@ -21,7 +28,7 @@ pub struct ModelInfo {
     pub version: String,
 }
 
-/// What to compute for a batch.
+/// What to compute when decoding.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TagOptions {
     /// The k best labelings per sentence (0: none).
@@ -41,26 +48,33 @@ pub enum ModelError {
     WrongCount { expected: usize, got: usize },
 }
 
-/// A model that tags sentences. It lives on one thread (it need not be `Send` once built; the
-/// factory that builds it is).
-pub trait NerModel {
-    fn info(&self) -> ModelInfo;
-    /// One [`Tagged`] per sentence, in order. `documents[i]` names the document (request) of
-    /// sentence `i`; a document's sentences are consecutive, and a model with document
-    /// context reads them together.
-    fn tag(
-        &mut self,
-        sentences: &[Vec<String>],
-        documents: &[usize],
-        options: TagOptions,
-    ) -> Result<Vec<Tagged>, ModelError>;
+/// The request side of a model: encoding and decoding, shared by every request task.
+pub trait Codec: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+    /// A request's sentences as network input; `documents[i]` names the document (text) of
+    /// sentence `i`, and a document's sentences are consecutive.
+    fn encode(&self, sentences: &[Vec<&str>], documents: Vec<usize>) -> Piece;
+    /// One result per sentence of the piece the emissions came from, in order.
+    fn decode(&self, emissions: &Emissions, options: TagOptions) -> Vec<Tagged>;
+}
+
+/// The network side of a model, on its own thread (it need not be `Send` once built).
+pub trait Network {
+    /// The emissions of each piece, in order: pieces of several requests run as one batch.
+    fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>, ModelError>;
 
     /// Lookups of the model's first-layer memo since the last call, as `(hits, misses)`;
-    /// `None` for a model without one.
+    /// `None` for a network without one.
     fn take_memo_counts(&mut self) -> Option<(u64, u64)> {
         None
     }
 }
 
+/// A loaded model: its two halves.
+pub struct Loaded {
+    pub codec: Arc<dyn Codec>,
+    pub network: Box<dyn Network>,
+}
+
 /// Builds the model inside its own thread.
-pub type ModelFactory = Box<dyn FnOnce() -> Result<Box<dyn NerModel>, ModelError> + Send>;
+pub type ModelFactory = Box<dyn FnOnce() -> Result<Loaded, ModelError> + Send>;

@@ -13,7 +13,6 @@ use crate::worker::{BatchConfig, Job, Worker};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
-use tokio::sync::oneshot;
 
 /// Builds the factory of the model in a directory (the binary knows how; tests fake it).
 pub type Loader = Arc<dyn Fn(&Path) -> ModelFactory + Send + Sync>;
@@ -163,21 +162,21 @@ impl Models {
     }
 }
 
-/// Tags [`SMOKE`] on `worker`.
+/// Tags [`SMOKE`] on `worker`: encoded, run through the network, decoded.
 async fn smoke(worker: &Worker) -> Result<(), String> {
-    let (tx, rx) = oneshot::channel();
-    let job = Job {
-        sentences: vec![SMOKE.iter().map(|s| s.to_string()).collect()],
-        documents: Vec::new(),
-        options: TagOptions::default(),
-        reply: tx,
-        admitted: Some(worker.incoming()),
-    };
+    let codec = worker.codec().ok_or("the model is not loaded")?;
+    let piece = codec.encode(&[SMOKE.to_vec()], vec![0]);
+    let (job, rx) = Job::new(piece, worker.incoming());
     worker.submit(job).map_err(|e| format!("{e:?}"))?;
-    match rx.await {
-        Ok(Ok(r)) if r.len() == 1 && r[0].tags.len() == SMOKE.len() => Ok(()),
-        Ok(Ok(r)) => Err(format!("{} results for one sentence", r.len())),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("the model thread stopped".into()),
+    let forwarded = match rx.await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => return Err(e.to_string()),
+        Err(_) => return Err("the model thread stopped".into()),
+    };
+    let tagged = codec.decode(&forwarded.emissions, TagOptions::default());
+    match &tagged[..] {
+        [one] if one.tags.len() == SMOKE.len() => Ok(()),
+        [one] => Err(format!("{} tags for {} words", one.tags.len(), SMOKE.len())),
+        more => Err(format!("{} results for one sentence", more.len())),
     }
 }

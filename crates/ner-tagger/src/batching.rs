@@ -22,7 +22,7 @@ pub trait Network {
 /// `f(index, emissions)` with each non-empty sentence's emissions `[len][K]`.
 pub fn for_each_emissions<N: Network>(
     net: &mut N,
-    data: &[Encoded],
+    data: &[&Encoded],
     batch_size: usize,
     mut f: impl FnMut(usize, &[f32]),
 ) -> Result<(), N::Error> {
@@ -30,7 +30,7 @@ pub fn for_each_emissions<N: Network>(
     order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
     let mut out: Vec<Vec<f32>> = Vec::new();
     for chunk in order.chunks(batch_size.max(1)) {
-        let items: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
+        let items: Vec<&Encoded> = chunk.iter().map(|&i| data[i]).collect();
         out.resize_with(chunk.len(), Vec::new);
         net.emissions(&items, &mut out[..chunk.len()])?;
         for (row, &i) in chunk.iter().enumerate() {
@@ -45,7 +45,7 @@ pub fn for_each_emissions<N: Network>(
 /// one sequence; `f` still gets each sentence's own emissions.
 pub fn for_each_in_context<N: Network>(
     net: &mut N,
-    data: &[Encoded],
+    data: &[&Encoded],
     documents: &[usize],
     context_tokens: usize,
     batch_size: usize,
@@ -54,12 +54,13 @@ pub fn for_each_in_context<N: Network>(
     if context_tokens == 0 {
         return for_each_emissions(net, data, batch_size, f);
     }
-    let lens: Vec<usize> = data.iter().map(Encoded::len).collect();
+    let lens: Vec<usize> = data.iter().map(|e| e.len()).collect();
     let windows = context::windows(&lens, documents, context_tokens);
     let joined: Vec<Encoded> = windows
         .iter()
-        .map(|w| context::concat(&data[w.clone()].iter().collect::<Vec<_>>()))
+        .map(|w| context::concat(&data[w.clone()]))
         .collect();
+    let joined: Vec<&Encoded> = joined.iter().collect();
     let k = net.tags();
     for_each_emissions(net, &joined, batch_size, |w, em| {
         let mut at = 0;

@@ -52,6 +52,7 @@ pub fn concat(parts: &[&Encoded]) -> Encoded {
         out.casing.extend_from_slice(&e.casing);
         out.pieces.extend(e.pieces.iter().cloned());
         out.bigrams.extend_from_slice(&e.bigrams);
+        out.transformer.extend(e.transformer.iter().cloned());
         out.contextual.extend_from_slice(&e.contextual);
         out.lexicon.extend(e.lexicon.iter().cloned());
         out.parts.push(e.len());

@@ -51,14 +51,46 @@ impl Encoder for Bert {
     }
 }
 
-/// The transformer, its tokenizer and the hidden states kept (0: the embedding output).
+/// The transformer, its word pieces and the hidden states kept (0: the embedding output).
 pub struct Contextual<E = Bert> {
     bert: E,
-    tokenizer: Tokenizer,
+    pieces: WordPieces,
     layers: Vec<usize>,
-    specials: [i64; 3],
+    /// `[CLS]` and `[SEP]`.
+    specials: [i64; 2],
     /// Threads of the transformer's matrix products.
     threads: usize,
+}
+
+/// A transformer's tokenizer as words' pieces: what the request side computes, so that the
+/// model thread runs the transformer on ids alone.
+#[derive(Clone)]
+pub struct WordPieces {
+    tokenizer: Tokenizer,
+    unk: i64,
+}
+
+impl std::fmt::Debug for WordPieces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordPieces").finish_non_exhaustive()
+    }
+}
+
+impl WordPieces {
+    /// A word's pieces (at most [`subword::MAX_PIECES`]); `[UNK]` when it has none.
+    pub fn of(&self, word: &str) -> Vec<i64> {
+        let p = subword::pieces(&self.tokenizer, word);
+        if p.is_empty() {
+            vec![self.unk]
+        } else {
+            p
+        }
+    }
+
+    /// The pieces of every word of a sentence.
+    pub fn sentence<S: AsRef<str>>(&self, words: &[S]) -> Vec<Vec<i64>> {
+        words.iter().map(|w| self.of(w.as_ref())).collect()
+    }
 }
 
 impl<E> std::fmt::Debug for Contextual<E> {
@@ -70,10 +102,10 @@ impl<E> std::fmt::Debug for Contextual<E> {
 }
 
 /// One word of a sequence: its sentence, its position there, and its pieces.
-struct Word {
+struct Word<'a> {
     sentence: usize,
     position: usize,
-    pieces: Vec<i64>,
+    pieces: &'a [i64],
 }
 
 /// Where a model's transformer is: `source` itself when it is a directory, else the folder
@@ -121,10 +153,11 @@ impl<E: Encoder> Contextual<E> {
     pub fn with_encoder(bert: E, dir: &Path, layers: &[usize]) -> Result<Contextual<E>> {
         let tokenizer = subword::load_tokenizer(&dir.join(TOKENIZER_FILE))?;
         let id = |t: &str, default: i64| tokenizer.token_to_id(t).map_or(default, i64::from);
-        let specials = [id("[CLS]", 101), id("[SEP]", 102), id("[UNK]", 100)];
+        let specials = [id("[CLS]", 101), id("[SEP]", 102)];
+        let unk = id("[UNK]", 100);
         Ok(Contextual {
             bert,
-            tokenizer,
+            pieces: WordPieces { tokenizer, unk },
             layers: layers.to_vec(),
             specials,
             threads: 1,
@@ -141,12 +174,31 @@ impl<E: Encoder> Contextual<E> {
         self.bert.hidden_size()
     }
 
+    /// The tokenizer of the transformer, as words' pieces.
+    pub fn word_pieces(&self) -> &WordPieces {
+        &self.pieces
+    }
+
     /// The features of every word: per sentence, `[len, layers, dim]` row-major. `documents`
-    /// as for [`crate::tagger::for_each_in_context`]; with `in_context` false every
+    /// as for [`crate::batching::for_each_in_context`]; with `in_context` false every
     /// sentence is read alone.
     pub fn features<S: AsRef<str>>(
         &self,
         sentences: &[Vec<S>],
+        documents: &[usize],
+        in_context: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        let pieces: Vec<Vec<Vec<i64>>> =
+            sentences.iter().map(|s| self.pieces.sentence(s)).collect();
+        let refs: Vec<&[Vec<i64>]> = pieces.iter().map(Vec::as_slice).collect();
+        self.features_of(&refs, documents, in_context)
+    }
+
+    /// [`Contextual::features`] of sentences given as their words' pieces
+    /// ([`WordPieces::sentence`]).
+    pub fn features_of(
+        &self,
+        sentences: &[&[Vec<i64>]],
         documents: &[usize],
         in_context: bool,
     ) -> Result<Vec<Vec<f32>>> {
@@ -155,7 +207,7 @@ impl<E: Encoder> Contextual<E> {
             .iter()
             .map(|s| vec![0.0; s.len() * width])
             .collect();
-        let mut sequences = self.sequences(sentences, documents, in_context);
+        let mut sequences = sequences(sentences, documents, in_context);
         sequences
             .sort_by_key(|s| std::cmp::Reverse(s.iter().map(|w| w.pieces.len()).sum::<usize>()));
         for batch in sequences.chunks(BATCH) {
@@ -172,66 +224,10 @@ impl<E: Encoder> Contextual<E> {
         Ok(out)
     }
 
-    /// The words of `sentences` cut into sequences of at most [`MAX_SEQUENCE`] pieces.
-    fn sequences<S: AsRef<str>>(
-        &self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-        in_context: bool,
-    ) -> Vec<Vec<Word>> {
-        let mut out: Vec<Vec<Word>> = Vec::new();
-        let mut pieces_in_last = 0;
-        for (i, sentence) in sentences.iter().enumerate() {
-            let words: Vec<Word> = sentence
-                .iter()
-                .enumerate()
-                .map(|(position, w)| Word {
-                    sentence: i,
-                    position,
-                    pieces: self.pieces(w.as_ref()),
-                })
-                .collect();
-            let n: usize = words.iter().map(|w| w.pieces.len()).sum();
-            let joins = in_context
-                && i > 0
-                && documents.get(i) == documents.get(i - 1)
-                && pieces_in_last + n <= MAX_SEQUENCE
-                && !out.is_empty();
-            if !joins {
-                out.push(Vec::new());
-                pieces_in_last = 0;
-            }
-            for w in words {
-                if pieces_in_last + w.pieces.len() > MAX_SEQUENCE
-                    && !out.last().is_some_and(Vec::is_empty)
-                {
-                    out.push(Vec::new());
-                    pieces_in_last = 0;
-                }
-                pieces_in_last += w.pieces.len();
-                if let Some(seq) = out.last_mut() {
-                    seq.push(w);
-                }
-            }
-        }
-        out.retain(|s| !s.is_empty());
-        out
-    }
-
-    /// A word's pieces (at most [`subword::MAX_PIECES`]); `[UNK]` when it has none.
-    fn pieces(&self, word: &str) -> Vec<i64> {
-        let p = subword::pieces(&self.tokenizer, word);
-        if p.is_empty() {
-            vec![self.specials[2]]
-        } else {
-            p
-        }
-    }
-
     /// Runs a batch of sequences and pools each word's pieces: `[B, W, layers * dim]` flat,
     /// `W` the most words of a sequence.
     fn pooled(&self, batch: &[Vec<Word>]) -> Result<Vec<f32>> {
-        let [cls, sep, _] = self.specials;
+        let [cls, sep] = self.specials;
         let p_n = batch
             .iter()
             .map(|s| s.iter().map(|w| w.pieces.len()).sum::<usize>())
@@ -245,7 +241,7 @@ impl<E: Encoder> Contextual<E> {
         for (b, seq) in batch.iter().enumerate() {
             let row = &mut ids[b * p_n..(b + 1) * p_n];
             row[0] = cls;
-            let pieces = seq.iter().flat_map(|w| &w.pieces);
+            let pieces = seq.iter().flat_map(|w| w.pieces);
             let n = row[1..]
                 .iter_mut()
                 .zip(pieces)
@@ -276,4 +272,44 @@ impl<E: Encoder> Contextual<E> {
         }
         Ok(out)
     }
+}
+
+/// The words of `sentences` cut into sequences of at most [`MAX_SEQUENCE`] pieces.
+fn sequences<'a>(
+    sentences: &[&'a [Vec<i64>]],
+    documents: &[usize],
+    in_context: bool,
+) -> Vec<Vec<Word<'a>>> {
+    let mut out: Vec<Vec<Word>> = Vec::new();
+    let mut pieces_in_last = 0;
+    for (i, sentence) in sentences.iter().enumerate() {
+        let n: usize = sentence.iter().map(Vec::len).sum();
+        let joins = in_context
+            && i > 0
+            && documents.get(i) == documents.get(i - 1)
+            && pieces_in_last + n <= MAX_SEQUENCE
+            && !out.is_empty();
+        if !joins {
+            out.push(Vec::new());
+            pieces_in_last = 0;
+        }
+        for (position, pieces) in sentence.iter().enumerate() {
+            if pieces_in_last + pieces.len() > MAX_SEQUENCE
+                && !out.last().is_some_and(Vec::is_empty)
+            {
+                out.push(Vec::new());
+                pieces_in_last = 0;
+            }
+            pieces_in_last += pieces.len();
+            if let Some(seq) = out.last_mut() {
+                seq.push(Word {
+                    sentence: i,
+                    position,
+                    pieces,
+                });
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
 }

@@ -8,8 +8,10 @@
 //!   [`lexicon`] — SoftLexicon sets; [`context`] — windows of a document's sentences;
 //! - [`native`] — the forward pass over packed weights, with its memo; [`bert`] and
 //!   [`contextual`] — the transformer of contextual features;
-//! - [`batching`] — batches sorted by length, document windows; [`tagger`] — the
-//!   [`Tagger`], and decoding ([`tagger::decode`]) into entities, probabilities and n-best.
+//! - [`batching`] — batches sorted by length, document windows;
+//! - [`codec`] — encoding words into ids and decoding emissions into entities, probabilities
+//!   and n-best (the request side); [`runner`] — the network over encoded pieces (the model
+//!   thread's side); [`tagger`] — the [`Tagger`], both together.
 //!
 //! ner-model (libtorch) trains the models this crate reads, from the same types, and tests the
 //! native forward pass against its own.
@@ -20,6 +22,7 @@
 
 pub mod batching;
 pub mod bert;
+pub mod codec;
 pub mod config;
 pub mod context;
 pub mod contextual;
@@ -28,14 +31,17 @@ pub mod error;
 pub mod evaluation;
 pub mod lexicon;
 pub mod native;
+pub mod runner;
 pub mod subword;
 pub mod tagger;
 pub mod threading;
 pub mod vocab;
 pub mod weights;
 
+pub use codec::{Codec, Emissions, Piece};
 pub use config::{CellKind, ModelConfig};
 pub use error::{Error, Result};
+pub use runner::Runner;
 pub use tagger::{TagRequest, Tagger, TaggerOptions};
 pub use threading::EncoderThreading;
 

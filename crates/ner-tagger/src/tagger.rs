@@ -1,21 +1,22 @@
-//! The `Tagger` that the CLI, the server and the Python module use: a model directory read
-//! straight into packed weights, and batches of tokenised sentences tagged with scores,
-//! confidences and n-best. The network runs natively ([`crate::native`]); decoding (Viterbi,
-//! forward-backward, n-best) runs on the emissions ([`decode`]).
+//! The `Tagger` that the CLI and the Python module use: a model directory read straight into
+//! packed weights, and batches of tokenised sentences tagged with scores, confidences and
+//! n-best. It is a [`Codec`] (encoding and decoding, shareable) and a [`Runner`] of the native
+//! network ([`crate::native`]), which the server takes apart ([`Tagger::split`]).
 
-use crate::batching::{self, Network};
+use crate::batching::Network;
+use crate::codec::{Codec, Emissions, Piece};
 use crate::contextual::{self, Contextual};
-use crate::directory::ModelFiles;
+use crate::directory::{Meta, ModelFiles};
 use crate::error::{Error, Result};
 use crate::native::{NativeModel, Sizes, Workspace};
+use crate::runner::Runner;
 use crate::vocab::Encoded;
 use crate::weights::Weights;
-use ner_core::crf::ForwardBackward;
-use ner_core::scheme::{decode_spans, Prefix, Tag};
-use ner_core::viterbi::{Transitions, Viterbi};
-use ner_core::{Scored, TagScheme, TagSet, Tagged};
-use rayon::prelude::*;
+use crate::ModelConfig;
+use ner_core::viterbi::Transitions;
+use ner_core::{TagSet, Tagged};
 use std::path::Path;
+use std::sync::Arc;
 
 /// How the tagger runs.
 #[derive(Debug, Clone)]
@@ -69,12 +70,10 @@ impl Network for Native {
 /// A loaded model, ready to tag.
 #[derive(Debug)]
 pub struct Tagger {
-    files: ModelFiles,
-    contextual: Option<Contextual>,
-    native: Native,
-    transitions: Transitions,
-    viterbi: Viterbi,
-    batch_size: usize,
+    codec: Arc<Codec>,
+    runner: Runner<Native>,
+    config: ModelConfig,
+    meta: Meta,
     threads: usize,
 }
 
@@ -94,16 +93,7 @@ impl Tagger {
         opts: TaggerOptions,
     ) -> Result<Tagger> {
         let k = files.tags.len();
-        let crf = |w: &mut Weights, name: &str, shape: &[usize]| {
-            w.take(&format!("crf.{name}"), shape).map(|t| t.data)
-        };
-        let (start, end, trans) = (
-            crf(&mut w, "start", &[k])?,
-            crf(&mut w, "end", &[k])?,
-            crf(&mut w, "trans", &[k, k])?,
-        );
-        let transitions = Transitions::new(k, &start, &end, &trans, Some(&files.tags))
-            .ok_or_else(|| w.bad("the CRF's transitions do not fit the tag set".into()))?;
+        let transitions = crf_transitions(&mut w, &files.tags)?;
         let v = &files.vocab;
         let sizes = Sizes {
             words: v.num_words(),
@@ -119,29 +109,48 @@ impl Tagger {
             .unwrap_or_else(crate::threading::default_threads)
             .max(1);
         let contextual = load_contextual(&files, threads)?;
-        Ok(Tagger {
+        let pieces = contextual.as_ref().map(|c| c.word_pieces().clone());
+        let native = Native {
+            model,
+            workspace: Workspace::default(),
+            tags: k,
+            parallel: threads >= 2,
+        };
+        let runner = Runner {
+            net: native,
             contextual,
-            native: Native {
-                model,
-                workspace: Workspace::default(),
-                tags: k,
-                parallel: threads >= 2,
-            },
-            transitions,
-            viterbi: Viterbi::new(),
+            context_tokens: files.config.context_tokens,
             batch_size: opts.batch_size,
+        };
+        Ok(Tagger {
+            codec: Arc::new(Codec::new(files.vocab, files.tags, transitions, pieces)),
+            runner,
+            config: files.config,
+            meta: files.meta,
             threads,
-            files,
         })
     }
 
-    /// The model's files: configuration, vocabulary, tags, metadata.
-    pub fn files(&self) -> &ModelFiles {
-        &self.files
+    /// The request side (encoding, decoding) and the network side, apart: the server shares
+    /// the first among request tasks and keeps the second on the model's thread.
+    pub fn split(self) -> (Arc<Codec>, Runner<Native>) {
+        (self.codec, self.runner)
+    }
+
+    pub fn codec(&self) -> &Arc<Codec> {
+        &self.codec
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
     }
 
     pub fn tag_set(&self) -> &TagSet {
-        &self.files.tags
+        self.codec.tag_set()
     }
 
     pub fn threads(&self) -> usize {
@@ -149,12 +158,12 @@ impl Tagger {
     }
 
     pub fn transitions(&self) -> &Transitions {
-        &self.transitions
+        self.codec.transitions()
     }
 
     /// The first-layer memo's hits and misses so far (see [`crate::native`]).
     pub fn memo_counts(&self) -> (u64, u64) {
-        self.native.workspace.memo_counts()
+        self.runner.net.workspace.memo_counts()
     }
 
     /// Tags sentences (each a slice of tokens), each a document of its own; results come
@@ -177,37 +186,8 @@ impl Tagger {
         documents: &[usize],
         req: TagRequest,
     ) -> Result<Vec<Tagged>> {
-        let encoded = self.encode(sentences, documents)?;
-        let mut emissions: Vec<Vec<f32>> = vec![Vec::new(); sentences.len()];
-        self.for_each_in_context(&encoded, documents, |i, em| emissions[i] = em.to_vec())?;
-        let parallel = self.threads >= 2;
-        let (tr, tags) = (&self.transitions, &self.files.tags);
-        Ok(decode_each(
-            &mut self.viterbi,
-            tr,
-            tags,
-            &emissions,
-            req,
-            parallel,
-        ))
-    }
-
-    /// Sentences as model inputs, with their contextual features when the model has them.
-    pub fn encode<S: AsRef<str> + Sync>(
-        &self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-    ) -> Result<Vec<Encoded>> {
-        let vocab = &self.files.vocab;
-        let mut encoded: Vec<Encoded> = match self.threads >= 2 && sentences.len() > 1 {
-            true => sentences.par_iter().map(|s| vocab.encode(s)).collect(),
-            false => sentences.iter().map(|s| vocab.encode(s)).collect(),
-        };
-        if let Some(c) = &self.contextual {
-            let in_context = self.files.config.context_tokens > 0;
-            contextual::attach(&mut encoded, c.features(sentences, documents, in_context)?);
-        }
-        Ok(encoded)
+        let em = self.emissions(sentences, documents)?;
+        Ok(self.codec.decode(&em, req, self.threads >= 2))
     }
 
     /// The best tag path of every sentence (empty for an empty one), in input order:
@@ -217,33 +197,46 @@ impl Tagger {
         sentences: &[Vec<S>],
         documents: &[usize],
     ) -> Result<Vec<Vec<usize>>> {
-        let encoded = self.encode(sentences, documents)?;
-        let mut out = vec![Vec::new(); sentences.len()];
-        let (mut viterbi, tr) = (Viterbi::new(), self.transitions.clone());
-        self.for_each_in_context(&encoded, documents, |i, em| {
-            viterbi.decode(&tr, em, &mut out[i]);
-        })?;
-        Ok(out)
+        let em = self.emissions(sentences, documents)?;
+        Ok(self.codec.best_paths(&em))
     }
 
-    /// The emissions of encoded sentences of documents (see
-    /// [`batching::for_each_in_context`]): `f(index, emissions)` for each non-empty one.
-    pub fn for_each_in_context(
+    /// Every sentence's emissions: encoded, then run through the network.
+    pub fn emissions<S: AsRef<str> + Sync>(
         &mut self,
-        data: &[Encoded],
+        sentences: &[Vec<S>],
         documents: &[usize],
-        f: impl FnMut(usize, &[f32]),
-    ) -> Result<()> {
-        let context = self.files.config.context_tokens;
-        batching::for_each_in_context(
-            &mut self.native,
-            data,
-            documents,
-            context,
-            self.batch_size,
-            f,
-        )
+    ) -> Result<Emissions> {
+        let piece = self.encode(sentences, documents);
+        self.forward(piece)
     }
+
+    /// Sentences of documents as network input.
+    pub fn encode<S: AsRef<str> + Sync>(&self, sentences: &[Vec<S>], documents: &[usize]) -> Piece {
+        self.codec
+            .encode(sentences, documents.to_vec(), self.threads >= 2)
+    }
+
+    /// Runs the network (and the transformer) over one piece.
+    pub fn forward(&mut self, piece: Piece) -> Result<Emissions> {
+        let mut pieces = [piece];
+        let mut out = self.runner.forward(&mut pieces)?;
+        Ok(out.pop().unwrap_or_default())
+    }
+}
+
+/// The CRF's transitions, checked against the tag set.
+fn crf_transitions(w: &mut Weights, tags: &TagSet) -> Result<Transitions> {
+    let k = tags.len();
+    let mut crf =
+        |name: &str, shape: &[usize]| w.take(&format!("crf.{name}"), shape).map(|t| t.data);
+    let (start, end, trans) = (
+        crf("start", &[k])?,
+        crf("end", &[k])?,
+        crf("trans", &[k, k])?,
+    );
+    Transitions::new(k, &start, &end, &trans, Some(tags))
+        .ok_or_else(|| w.bad("the CRF's transitions do not fit the tag set".into()))
 }
 
 /// The transformer of a model with contextual features, checked against its config.
@@ -265,85 +258,6 @@ fn load_contextual(files: &ModelFiles, threads: usize) -> Result<Option<Contextu
     Ok(Some(c))
 }
 
-/// Decodes each sentence's emissions (an empty one gives an empty result). Each sentence
-/// decodes on its own: on two threads when `parallel`, since the network's serial parts leave
-/// the second core idle in between.
-pub fn decode_each(
-    viterbi: &mut Viterbi,
-    transitions: &Transitions,
-    tags: &TagSet,
-    emissions: &[Vec<f32>],
-    req: TagRequest,
-    parallel: bool,
-) -> Vec<Tagged> {
-    let one = |v: &mut Viterbi, em: &Vec<f32>| match em.is_empty() {
-        true => Tagged::default(),
-        false => decode(v, transitions, tags, em, req),
-    };
-    match parallel && emissions.len() > 1 {
-        true => emissions.par_iter().map_init(Viterbi::new, one).collect(),
-        false => emissions.iter().map(|em| one(viterbi, em)).collect(),
-    }
-}
-
 /// Decodes one sentence's emissions `[len][K]`: best path, entities and, on request,
 /// probabilities and n-best.
-pub fn decode(
-    viterbi: &mut Viterbi,
-    transitions: &Transitions,
-    ts: &TagSet,
-    em: &[f32],
-    req: TagRequest,
-) -> Tagged {
-    let mut tags = Vec::new();
-    let score = viterbi.decode(transitions, em, &mut tags);
-    let typed: Vec<Tag> = tags.iter().map(|&t| ts.tag(t)).collect();
-    let spans = decode_spans(&typed);
-    let fb = (req.probabilities || req.nbest > 0).then(|| ForwardBackward::new(transitions, em));
-    let probs = fb.as_ref().filter(|_| req.probabilities);
-    let entities = spans
-        .into_iter()
-        .map(|span| {
-            let probability = probs.map_or(1.0, |fb| {
-                let s = &tags[span.start()..span.end()];
-                fb.segment_probability(transitions, em, span.start(), s, &continuations(ts, &span))
-            });
-            Scored { span, probability }
-        })
-        .collect();
-    let token_probabilities = probs.map_or_else(Vec::new, |fb| {
-        tags.iter()
-            .enumerate()
-            .map(|(t, &j)| fb.marginal(t, j))
-            .collect()
-    });
-    let nbest = match &fb {
-        Some(fb) if req.nbest > 0 => {
-            let log_z = fb.log_partition();
-            viterbi
-                .nbest(transitions, em, req.nbest)
-                .into_iter()
-                .map(|(p, s)| (p, (s as f64 - log_z).exp()))
-                .collect()
-        }
-        _ => Vec::new(),
-    };
-    Tagged {
-        tags,
-        score,
-        token_probabilities,
-        entities,
-        nbest,
-    }
-}
-
-/// The tags that would extend a span past its end: `I-X` in BIO, none in BIOES (whose spans
-/// end with `E-` or `S-`).
-fn continuations(ts: &TagSet, span: &ner_core::Span) -> Vec<usize> {
-    if ts.scheme() != TagScheme::Bio {
-        return Vec::new();
-    }
-    ts.index(Tag::new(Prefix::I, *span.label()))
-        .into_iter()
-        .collect()
-}
+pub use crate::codec::decode;

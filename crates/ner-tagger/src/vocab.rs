@@ -78,6 +78,9 @@ pub struct Encoded {
     /// SoftLexicon sets, when the model has them: entry `4 t + s` holds the `(word id,
     /// weight)` pairs of set `s` of token `t` (see [`crate::lexicon`]).
     pub lexicon: Vec<Vec<(i64, f32)>>,
+    /// The transformer's pieces of each word, when the model has contextual features (set by
+    /// [`crate::codec::Codec::encode`]; the network turns them into `contextual`).
+    pub transformer: Vec<Vec<i64>>,
     /// Contextual features `[len, layers, dim]` row-major, when the model has them.
     pub contextual: Vec<f32>,
     /// The lengths of the sentences concatenated into this sequence (empty: one sentence).
@@ -408,6 +411,7 @@ impl Vocab {
                 .lexicon
                 .as_ref()
                 .map_or_else(Vec::new, |l| l.features(tokens)),
+            transformer: Vec::new(),
             contextual: Vec::new(),
             parts: Vec::new(),
         }

@@ -211,14 +211,19 @@ pub fn run(args: Args) -> Result<()> {
         tracing::info!(addr = %local, models = %names, startup_ms = started.elapsed().as_millis() as u64, "ready");
         eprintln!("listening on http://{local} (models {names}; ready in {} ms)", started.elapsed().as_millis());
         let joiners: Vec<_> = state.models.all().iter().map(|s| s.worker().joiner()).collect();
-        tokio::spawn(reload_on_sighup(state.clone()));
-        ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await?;
-        // Every handle to the queues is gone now: let the model threads free the models before
-        // the process exits (libtorch must not be torn down under a running thread).
-        for joiner in joiners {
+        let sighup = tokio::spawn(reload_on_sighup(state.clone()));
+        let served = ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await;
+        // The SIGHUP task holds the models too: once it is gone, every handle to the queues
+        // is, and the model threads end. They free the models before the process exits
+        // (libtorch must not be torn down under a running thread).
+        sighup.abort();
+        let _ = sighup.await;
+        let stopping = Instant::now();
+        for (joiner, (name, _)) in joiners.into_iter().zip(&models) {
             let done = joiner.wait(Duration::from_secs(10)).await;
-            tracing::info!(model_thread_stopped = done, "stopped");
+            tracing::info!(model = %name, model_thread_stopped = done, "stopped");
         }
-        Ok(())
+        tracing::info!(took_ms = stopping.elapsed().as_millis() as u64, "every model thread has ended");
+        served.map_err(Into::into)
     })
 }

@@ -87,8 +87,22 @@ pub fn shipped_model() -> PathBuf {
 /// Starts `ner serve --port 0` with the shipped model and `extra` flags; returns the child and
 /// the address it reports.
 pub fn spawn_server(extra: &[&str]) -> (std::process::Child, String) {
+    let (child, addr, _) = start_server(extra, "warn");
+    (child, addr)
+}
+
+/// [`spawn_server`] logging at level info, and the server's log lines as they come.
+pub fn spawn_server_logged(extra: &[&str]) -> (std::process::Child, String, Log) {
+    start_server(extra, "info")
+}
+
+/// A server's log lines.
+pub type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn start_server(extra: &[&str], level: &str) -> (std::process::Child, String, Log) {
     use std::io::BufRead;
     let mut child = ner()
+        .env("NER_LOG", level)
         .args(["serve", "--port", "0", "--threads", "1", "--model"])
         .arg(shipped_model())
         .args(extra)
@@ -97,6 +111,8 @@ pub fn spawn_server(extra: &[&str]) -> (std::process::Child, String) {
         .expect("ner serve starts");
     let stderr = child.stderr.take().expect("stderr is piped");
     let (tx, rx) = std::sync::mpsc::channel();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr)
             .lines()
@@ -105,10 +121,11 @@ pub fn spawn_server(extra: &[&str]) -> (std::process::Child, String) {
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
             }
+            lines.lock().unwrap().push(line);
         }
     });
     let addr = rx
         .recv_timeout(std::time::Duration::from_secs(60))
         .expect("the server reports its address");
-    (child, addr)
+    (child, addr, log)
 }

@@ -1,5 +1,6 @@
 //! The model's own thread and the queue that feeds it, as text-embeddings-inference arranges
-//! them.
+//! them. The queue carries encoded pieces ([`Piece`]: ids, no strings) and the thread answers
+//! with their emissions; encoding and decoding happen on the request's side.
 //!
 //! Requests are queued on a bounded channel (full → 429). A batching task on its own thread
 //! takes the first waiting job and keeps adding jobs while the model is busy with the previous
@@ -17,31 +18,52 @@ mod model_thread;
 mod tests;
 
 use crate::metrics::Metrics;
-use crate::model::{ModelError, ModelFactory, ModelInfo, TagOptions};
-use ner_core::Tagged;
+use crate::model::{Codec, Emissions, ModelError, ModelFactory, ModelInfo, Piece};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
-/// One request's sentences, waiting for the model.
+/// One request's encoded sentences, waiting for the network.
 pub struct Job {
-    pub sentences: Vec<Vec<String>>,
-    /// How many of `sentences` each document (text) of the job has, in order; empty: the
-    /// job is one document. A model with document context reads a document's sentences
-    /// together, never across documents.
-    pub documents: Vec<usize>,
-    pub options: TagOptions,
-    pub reply: oneshot::Sender<Result<Vec<Tagged>, ModelError>>,
+    pub piece: Piece,
+    pub reply: oneshot::Sender<Result<Forwarded, ModelError>>,
     /// The request's place among the admitted ones, released when the batcher takes the job.
     pub admitted: Option<Incoming>,
+    /// When it was queued.
+    pub queued: Instant,
 }
 
 impl Job {
-    fn tokens(&self) -> usize {
-        self.sentences.iter().map(Vec::len).sum()
+    /// A job of `piece`, queued now, and the receiver of its answer.
+    pub fn new(
+        piece: Piece,
+        admitted: Incoming,
+    ) -> (Job, oneshot::Receiver<Result<Forwarded, ModelError>>) {
+        let (reply, rx) = oneshot::channel();
+        let job = Job {
+            piece,
+            reply,
+            admitted: Some(admitted),
+            queued: Instant::now(),
+        };
+        (job, rx)
     }
+
+    fn tokens(&self) -> usize {
+        self.piece.tokens()
+    }
+}
+
+/// The network's answer to a job, and how long the job waited and ran.
+#[derive(Debug)]
+pub struct Forwarded {
+    pub emissions: Emissions,
+    /// From queueing to the start of its batch.
+    pub queue: Duration,
+    /// Its batch's forward pass.
+    pub network: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +90,7 @@ pub struct Worker {
     tx: mpsc::Sender<Job>,
     queue_size: usize,
     health: watch::Receiver<Health>,
-    info: Arc<OnceLock<ModelInfo>>,
+    codec: Arc<OnceLock<Arc<dyn Codec>>>,
     /// Requests admitted and being prepared, not yet queued.
     incoming: Arc<AtomicUsize>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
@@ -102,16 +124,16 @@ impl Worker {
         let (to_model, batches) = mpsc::channel(1);
         let idle = Arc::new(Semaphore::new(1));
         let (health_tx, health) = watch::channel(Health::Loading);
-        let info = Arc::new(OnceLock::new());
+        let codec = Arc::new(OnceLock::new());
         let incoming = Arc::new(AtomicUsize::new(0));
         let model =
-            model_thread::spawn(factory, batches, health_tx, info.clone(), metrics.clone())?;
+            model_thread::spawn(factory, batches, health_tx, codec.clone(), metrics.clone())?;
         let batching = batcher::spawn(jobs, to_model, idle, cfg, incoming.clone(), metrics)?;
         Ok(Worker {
             tx,
             queue_size: cfg.queue_size.max(1),
             health,
-            info,
+            codec,
             incoming,
             threads: Arc::new(Mutex::new(vec![batching, model])),
         })
@@ -149,7 +171,12 @@ impl Worker {
     }
 
     pub fn info(&self) -> Option<&ModelInfo> {
-        self.info.get()
+        self.codec.get().map(|c| c.info())
+    }
+
+    /// The model's request side, once it is loaded.
+    pub fn codec(&self) -> Option<&Arc<dyn Codec>> {
+        self.codec.get()
     }
 
     /// Jobs waiting in the queue.

@@ -2,55 +2,79 @@
 //! busy, a client that left, a panicking model and a model that miscounts.
 
 use super::*;
-use crate::model::NerModel;
-use ner_core::{LabelSet, TagScheme, TagSet};
+use crate::model::{Codec, Loaded, Network, TagOptions};
+use ner_core::{LabelSet, TagScheme, TagSet, Tagged};
+use ner_tagger::vocab::Encoded;
 use std::sync::mpsc as std_mpsc;
 
-/// Records the first token of every sentence of every batch (and after a `/`, its document);
-/// blocks on `gate` before each; panics on "boom"; returns one result too few on "short".
+/// The words the tests use, as ids (their index).
+const WORDS: [&str; 11] = [
+    "x", "a", "b", "c", "d", "e", "gone", "kept", "boom", "fine", "short",
+];
+
+fn id(word: &str) -> i64 {
+    WORDS.iter().position(|w| *w == word).unwrap() as i64
+}
+
+/// Records the first word of every sentence of every batch, with its document numbered across
+/// the batch (`a/0`); blocks on `gate` before each batch; panics on "boom"; answers one
+/// sentence too few on "short".
 struct Recorder {
     batches: Arc<Mutex<Vec<Vec<String>>>>,
     gate: Option<std_mpsc::Receiver<()>>,
 }
 
-impl NerModel for Recorder {
-    fn info(&self) -> ModelInfo {
-        ModelInfo {
-            name: "recorder".into(),
-            tags: TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["X"])),
-            tokenization: ner_core::tokenize::Mode::Word,
-            config: serde_json::Value::Null,
-            metrics: serde_json::Value::Null,
-            version: String::new(),
-        }
-    }
-
-    fn tag(
-        &mut self,
-        sentences: &[Vec<String>],
-        documents: &[usize],
-        _: TagOptions,
-    ) -> Result<Vec<Tagged>, ModelError> {
+impl Network for Recorder {
+    fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>, ModelError> {
         if let Some(g) = &self.gate {
             let _ = g.recv();
         }
-        let firsts: Vec<String> = sentences.iter().map(|s| s[0].clone()).collect();
-        if let Ok(mut b) = self.batches.lock() {
-            let docs = documents.iter().map(|d| format!("/{d}"));
-            b.push(
-                firsts
-                    .iter()
-                    .cloned()
-                    .zip(docs)
-                    .map(|(f, d)| f + &d)
-                    .collect(),
-            );
+        let mut firsts = Vec::new();
+        let mut base = 0;
+        for p in pieces.iter() {
+            for (e, d) in p.sentences.iter().zip(&p.documents) {
+                firsts.push(format!("{}/{}", WORDS[e.words[0] as usize], base + d));
+            }
+            base += p.documents.iter().max().map_or(0, |d| d + 1);
         }
-        if firsts.iter().any(|f| f == "boom") {
+        self.batches.lock().unwrap().push(firsts.clone());
+        if firsts.iter().any(|f| f.starts_with("boom/")) {
             panic!("boom");
         }
-        let n = sentences.len() - usize::from(firsts.iter().any(|f| f == "short"));
-        Ok(vec![Tagged::default(); n])
+        let short = firsts.iter().any(|f| f.starts_with("short/"));
+        Ok(pieces
+            .iter()
+            .map(|p| {
+                let n = p.sentences.len() - usize::from(short);
+                Emissions::zeroed(1, p.sentences[..n].iter().map(Encoded::len))
+            })
+            .collect())
+    }
+}
+
+/// The recorder's request side: never asked to encode or decode here.
+struct Plain(ModelInfo);
+
+impl Codec for Plain {
+    fn info(&self) -> &ModelInfo {
+        &self.0
+    }
+    fn encode(&self, _: &[Vec<&str>], _: Vec<usize>) -> Piece {
+        Piece::default()
+    }
+    fn decode(&self, em: &Emissions, _: TagOptions) -> Vec<Tagged> {
+        vec![Tagged::default(); em.len()]
+    }
+}
+
+fn info() -> ModelInfo {
+    ModelInfo {
+        name: "recorder".into(),
+        tags: TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["X"])),
+        tokenization: ner_core::tokenize::Mode::Word,
+        config: serde_json::Value::Null,
+        metrics: serde_json::Value::Null,
+        version: String::new(),
     }
 }
 
@@ -66,7 +90,10 @@ async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
     let b = batches.clone();
     let factory: ModelFactory = Box::new(move || {
         let gate = gated.then_some(gate);
-        Ok(Box::new(Recorder { batches: b, gate }) as Box<dyn NerModel>)
+        Ok(Loaded {
+            codec: Arc::new(Plain(info())),
+            network: Box::new(Recorder { batches: b, gate }),
+        })
     });
     let cfg = BatchConfig {
         queue_size: 64,
@@ -82,20 +109,30 @@ async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
     }
 }
 
-type Reply = oneshot::Receiver<Result<Vec<Tagged>, ModelError>>;
+type Reply = oneshot::Receiver<Result<Forwarded, ModelError>>;
+
+/// A piece of sentences given by their first words and lengths, with their documents.
+fn piece(sentences: &[(&str, usize)], documents: Vec<usize>) -> Piece {
+    let sentences = sentences
+        .iter()
+        .map(|&(first, tokens)| {
+            let mut words = vec![id(first)];
+            words.resize(tokens, id("x"));
+            Encoded {
+                words,
+                ..Encoded::default()
+            }
+        })
+        .collect();
+    Piece {
+        sentences,
+        documents,
+    }
+}
 
 /// Queues a job of one sentence of `tokens` tokens whose first token is `first`.
 fn submit(w: &Worker, first: &str, tokens: usize) -> Reply {
-    let (tx, rx) = oneshot::channel();
-    let mut s = vec![first.to_owned()];
-    s.resize(tokens, "x".to_owned());
-    let job = Job {
-        sentences: vec![s],
-        documents: Vec::new(),
-        options: TagOptions::default(),
-        reply: tx,
-        admitted: Some(w.incoming()),
-    };
+    let (job, rx) = Job::new(piece(&[(first, tokens)], vec![0]), w.incoming());
     w.submit(job).unwrap();
     rx
 }
@@ -103,18 +140,12 @@ fn submit(w: &Worker, first: &str, tokens: usize) -> Reply {
 #[tokio::test]
 async fn each_text_of_a_job_is_a_document_of_its_own() {
     let s = setup(100, false).await;
-    let (tx, rx) = oneshot::channel();
-    let sentence = |w: &str| vec![w.to_owned()];
-    let job = Job {
-        // Two texts: one of one sentence, one of two.
-        sentences: vec![sentence("a"), sentence("b"), sentence("c")],
-        documents: vec![1, 2],
-        options: TagOptions::default(),
-        reply: tx,
-        admitted: Some(s.worker.incoming()),
-    };
+    // Two texts: one of one sentence, one of two.
+    let p = piece(&[("a", 1), ("b", 1), ("c", 1)], vec![0, 1, 1]);
+    let (job, rx) = Job::new(p, s.worker.incoming());
     s.worker.submit(job).unwrap();
-    rx.await.unwrap().unwrap();
+    let f = rx.await.unwrap().unwrap();
+    assert_eq!(f.emissions.len(), 3);
     assert_eq!(recorded(&s), [vec!["a/0", "b/1", "c/1"]]);
 }
 
@@ -170,7 +201,7 @@ async fn a_panic_fails_its_batch_and_the_next_one_is_served() {
     let err = submit(&s.worker, "boom", 2).await.unwrap().unwrap_err();
     assert_eq!(err, ModelError::Panicked);
     let ok = submit(&s.worker, "fine", 2).await.unwrap().unwrap();
-    assert_eq!(ok.len(), 1);
+    assert_eq!(ok.emissions.offsets, [0, 2]);
     assert!(s.worker.is_ready());
 }
 

@@ -3,11 +3,51 @@
 
 use ner_core::tokenize::Mode;
 use ner_core::{LabelId, LabelSet, Scored, Span, TagScheme, TagSet, Tagged};
-use ner_server::model::{ModelError, ModelFactory, ModelInfo, NerModel, TagOptions};
+use ner_server::model::{
+    Codec, Emissions, Loaded, ModelError, ModelFactory, ModelInfo, Network, Piece, TagOptions,
+};
+use ner_tagger::vocab::Encoded;
 use std::sync::{Arc, Mutex};
 
-/// Tags runs of capitalised words as PER; can be told to fail or to block. Its "memo" finds
-/// the capitalised words and misses the others.
+/// The fake's request side: a word's id is 1 when it is capitalised, 0 otherwise; its
+/// emission row is that id; runs of 1 are PER entities.
+pub struct FakeCodec(ModelInfo);
+
+impl Codec for FakeCodec {
+    fn info(&self) -> &ModelInfo {
+        &self.0
+    }
+
+    fn encode(&self, sentences: &[Vec<&str>], documents: Vec<usize>) -> Piece {
+        let sentences = sentences
+            .iter()
+            .map(|s| Encoded {
+                words: s.iter().map(|w| i64::from(capitalised(w))).collect(),
+                ..Encoded::default()
+            })
+            .collect();
+        Piece {
+            sentences,
+            documents,
+        }
+    }
+
+    fn decode(&self, em: &Emissions, options: TagOptions) -> Vec<Tagged> {
+        (0..em.len())
+            .map(|i| {
+                let caps: Vec<bool> = em.sentence(i).iter().map(|&x| x > 0.5).collect();
+                fake_tags(&caps, options.nbest)
+            })
+            .collect()
+    }
+}
+
+fn capitalised(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// The fake's network: copies the ids into one-wide emissions; can be told to fail or to
+/// block. Its "memo" finds the capitalised words and misses the others.
 pub struct Fake {
     pub fail: bool,
     pub gate: Option<Arc<Mutex<()>>>,
@@ -17,11 +57,15 @@ pub struct Fake {
 /// A factory of fakes that fail when `fail`, and block on `gate` while it is held.
 pub fn fake_factory(fail: bool, gate: Option<Arc<Mutex<()>>>) -> ModelFactory {
     Box::new(move || {
-        Ok(Box::new(Fake {
+        let network = Fake {
             fail,
             gate: gate.clone(),
             memo: (0, 0),
-        }) as Box<dyn NerModel>)
+        };
+        Ok(Loaded {
+            codec: Arc::new(FakeCodec(info())),
+            network: Box::new(network),
+        })
     })
 }
 
@@ -30,40 +74,26 @@ pub const O: usize = 0;
 pub const B_PER: usize = 1;
 pub const I_PER: usize = 2;
 
-impl NerModel for Fake {
-    fn info(&self) -> ModelInfo {
-        ModelInfo {
-            name: "fake".into(),
-            tags: TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["PER"])),
-            tokenization: Mode::Word,
-            config: serde_json::json!({}),
-            metrics: serde_json::json!({}),
-            version: "fake-1".into(),
-        }
+fn info() -> ModelInfo {
+    ModelInfo {
+        name: "fake".into(),
+        tags: TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["PER"])),
+        tokenization: Mode::Word,
+        config: serde_json::json!({}),
+        metrics: serde_json::json!({}),
+        version: "fake-1".into(),
     }
+}
 
-    fn tag(
-        &mut self,
-        sentences: &[Vec<String>],
-        _documents: &[usize],
-        options: TagOptions,
-    ) -> Result<Vec<Tagged>, ModelError> {
+impl Network for Fake {
+    fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>, ModelError> {
         if let Some(g) = &self.gate {
             drop(g.lock());
         }
         if self.fail {
             return Err(ModelError::Tagging("secret internal detail".into()));
         }
-        for w in sentences.iter().flatten() {
-            match w.chars().next().is_some_and(char::is_uppercase) {
-                true => self.memo.0 += 1,
-                false => self.memo.1 += 1,
-            }
-        }
-        Ok(sentences
-            .iter()
-            .map(|s| fake_tags(s, options.nbest))
-            .collect())
+        Ok(pieces.iter().map(|p| self.emissions(p)).collect())
     }
 
     fn take_memo_counts(&mut self) -> Option<(u64, u64)> {
@@ -71,16 +101,31 @@ impl NerModel for Fake {
     }
 }
 
+impl Fake {
+    fn emissions(&mut self, p: &Piece) -> Emissions {
+        let mut em = Emissions::zeroed(1, p.sentences.iter().map(Encoded::len));
+        for (i, e) in p.sentences.iter().enumerate() {
+            for (out, &w) in em.sentence_mut(i).iter_mut().zip(&e.words) {
+                *out = w as f32;
+                match w {
+                    1 => self.memo.0 += 1,
+                    _ => self.memo.1 += 1,
+                }
+            }
+        }
+        em
+    }
+}
+
 /// Runs of capitalised words are PER entities scoring 0.9; labeling k of the n-best list
 /// (k = 0 the best) has probability 2^-(k+1) and differs from the best in its first k tags.
-pub fn fake_tags(s: &[String], nbest: usize) -> Tagged {
-    let cap = |w: &String| w.chars().next().is_some_and(char::is_uppercase);
+pub fn fake_tags(s: &[bool], nbest: usize) -> Tagged {
     let mut tags = Vec::new();
     let mut entities: Vec<(usize, usize)> = Vec::new();
-    for (i, w) in s.iter().enumerate() {
-        if !cap(w) {
+    for (i, &cap) in s.iter().enumerate() {
+        if !cap {
             tags.push(O);
-        } else if i > 0 && cap(&s[i - 1]) {
+        } else if i > 0 && s[i - 1] {
             tags.push(I_PER);
             if let Some(e) = entities.last_mut() {
                 e.1 = i + 1;

@@ -1,0 +1,259 @@
+//! The two ends of tagging that need no network: encoding words into the model's ids, and
+//! decoding the network's emissions into tags, entities, probabilities and n-best. A [`Codec`]
+//! is shared (`Send + Sync`): the server runs it on each request's own task, so the thread
+//! that owns the network ([`crate::runner::Runner`]) runs the network alone.
+
+use crate::contextual::WordPieces;
+use crate::tagger::TagRequest;
+use crate::vocab::{Encoded, Vocab};
+use ner_core::crf::ForwardBackward;
+use ner_core::scheme::{decode_spans, Prefix, Tag};
+use ner_core::viterbi::{Transitions, Viterbi};
+use ner_core::{Scored, TagScheme, TagSet, Tagged};
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// Sentences as network input: ids only. `documents[i]` names the document of sentence `i`
+/// (consecutive sentences of one document share it); a model with document context reads a
+/// document's sentences together, never across documents.
+#[derive(Debug, Clone, Default)]
+pub struct Piece {
+    pub sentences: Vec<Encoded>,
+    pub documents: Vec<usize>,
+}
+
+impl Piece {
+    /// Tokens in all.
+    pub fn tokens(&self) -> usize {
+        self.sentences.iter().map(Encoded::len).sum()
+    }
+}
+
+/// The emissions of a piece's sentences in one buffer: sentence `i` has rows
+/// `offsets[i]..offsets[i + 1]`, each `tags` wide.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Emissions {
+    pub tags: usize,
+    pub data: Vec<f32>,
+    pub offsets: Vec<usize>,
+}
+
+impl Emissions {
+    /// Zeroed emissions for sentences of these lengths.
+    pub fn zeroed(tags: usize, lens: impl IntoIterator<Item = usize>) -> Emissions {
+        let mut offsets = vec![0];
+        for n in lens {
+            offsets.push(offsets[offsets.len() - 1] + n);
+        }
+        let rows = offsets[offsets.len() - 1];
+        Emissions {
+            tags,
+            data: vec![0.0; rows * tags],
+            offsets,
+        }
+    }
+
+    /// Sentences.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn rows(&self, i: usize) -> Range<usize> {
+        self.offsets[i] * self.tags..self.offsets[i + 1] * self.tags
+    }
+
+    /// Sentence `i`'s emissions `[len][tags]`.
+    pub fn sentence(&self, i: usize) -> &[f32] {
+        &self.data[self.rows(i)]
+    }
+
+    pub fn sentence_mut(&mut self, i: usize) -> &mut [f32] {
+        let rows = self.rows(i);
+        &mut self.data[rows]
+    }
+}
+
+/// A model's vocabulary, tag set, CRF transitions and, with contextual features, its
+/// transformer's word pieces.
+#[derive(Debug)]
+pub struct Codec {
+    vocab: Vocab,
+    tags: TagSet,
+    transitions: Transitions,
+    pieces: Option<WordPieces>,
+}
+
+impl Codec {
+    pub fn new(
+        vocab: Vocab,
+        tags: TagSet,
+        transitions: Transitions,
+        pieces: Option<WordPieces>,
+    ) -> Codec {
+        Codec {
+            vocab,
+            tags,
+            transitions,
+            pieces,
+        }
+    }
+
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    pub fn tag_set(&self) -> &TagSet {
+        &self.tags
+    }
+
+    pub fn transitions(&self) -> &Transitions {
+        &self.transitions
+    }
+
+    /// One sentence's ids (with its transformer pieces when the model has them).
+    pub fn encode_sentence<S: AsRef<str>>(&self, words: &[S]) -> Encoded {
+        let mut e = self.vocab.encode(words);
+        if let Some(p) = &self.pieces {
+            e.transformer = p.sentence(words);
+        }
+        e
+    }
+
+    /// Sentences of documents (`documents` as in [`Piece`]), on two threads when `parallel`.
+    pub fn encode<W: AsRef<[S]> + Sync, S: AsRef<str>>(
+        &self,
+        sentences: &[W],
+        documents: Vec<usize>,
+        parallel: bool,
+    ) -> Piece {
+        let one = |s: &W| self.encode_sentence(s.as_ref());
+        let sentences = match parallel && sentences.len() > 1 {
+            true => sentences.par_iter().map(one).collect(),
+            false => sentences.iter().map(one).collect(),
+        };
+        Piece {
+            sentences,
+            documents,
+        }
+    }
+
+    /// Every sentence's result (an empty sentence gets an empty one); each decodes on its own,
+    /// on two threads when `parallel`.
+    pub fn decode(&self, em: &Emissions, req: TagRequest, parallel: bool) -> Vec<Tagged> {
+        let one = |v: &mut Viterbi, i: usize| match em.offsets[i] == em.offsets[i + 1] {
+            true => Tagged::default(),
+            false => self.decode_sentence(v, em.sentence(i), req),
+        };
+        match parallel && em.len() > 1 {
+            true => (0..em.len())
+                .into_par_iter()
+                .map_init(Viterbi::new, one)
+                .collect(),
+            false => {
+                let mut v = Viterbi::new();
+                (0..em.len()).map(|i| one(&mut v, i)).collect()
+            }
+        }
+    }
+
+    /// The best tag path of every sentence (empty for an empty one).
+    pub fn best_paths(&self, em: &Emissions) -> Vec<Vec<usize>> {
+        let mut v = Viterbi::new();
+        (0..em.len())
+            .map(|i| {
+                let mut path = Vec::new();
+                if em.offsets[i] < em.offsets[i + 1] {
+                    v.decode(&self.transitions, em.sentence(i), &mut path);
+                }
+                path
+            })
+            .collect()
+    }
+
+    /// One sentence's emissions `[len][K]`: best path, entities and, on request,
+    /// probabilities and n-best.
+    pub fn decode_sentence(&self, viterbi: &mut Viterbi, em: &[f32], req: TagRequest) -> Tagged {
+        decode(viterbi, &self.transitions, &self.tags, em, req)
+    }
+}
+
+/// Decodes one sentence's emissions `[len][K]` with `transitions` over the tag set `ts`.
+pub fn decode(
+    viterbi: &mut Viterbi,
+    transitions: &Transitions,
+    ts: &TagSet,
+    em: &[f32],
+    req: TagRequest,
+) -> Tagged {
+    let mut tags = Vec::new();
+    let score = viterbi.decode(transitions, em, &mut tags);
+    let typed: Vec<Tag> = tags.iter().map(|&t| ts.tag(t)).collect();
+    let fb = (req.probabilities || req.nbest > 0).then(|| ForwardBackward::new(transitions, em));
+    let probs = fb.as_ref().filter(|_| req.probabilities);
+    let entities = decode_spans(&typed)
+        .into_iter()
+        .map(|span| {
+            let probability = probs.map_or(1.0, |fb| {
+                let s = &tags[span.start()..span.end()];
+                fb.segment_probability(transitions, em, span.start(), s, &continuations(ts, &span))
+            });
+            Scored { span, probability }
+        })
+        .collect();
+    let token_probabilities = probs.map_or_else(Vec::new, |fb| {
+        tags.iter()
+            .enumerate()
+            .map(|(t, &j)| fb.marginal(t, j))
+            .collect()
+    });
+    let nbest = match &fb {
+        Some(fb) if req.nbest > 0 => {
+            let log_z = fb.log_partition();
+            viterbi
+                .nbest(transitions, em, req.nbest)
+                .into_iter()
+                .map(|(p, s)| (p, (s as f64 - log_z).exp()))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    Tagged {
+        tags,
+        score,
+        token_probabilities,
+        entities,
+        nbest,
+    }
+}
+
+/// The tags that would extend a span past its end: `I-X` in BIO, none in BIOES (whose spans
+/// end with `E-` or `S-`).
+fn continuations(ts: &TagSet, span: &ner_core::Span) -> Vec<usize> {
+    if ts.scheme() != TagScheme::Bio {
+        return Vec::new();
+    }
+    ts.index(Tag::new(Prefix::I, *span.label()))
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emissions_cut_one_buffer_by_sentence() {
+        let mut em = Emissions::zeroed(2, [2, 0, 1]);
+        assert_eq!((em.len(), em.data.len()), (3, 6));
+        em.sentence_mut(2).copy_from_slice(&[7.0, 8.0]);
+        em.sentence_mut(0)[3] = 1.0;
+        assert_eq!(em.sentence(0), [0.0, 0.0, 0.0, 1.0]);
+        assert!(em.sentence(1).is_empty());
+        assert_eq!(em.sentence(2), [7.0, 8.0]);
+        assert!(Emissions::zeroed(3, []).is_empty());
+    }
+}
