@@ -16,6 +16,7 @@ use std::ops::Range;
 
 /// An entity in a text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entity {
     /// Exactly the original text between `start` and `end`.
     pub text: String,

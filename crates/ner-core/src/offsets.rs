@@ -6,7 +6,10 @@
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
+/// The unit of `start` and `end`: Unicode scalar values (Python's string indices), UTF-8
+/// bytes, or UTF-16 code units (JavaScript's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OffsetUnit {
     #[default]

@@ -1,7 +1,7 @@
 //! `POST /ner`: body → typed request → validation → admission → tokenisation → the model's
 //! queue → entities built by slicing the original text → JSON.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::model::{Codec, Emissions, ModelInfo, Piece, TagOptions};
 use crate::worker::{Forwarded, Incoming, Job, SubmitError, Worker};
 use crate::AppState;
@@ -17,9 +17,10 @@ use ner_core::Tagged;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 
 /// The JSON body of `POST /ner`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NerRequest {
     /// One text.
@@ -44,7 +45,7 @@ pub struct NerRequest {
 /// The most labelings `nbest` may ask for.
 pub const MAX_NBEST: usize = 20;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenOut {
     pub text: String,
     pub start: usize,
@@ -53,13 +54,13 @@ pub struct TokenOut {
     pub score: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Labeling {
     pub tags: Vec<String>,
     pub probability: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SentenceNbest {
     /// Index of the sentence within the text.
     pub sentence: usize,
@@ -69,7 +70,8 @@ pub struct SentenceNbest {
     pub labelings: Vec<Labeling>,
 }
 
-#[derive(Debug, Default, Serialize)]
+/// The entities of one text (and, on request, its tokens and n-best labelings).
+#[derive(Debug, Default, Serialize, ToSchema)]
 pub struct TextResult {
     pub entities: Vec<Entity>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,8 +183,35 @@ fn validate(req: NerRequest, st: &AppState) -> Result<(Vec<String>, bool, NerReq
     Ok((texts, single, req))
 }
 
-/// `POST /ner`, in the order a request travels: parse and validate, admit, encode on this
+/// Entities of one text (`text`) or of a batch of texts (`texts`), with offsets into each
+/// text and confidences.
+///
+/// In the order a request travels: parse and validate, admit, encode on this
 /// task, queue for the network, decode (on the blocking pool when large), build the answer.
+#[utoipa::path(post, path = "/ner",
+    request_body(content(
+        (NerRequest = "application/json", examples(
+            ("one text" = (value = json!({"text": "Angela Merkel visited Paris."}))),
+            ("a batch, UTF-16 offsets, tokens" = (value = json!({"texts": ["Bob went to Berlin.", "Nothing here."], "offsets": "utf16", "tokens": true}))),
+            ("n-best labelings" = (value = json!({"text": "Bob Smith spoke.", "nbest": 3}))),
+        )),
+        (String = "text/plain", example = "Angela Merkel visited Paris."),
+    )),
+    responses(
+        (status = 200, description = "`{entities, model}` for `text`; `{results, model}` for `texts`. A `Server-Timing` header gives the time of each stage (encode, queue, network, decode).", body = NerResponse),
+        (status = 400, description = "The body is not JSON or not UTF-8", body = ErrorBody),
+        (status = 401, description = "The API key is missing or wrong", body = ErrorBody),
+        (status = 404, description = "No model of that name", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "The body or a text is over its limit", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor plain text", body = ErrorBody),
+        (status = 422, description = "A field is wrong: the message names it", body = ErrorBody),
+        (status = 429, description = "At capacity; retry after `Retry-After` seconds", body = ErrorBody),
+        (status = 500, body = ErrorBody),
+        (status = 503, description = "The model is not loaded, or the request timed out", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])),
+)]
 pub async fn ner(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -244,8 +273,16 @@ pub async fn ner(
     Ok(resp)
 }
 
+/// The answer to `POST /ner`: one text's result, or a batch's.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum NerResponse {
+    Single(Single),
+    Batch(Batch),
+}
+
 /// The answer to `{"text": ...}`: the text's result and the model's name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Single {
     #[serde(flatten)]
     pub result: TextResult,
@@ -253,7 +290,7 @@ pub struct Single {
 }
 
 /// The answer to `{"texts": [...]}`: one result per text, in order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Batch {
     pub results: Vec<TextResult>,
     pub model: String,
@@ -346,7 +383,7 @@ async fn forward(
         Err(SubmitError::Stopped) => return Err(ApiError::NotReady),
     }
     st.metrics.queue_depth.set(worker.queue_depth() as i64);
-    match tokio::time::timeout(st.config.request_timeout, rx).await {
+    match tokio::time::timeout(st.config.request_timeout(), rx).await {
         Ok(Ok(Ok(f))) => Ok(f),
         Ok(Ok(Err(e))) => {
             tracing::error!(error = %e, "model error");

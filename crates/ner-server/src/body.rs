@@ -34,7 +34,7 @@ enum Refused {
 /// The middleware: the request goes on with its body in memory, or gets 413, 408 or 400.
 pub async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let limit = st.config.max_body_bytes;
-    let deadline = Instant::now() + st.config.body_timeout;
+    let deadline = Instant::now() + st.config.body_timeout();
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
@@ -59,7 +59,7 @@ pub async fn read_body(State(st): State<AppState>, req: Request, next: Next) -> 
             if let (Refused::TooLarge, Some(rest), false) = (&why, rest, expects_continue) {
                 drain(rest, (DRAIN_FACTOR * limit).max(DRAIN_MIN), deadline).await;
             }
-            refuse(why, limit, st.config.body_timeout)
+            refuse(why, limit, st.config.body_timeout())
         }
     }
 }

@@ -4,6 +4,8 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -35,6 +37,8 @@ pub enum ApiError {
     /// The queue is full; retry after this many seconds.
     Overloaded(u64),
     NotReady,
+    /// The model could not be loaded; why.
+    LoadFailed(String),
     Timeout,
     /// The body did not arrive within this many seconds.
     BodyTimeout(u64),
@@ -60,7 +64,9 @@ impl ApiError {
             ApiError::AdminDisabled => (StatusCode::FORBIDDEN, "admin_disabled"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
-            ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::NotReady | ApiError::LoadFailed(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "not_ready")
+            }
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -82,6 +88,7 @@ impl ApiError {
             ApiError::Unauthorized => "missing or wrong API key: send `Authorization: Bearer <key>`".into(),
             ApiError::Overloaded(s) => format!("the server is at capacity; retry in {s} s"),
             ApiError::NotReady => "the model is not loaded (yet); retry shortly".into(),
+            ApiError::LoadFailed(why) => format!("the model failed to load: {why}"),
             ApiError::Timeout => "the request took longer than the server's time limit".into(),
             ApiError::BodyTimeout(s) => format!("the request body did not arrive within {s} s; send it at once (the limit is --body-timeout-ms)"),
             ApiError::Internal => "internal error; the server log has details".into(),
@@ -89,10 +96,31 @@ impl ApiError {
     }
 }
 
+/// The body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, for programs: `invalid_field`, `overloaded`, ...
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub kind: &'static str,
+    /// For people: what went wrong, where, and what to do.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, ty) = self.status_and_type();
-        let body = serde_json::json!({"error": {"type": ty, "message": self.message()}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                kind: ty,
+                message: self.message(),
+            },
+        };
         let mut resp = (status, Json(body)).into_response();
         let retry = match &self {
             ApiError::Overloaded(s) => Some(*s),

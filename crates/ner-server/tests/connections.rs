@@ -100,7 +100,7 @@ async fn expect_continue_gets_the_413_before_sending_the_body() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_sent_one_byte_at_a_time_is_cut_off() {
     let config = ServerConfig {
-        body_timeout: Duration::from_millis(500),
+        body_timeout_ms: 500,
         ..ServerConfig::default()
     };
     let addr = server(config).await;
@@ -125,7 +125,7 @@ async fn a_body_sent_one_byte_at_a_time_is_cut_off() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_and_idle_keep_alive_connections_are_closed() {
     let config = ServerConfig {
-        header_timeout: Duration::from_millis(500),
+        header_timeout_ms: 500,
         ..ServerConfig::default()
     };
     let addr = server(config).await;

@@ -357,11 +357,59 @@ async fn info_metrics_and_openapi() {
     ] {
         assert!(text.contains(m), "missing {m} in\n{text}");
     }
-    let (s, _, v) = call(
+}
+
+/// The OpenAPI document lists exactly the routes the router serves, and each example request
+/// it documents gets the status it documents (200).
+#[tokio::test]
+async fn the_openapi_document_matches_the_router() {
+    let app = router(ServerConfig::default()).await;
+    let (s, _, spec) = call(
         &app,
         Request::get("/openapi.json").body(Body::empty()).unwrap(),
     )
     .await;
-    assert_eq!((s, v["openapi"].as_str()), (StatusCode::OK, Some("3.0.3")));
-    assert!(v["paths"]["/ner"]["post"].is_object());
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3."),
+        "{spec}"
+    );
+    assert_eq!(spec["info"]["version"], env!("CARGO_PKG_VERSION"));
+    let mut documented: Vec<String> = spec["paths"].as_object().unwrap().keys().cloned().collect();
+    documented.sort_unstable();
+    let mut served = ner_server::router::ROUTES.to_vec();
+    served.sort_unstable();
+    assert_eq!(documented, served);
+    for route in served {
+        let (method, _) = spec["paths"][route]
+            .as_object()
+            .unwrap()
+            .iter()
+            .next()
+            .unwrap();
+        let path = route.replace("{name}", "fake");
+        let req = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(&path);
+        let (s, _, _) = call(&app, req.body(Body::empty()).unwrap()).await;
+        assert_ne!(s, StatusCode::NOT_FOUND, "{method} {route}");
+        assert_ne!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {route}");
+    }
+    let content = &spec["paths"]["/ner"]["post"]["requestBody"]["content"];
+    let examples = content["application/json"]["examples"].as_object().unwrap();
+    assert!(examples.len() >= 3, "{content}");
+    for (name, example) in examples {
+        let (s, _, v) = call(&app, json(example["value"].clone())).await;
+        assert_eq!(s, StatusCode::OK, "example {name:?}: {v}");
+        assert!(v["model"].is_string(), "{v}");
+    }
+    let plain = content["text/plain"]["example"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, _, v) = call(&app, post(plain, "text/plain")).await;
+    assert_eq!(
+        (s, v["entities"][0]["text"].as_str()),
+        (StatusCode::OK, Some("Angela Merkel"))
+    );
 }

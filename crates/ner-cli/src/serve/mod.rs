@@ -4,9 +4,7 @@ mod models;
 
 use crate::backend::{Backend, Options};
 use anyhow::{Context, Result};
-use ner_server::defaults;
-use ner_server::worker::BatchConfig;
-use ner_server::ServerConfig;
+use ner_server::{defaults, ServerConfig};
 use ner_tagger::EncoderThreading;
 use std::time::{Duration, Instant};
 
@@ -29,57 +27,15 @@ pub struct Args {
     /// Port (0: any free port; `PORT` is honoured too).
     #[arg(long, env = "NER_PORT")]
     port: Option<u16>,
-    /// Largest request body in bytes.
-    #[arg(long, env = "NER_MAX_BODY_BYTES", default_value_t = defaults::MAX_BODY_BYTES)]
-    max_body_bytes: usize,
-    /// Longest text in characters (413 beyond).
-    #[arg(long, env = "NER_MAX_TEXT_CHARS", default_value_t = defaults::MAX_TEXT_CHARS)]
-    max_text_chars: usize,
-    /// Most texts per batch request.
-    #[arg(long, env = "NER_MAX_TEXTS", default_value_t = defaults::MAX_TEXTS)]
-    max_texts: usize,
-    /// Per-request time limit in milliseconds.
-    #[arg(long, env = "NER_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
-    request_timeout_ms: u64,
-    /// A request body must arrive within this many milliseconds (408 beyond): a client that
-    /// trickles its body is cut off.
-    #[arg(long, env = "NER_BODY_TIMEOUT_MS", default_value_t = defaults::BODY_TIMEOUT_MS)]
-    body_timeout_ms: u64,
-    /// Request headers must arrive within this many milliseconds; a keep-alive connection
-    /// idle this long is closed.
-    #[arg(long, env = "NER_HEADER_TIMEOUT_MS", default_value_t = defaults::HEADER_TIMEOUT_MS)]
-    header_timeout_ms: u64,
-    /// Open connections at most; more wait in the listen backlog (raise `ulimit -n` above it).
-    #[arg(long, env = "NER_MAX_CONNECTIONS", default_value_t = defaults::MAX_CONNECTIONS)]
-    max_connections: usize,
-    /// Requests tagged at once; more are refused with 429.
-    #[arg(long, env = "NER_CONCURRENCY_LIMIT", default_value_t = defaults::CONCURRENCY_LIMIT)]
-    concurrency_limit: usize,
-    /// Requests waiting for the model; more are refused with 429.
-    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = defaults::QUEUE_SIZE)]
-    queue_size: usize,
-    /// A model batch is closed at this many tokens...
-    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = defaults::MAX_BATCH_TOKENS)]
-    max_batch_tokens: usize,
-    /// ...or after waiting this many microseconds for more requests.
-    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = defaults::MAX_BATCH_WAIT_US)]
-    max_batch_wait_us: u64,
+    /// The service's limits and keys.
+    #[command(flatten)]
+    server: ServerConfig,
     /// Sentences per forward pass inside a batch.
     #[arg(long, env = "NER_MODEL_BATCH_SIZE", default_value_t = 64)]
     model_batch_size: usize,
     /// Long texts are cut into pieces of at most this many tokens.
     #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = defaults::MAX_SENTENCE_TOKENS)]
     max_sentence_tokens: usize,
-    /// Require `Authorization: Bearer <key>` on /ner.
-    #[arg(long, env = "NER_API_KEY", hide_env_values = true)]
-    api_key: Option<String>,
-    /// Turn on `POST /admin/models/NAME` (hot reload), which then requires
-    /// `Authorization: Bearer <key>`. SIGHUP reloads every model whatever this is.
-    #[arg(long, env = "NER_ADMIN_KEY", hide_env_values = true)]
-    admin_key: Option<String>,
-    /// Allowed CORS origins (repeat, or comma-separated; `*` for any).
-    #[arg(long, env = "NER_CORS_ALLOW_ORIGIN", value_delimiter = ',')]
-    cors_allow_origin: Vec<String>,
     /// libtorch intra-op threads.
     #[arg(long, env = "NER_THREADS")]
     threads: Option<i32>,
@@ -158,25 +114,6 @@ pub fn run(args: Args) -> Result<()> {
             .and_then(|p| p.parse().ok())
             .unwrap_or(8080),
     };
-    let config = ServerConfig {
-        max_body_bytes: args.max_body_bytes,
-        max_text_chars: args.max_text_chars,
-        max_texts: args.max_texts,
-        request_timeout: Duration::from_millis(args.request_timeout_ms),
-        body_timeout: Duration::from_millis(args.body_timeout_ms),
-        header_timeout: Duration::from_millis(args.header_timeout_ms),
-        max_connections: args.max_connections,
-        concurrency_limit: args.concurrency_limit,
-        max_sentence_tokens: args.max_sentence_tokens,
-        batch: BatchConfig {
-            queue_size: args.queue_size,
-            max_batch_tokens: args.max_batch_tokens,
-            max_batch_wait: Duration::from_micros(args.max_batch_wait_us),
-        },
-        api_key: args.api_key.clone().filter(|k| !k.is_empty()),
-        admin_key: args.admin_key.clone().filter(|k| !k.is_empty()),
-        cors_origins: args.cors_allow_origin.clone(),
-    };
     let opts = Options {
         batch_size: args.model_batch_size,
         threads: args.threads,
@@ -184,7 +121,7 @@ pub fn run(args: Args) -> Result<()> {
         threading: args.encoder_threading,
         backend: args.backend,
     };
-    let state = ner_server::start_named(config, models::specs(&models, &opts))
+    let state = ner_server::start_named(args.server.clone(), models::specs(&models, &opts))
         .context("cannot start the model threads")?
         .with_loader(models::loader(opts));
     let mut rt = tokio::runtime::Builder::new_multi_thread();

@@ -123,7 +123,7 @@ impl Batcher {
     /// With the model free: waits at most `max_batch_wait`, and only while admitted requests
     /// are still being tokenised.
     async fn wait_for_incoming(&mut self, batch: &mut Pending) {
-        let deadline = Instant::now() + self.cfg.max_batch_wait;
+        let deadline = Instant::now() + self.cfg.max_batch_wait();
         self.drain(batch);
         while !self.full(batch) && self.incoming.load(Ordering::SeqCst) > 0 {
             let now = Instant::now();

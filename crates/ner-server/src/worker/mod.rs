@@ -17,6 +17,7 @@ mod model_thread;
 #[cfg(test)]
 mod tests;
 
+use crate::config::defaults;
 use crate::metrics::Metrics;
 use crate::model::{Codec, Emissions, ModelError, ModelFactory, ModelInfo, Piece};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,11 +67,34 @@ pub struct Forwarded {
     pub network: Duration,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// How requests are queued and gathered into batches.
+#[derive(Debug, Clone, Copy, clap::Args, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchConfig {
+    /// Requests waiting for the model; more are refused with 429.
+    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = defaults::QUEUE_SIZE)]
     pub queue_size: usize,
+    /// A model batch is closed at this many tokens...
+    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = defaults::MAX_BATCH_TOKENS)]
     pub max_batch_tokens: usize,
-    pub max_batch_wait: Duration,
+    /// ...or after waiting this many microseconds for more requests.
+    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = defaults::MAX_BATCH_WAIT_US)]
+    pub max_batch_wait_us: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            queue_size: defaults::QUEUE_SIZE,
+            max_batch_tokens: defaults::MAX_BATCH_TOKENS,
+            max_batch_wait_us: defaults::MAX_BATCH_WAIT_US,
+        }
+    }
+}
+
+impl BatchConfig {
+    pub fn max_batch_wait(&self) -> Duration {
+        Duration::from_micros(self.max_batch_wait_us)
+    }
 }
 
 /// Where the model thread is.

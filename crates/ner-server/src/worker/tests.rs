@@ -98,7 +98,7 @@ async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
     let cfg = BatchConfig {
         queue_size: 64,
         max_batch_tokens,
-        max_batch_wait: Duration::from_millis(1),
+        max_batch_wait_us: 1000,
     };
     let worker = Worker::spawn(factory, cfg, Metrics::new()).unwrap();
     worker.wait_ready(Duration::from_secs(5)).await.unwrap();
