@@ -32,6 +32,13 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The metrics are checked against seqeval (Python), which the tests do not install.
+PY=${NER_PYTHON:-python3}
+if ! "$PY" -c "import seqeval" >/dev/null 2>&1; then
+  step "installing seqeval into $PY's environment for the metrics oracle"
+  "$PY" -m pip install --quiet --disable-pip-version-check seqeval==1.2.2
+fi
+
 step "cargo test --workspace --release --features ner-cli/torch"
 cargo test --workspace --release --features ner-cli/torch
 

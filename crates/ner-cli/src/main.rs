@@ -97,6 +97,7 @@ fn main() -> ExitCode {
 #[cfg(not(feature = "torch"))]
 #[derive(Debug, clap::Args)]
 struct Unavailable {
+    /// The command's arguments (this build cannot run it; the message says which can).
     #[arg(num_args = 0.., allow_hyphen_values = true, trailing_var_arg = true)]
     args: Vec<String>,
 }
@@ -112,5 +113,38 @@ fn init_logging(format: &str) {
         builder.json().init();
     } else {
         builder.init();
+    }
+}
+
+#[cfg(test)]
+mod help {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// The flags without help text under `cmd`, named by their command path.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                out.push(format!("{path} {}", arg.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            undocumented(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_of_every_command_has_help_text() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        undocumented(&cli, "ner", &mut missing);
+        assert!(missing.is_empty(), "flags without help text: {missing:?}");
+        assert!(cli.get_subcommands().count() >= 5, "the tree was walked");
+        let serve = cli.find_subcommand("serve").expect("ner serve");
+        assert!(serve
+            .get_arguments()
+            .any(|a| a.get_id() == "max_body_bytes"));
     }
 }

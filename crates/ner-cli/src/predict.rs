@@ -36,6 +36,7 @@ pub struct Args {
     /// Input files (default or `-`: standard input).
     #[arg(long)]
     input: Vec<PathBuf>,
+    /// How the input is laid out (the values below say).
     #[arg(long, value_enum, default_value = "text")]
     format: InputFormat,
     /// Write the results to FILE (default: standard output). The file appears whole or not at

@@ -1,8 +1,8 @@
 //! The demo page in a real browser: headless Chromium loads `/?text=...` from a running server
 //! and the highlighted entities with their labels must appear; a screenshot is saved under
-//! `target/`. Chromium is installed when it is missing (scripts/test.sh does it first; as root
-//! with apt-get, this test does it too); if it cannot be had, the test fails and says how to
-//! install it: a page that was never loaded is not a tested page.
+//! `target/`. scripts/test.sh installs Chromium; this test installs nothing, and without a
+//! browser it fails and says how to install one: a page that was never loaded is not a tested
+//! page.
 
 mod common;
 use common::*;
@@ -20,30 +20,10 @@ fn find_chromium() -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Debian's Chromium, as scripts/test.sh installs it (root and apt-get only).
-fn install_chromium() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"));
-    if root {
-        let _ = Command::new("sh")
-            .args(["-c", "(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1"])
-            .status();
-    }
-}
-
-/// The browser's command; installs it once when missing, and fails the test when it cannot.
+/// The browser's command; the test fails when there is none.
 fn chromium() -> String {
-    static FOUND: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    let found = FOUND.get_or_init(|| {
-        find_chromium().or_else(|| {
-            install_chromium();
-            find_chromium()
-        })
-    });
-    found.clone().unwrap_or_else(|| {
-        panic!("Chromium is needed to test the demo page and could not be installed here: run `apt-get install chromium` as root, then the tests again")
+    find_chromium().unwrap_or_else(|| {
+        panic!("Chromium is needed to test the demo page: run `apt-get install chromium` as root (scripts/test.sh does), then the tests again")
     })
 }
 

@@ -2,8 +2,9 @@
 //! which follows conlleval), on random tag sequences including ill-formed ones.
 //!
 //! The test runs `$NER_PYTHON` (set by scripts/setup.sh to the project's Python environment)
-//! or `python3`, and installs `seqeval` into it with pip when it is missing. It fails, loudly,
-//! when neither works: a reference that cannot run is not a passed test.
+//! or `python3`; scripts/test.sh installs `seqeval` there. This test installs nothing: without
+//! seqeval it fails and names the command that installs it, since a reference that cannot run
+//! is not a passed test.
 
 use ner_core::metrics::Evaluator;
 use rand::rngs::StdRng;
@@ -25,29 +26,13 @@ fn python() -> String {
 }
 
 fn ensure_seqeval(py: &str) {
-    let ok = |py: &str| {
-        Command::new(py)
-            .args(["-c", "import seqeval"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if ok(py) {
-        return;
-    }
-    eprintln!("installing seqeval into {py}'s environment");
-    let _ = Command::new(py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "seqeval==1.2.2",
-        ])
-        .status();
+    let ok = Command::new(py)
+        .args(["-c", "import seqeval"])
+        .status()
+        .is_ok_and(|s| s.success());
     assert!(
-        ok(py),
-        "seqeval is not importable by {py} and could not be installed; set NER_PYTHON to a Python with seqeval"
+        ok,
+        "seqeval is not importable by {py}: run `{py} -m pip install seqeval==1.2.2` (scripts/test.sh does), or set NER_PYTHON to a Python that has it"
     );
 }
 

@@ -1,6 +1,11 @@
-//! Fuzzing the model-directory loaders with proptest: `config.json`, `vocab.json` (with a
-//! lexicon) and `model.safetensors` given arbitrary or mutated bytes load or fail with an
-//! error, never a panic; a vocabulary that loads encodes any text.
+//! The model-directory loaders under proptest, each against an oracle of what must happen:
+//! - `model.safetensors` mutated: when its length prefix or header changed in meaning (read
+//!   with serde_json) or it was cut short, both loaders (libtorch's and the native one) refuse
+//!   it with an error; when only tensor data changed, both load it;
+//! - `config.json` or `vocab.json` mutated: the same JSON loads; a file that is not JSON any
+//!   more is an error that names the file;
+//! - arbitrary JSON: a config that validates survives a serde round trip, and a vocabulary that
+//!   validates encodes any text into ids of its own tables.
 
 use ner_model::checkpoint::{self, Meta};
 use ner_model::config::CharEncoderKind;
@@ -51,17 +56,33 @@ fn mutate(mut bytes: Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> Vec<
     bytes
 }
 
-/// Loads a copy of the model directory with `file` replaced by `bytes`.
-fn load_with(file: &str, bytes: &[u8]) {
+/// Loads a copy of the model directory with `file` replaced by `bytes`, with both loaders;
+/// both must agree on whether it loads. The error message when it does not.
+fn load_with(file: &str, bytes: &[u8]) -> Result<(), String> {
     let dir = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(model_dir()).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), dir.path().join(e.file_name())).unwrap();
     }
     std::fs::write(dir.path().join(file), bytes).unwrap();
-    if let Ok(m) = checkpoint::load(dir.path(), Device::Cpu) {
+    let torch = checkpoint::load(dir.path(), Device::Cpu).map(|m| {
         m.vocab.encode(&["北京", "x", ""]);
+    });
+    let native = ner_tagger::Tagger::load(dir.path(), ner_tagger::TaggerOptions::default());
+    match (torch, native) {
+        (Ok(()), Ok(_)) => Ok(()),
+        (Err(a), Err(_)) => Err(a.to_string()),
+        (a, b) => panic!("the loaders disagree: libtorch {a:?}, native {:?}", b.err()),
     }
+}
+
+/// A safetensors file's header as JSON, if its length prefix and header read.
+fn header(bytes: &[u8]) -> Option<serde_json::Value> {
+    let n = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?) as usize;
+    let mut h: serde_json::Value =
+        serde_json::from_slice(bytes.get(8..8usize.checked_add(n)?)?).ok()?;
+    h.as_object_mut()?.remove("__metadata__");
+    Some(h)
 }
 
 fn edits() -> impl Strategy<Value = (Vec<(usize, u8)>, Option<usize>)> {
@@ -75,29 +96,49 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn a_damaged_weights_file_is_an_error_not_a_panic((e, cut) in edits()) {
+    fn a_damaged_weights_file_is_an_error_and_changed_data_is_not((e, cut) in edits()) {
         let good = std::fs::read(model_dir().join("model.safetensors")).unwrap();
-        // Most edits hit the JSON header at the front, where a parser can be led astray.
+        // Most edits hit the length prefix and the JSON header at the front.
         let e: Vec<(usize, u8)> = e.into_iter().map(|(at, b)| (at % 400, b)).collect();
-        load_with("model.safetensors", &mutate(good, &e, cut));
+        let bad = mutate(good.clone(), &e, cut);
+        prop_assert!(header(&good).is_some());
+        let same_layout = bad.len() == good.len() && bad[..8] == good[..8] && header(&bad) == header(&good);
+        let loaded = load_with("model.safetensors", &bad);
+        prop_assert_eq!(loaded.is_ok(), same_layout, "{:?}", loaded);
     }
 
     #[test]
-    fn a_damaged_config_or_vocabulary_is_an_error_not_a_panic((e, cut) in edits(), vocab in any::<bool>()) {
+    fn a_damaged_config_or_vocabulary_loads_as_its_json_reads((e, cut) in edits(), vocab in any::<bool>()) {
         let file = if vocab { "vocab.json" } else { "config.json" };
         let good = std::fs::read(model_dir().join(file)).unwrap();
-        load_with(file, &mutate(good, &e, cut));
+        let bad = mutate(good.clone(), &e, cut);
+        let json = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).ok();
+        let loaded = load_with(file, &bad);
+        match json(&bad) {
+            Some(v) if Some(&v) == json(&good).as_ref() => prop_assert!(loaded.is_ok(), "{:?}", loaded),
+            None => {
+                let message = loaded.err().unwrap_or_default();
+                prop_assert!(message.contains(file), "{message}");
+            }
+            Some(_) => {}
+        }
     }
 
     #[test]
-    fn arbitrary_json_never_panics_the_config_or_vocabulary(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+    fn json_that_validates_round_trips_and_encodes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         if let Ok(c) = serde_json::from_slice::<ModelConfig>(&bytes) {
-            let _ = c.validate();
+            if c.validate().is_ok() {
+                let again: ModelConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+                prop_assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(&c).unwrap());
+            }
         }
         if let Ok(mut v) = serde_json::from_slice::<Vocab>(&bytes) {
             v.reindex();
             if v.validate().is_ok() {
-                v.encode(&["a", "中"]);
+                let e = v.encode(&["a", "中"]);
+                prop_assert_eq!(e.words.len(), 2);
+                prop_assert!(e.words.iter().all(|&w| (w as usize) < v.num_words().max(2)));
+                prop_assert!(e.chars.iter().flatten().all(|&c| (c as usize) < v.num_chars().max(2)));
             }
         }
     }

@@ -33,9 +33,6 @@ pub struct Args {
     /// Sentences per forward pass inside a batch.
     #[arg(long, env = "NER_MODEL_BATCH_SIZE", default_value_t = 64)]
     model_batch_size: usize,
-    /// Long texts are cut into pieces of at most this many tokens.
-    #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = defaults::MAX_SENTENCE_TOKENS)]
-    max_sentence_tokens: usize,
     /// libtorch intra-op threads.
     #[arg(long, env = "NER_THREADS")]
     threads: Option<i32>,
