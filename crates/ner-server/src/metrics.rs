@@ -47,88 +47,68 @@ pub struct ModelMetrics {
     pub dropped_jobs: IntCounter,
 }
 
+fn histograms(name: &str, help: &str, buckets: &[f64], labels: &[&str]) -> HistogramVec {
+    let opts = HistogramOpts::new(name, help).buckets(buckets.to_vec());
+    must(HistogramVec::new(opts, labels))
+}
+
+fn counters(name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    must(IntCounterVec::new(Opts::new(name, help), labels))
+}
+
+const LATENCY: [f64; 13] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
+];
+const STAGE: [f64; 12] = [
+    0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
+];
+const SENTENCES: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+const TOKENS: [f64; 8] = [16.0, 64.0, 256.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0];
+
 impl Metrics {
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let requests = must(IntCounterVec::new(
-            Opts::new("ner_requests_total", "HTTP requests by route and status"),
-            &["route", "status"],
-        ));
-        let latency = must(HistogramVec::new(
-            HistogramOpts::new(
-                "ner_request_duration_seconds",
-                "HTTP request latency by route",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0,
-            ]),
-            &["route"],
-        ));
-        let stages = must(HistogramVec::new(
-            HistogramOpts::new(
+        let m = Metrics {
+            registry: Registry::new(),
+            requests: counters("ner_requests_total", "HTTP requests by route and status", &["route", "status"]),
+            latency: histograms("ner_request_duration_seconds", "HTTP request latency by route", &LATENCY, &["route"]),
+            stages: histograms(
                 "ner_stage_duration_seconds",
                 "time of each stage of POST /ner: encode and decode on the request's side, queue (waiting for the model thread) and network (the batch's forward pass)",
-            )
-            .buckets(vec![
-                0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5,
-            ]),
-            &["stage"],
-        ));
-        let queue_depth = must(IntGauge::new(
-            "ner_queue_depth",
-            "requests waiting for the model",
-        ));
-        let batch_sentences = must(HistogramVec::new(
-            HistogramOpts::new("ner_batch_sentences", "sentences per model batch").buckets(vec![
-                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
-            ]),
-            &["model"],
-        ));
-        let batch_tokens = must(HistogramVec::new(
-            HistogramOpts::new("ner_batch_tokens", "tokens per model batch").buckets(vec![
-                16.0, 64.0, 256.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
-            ]),
-            &["model"],
-        ));
-        let tokens = must(IntCounterVec::new(
-            Opts::new("ner_tokens_total", "tokens tagged, by model"),
-            &["model"],
-        ));
-        let memo = must(IntCounterVec::new(
-            Opts::new(
+                &STAGE,
+                &["stage"],
+            ),
+            queue_depth: must(IntGauge::new("ner_queue_depth", "requests waiting for the model")),
+            batch_sentences: histograms("ner_batch_sentences", "sentences per model batch", &SENTENCES, &["model"]),
+            batch_tokens: histograms("ner_batch_tokens", "tokens per model batch", &TOKENS, &["model"]),
+            tokens: counters("ner_tokens_total", "tokens tagged, by model", &["model"]),
+            memo: counters(
                 "ner_memo_lookups_total",
                 "tokens looked up in the native first-layer memo, by model and result (hit, miss)",
+                &["model", "result"],
             ),
-            &["model", "result"],
-        ));
-        let dropped_jobs = must(IntCounter::new(
-            "ner_dropped_jobs_total",
-            "queued requests skipped because their client had gone",
-        ));
-        for c in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
-            Box::new(latency.clone()),
-            Box::new(stages.clone()),
-            Box::new(queue_depth.clone()),
-            Box::new(batch_sentences.clone()),
-            Box::new(batch_tokens.clone()),
-            Box::new(tokens.clone()),
-            Box::new(memo.clone()),
-            Box::new(dropped_jobs.clone()),
-        ] {
-            must(registry.register(c));
-        }
-        Metrics {
-            registry,
-            requests,
-            latency,
-            stages,
-            queue_depth,
-            batch_sentences,
-            batch_tokens,
-            tokens,
-            memo,
-            dropped_jobs,
+            dropped_jobs: must(IntCounter::new(
+                "ner_dropped_jobs_total",
+                "queued requests skipped because their client had gone",
+            )),
+        };
+        m.register();
+        m
+    }
+
+    fn register(&self) {
+        let all: [Box<dyn prometheus::core::Collector>; 9] = [
+            Box::new(self.requests.clone()),
+            Box::new(self.latency.clone()),
+            Box::new(self.stages.clone()),
+            Box::new(self.queue_depth.clone()),
+            Box::new(self.batch_sentences.clone()),
+            Box::new(self.batch_tokens.clone()),
+            Box::new(self.tokens.clone()),
+            Box::new(self.memo.clone()),
+            Box::new(self.dropped_jobs.clone()),
+        ];
+        for c in all {
+            must(self.registry.register(c));
         }
     }
 

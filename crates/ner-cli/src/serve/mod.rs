@@ -6,6 +6,7 @@ use crate::backend::{Backend, Options};
 use anyhow::{Context, Result};
 use ner_server::{defaults, ServerConfig};
 use ner_tagger::EncoderThreading;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
@@ -129,35 +130,59 @@ pub fn run(args: Args) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(async move {
-        let addr = format!("{}:{}", args.host, port);
-        let listener = tokio::net::TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = listener.local_addr()?;
-        // The models load on their own threads while the socket already answers /health.
-        for ((_, dir), served) in models.iter().zip(state.models.all()) {
-            if let Err(why) = served.worker().wait_ready(Duration::from_secs(300)).await {
-                anyhow::bail!("the model in {} could not be loaded: {why}", dir.display());
-            }
+    rt.block_on(serve(args, port, models, state, started))
+}
+
+/// Listens, waits for every model, serves until a signal, then joins the model threads.
+async fn serve(
+    args: Args,
+    port: u16,
+    models: Vec<(String, PathBuf)>,
+    state: ner_server::AppState,
+    started: Instant,
+) -> Result<()> {
+    let addr = format!("{}:{}", args.host, port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    // The models load on their own threads while the socket already answers /health.
+    for ((_, dir), served) in models.iter().zip(state.models.all()) {
+        if let Err(why) = served.worker().wait_ready(Duration::from_secs(300)).await {
+            anyhow::bail!("the model in {} could not be loaded: {why}", dir.display());
         }
-        let names = state.models.names().join(", ");
-        tracing::info!(addr = %local, models = %names, startup_ms = started.elapsed().as_millis() as u64, "ready");
-        eprintln!("listening on http://{local} (models {names}; ready in {} ms)", started.elapsed().as_millis());
-        let joiners: Vec<_> = state.models.all().iter().map(|s| s.worker().joiner()).collect();
-        let sighup = tokio::spawn(reload_on_sighup(state.clone()));
-        let served = ner_server::serve(listener, state, shutdown_signal(), Duration::from_secs(args.shutdown_grace_s)).await;
-        // The SIGHUP task holds the models too: once it is gone, every handle to the queues
-        // is, and the model threads end. They free the models before the process exits
-        // (libtorch must not be torn down under a running thread).
-        sighup.abort();
-        let _ = sighup.await;
-        let stopping = Instant::now();
-        for (joiner, (name, _)) in joiners.into_iter().zip(&models) {
-            let done = joiner.wait(Duration::from_secs(10)).await;
-            tracing::info!(model = %name, model_thread_stopped = done, "stopped");
-        }
-        tracing::info!(took_ms = stopping.elapsed().as_millis() as u64, "every model thread has ended");
-        served.map_err(Into::into)
-    })
+    }
+    let names = state.models.names().join(", ");
+    let ready_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(addr = %local, models = %names, startup_ms = ready_ms, "ready");
+    eprintln!("listening on http://{local} (models {names}; ready in {ready_ms} ms)");
+    let joiners: Vec<_> = state
+        .models
+        .all()
+        .iter()
+        .map(|s| s.worker().joiner())
+        .collect();
+    let sighup = tokio::spawn(reload_on_sighup(state.clone()));
+    let grace = Duration::from_secs(args.shutdown_grace_s);
+    let served = ner_server::serve(listener, state, shutdown_signal(), grace).await;
+    // The SIGHUP task holds the models too: once it is gone, every handle to the queues is,
+    // and the model threads end. They free the models before the process exits (libtorch must
+    // not be torn down under a running thread).
+    sighup.abort();
+    let _ = sighup.await;
+    join_model_threads(joiners, &models).await;
+    served.map_err(Into::into)
+}
+
+async fn join_model_threads(
+    joiners: Vec<ner_server::worker::Joiner>,
+    models: &[(String, PathBuf)],
+) {
+    let stopping = Instant::now();
+    for (joiner, (name, _)) in joiners.into_iter().zip(models) {
+        let done = joiner.wait(Duration::from_secs(10)).await;
+        tracing::info!(model = %name, model_thread_stopped = done, "stopped");
+    }
+    let took_ms = stopping.elapsed().as_millis() as u64;
+    tracing::info!(took_ms, "every model thread has ended");
 }
