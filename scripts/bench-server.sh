@@ -78,11 +78,20 @@ run() { # name script concurrency
 run one15_c1 one.lua 1
 run mix_c1 mix.lua 1
 run mix_c16 mix.lua 16
+# CPU time by thread name (utime + stime, clock ticks) around the c=64 run: what share of the
+# server's CPU the model threads take.
+cpu_by_thread() {
+  for t in /proc/"$PID"/task/*; do
+    awk '{ sub(/^[0-9]+ \(/, ""); split($0, a, ") "); name=a[1]; n=split(a[2], f, " "); print name, f[12] + f[13] }' "$t/stat" 2>/dev/null
+  done
+}
+cpu_by_thread >"$WORK/cpu_before.txt"
 run mix_c64 mix.lua 64
+cpu_by_thread >"$WORK/cpu_after.txt"
 RSS=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 kill -TERM $PID
 wait $PID || true
-python3 - "$WORK" "$STARTUP" "$RSS" <<'PY'
+python3 - "$WORK" "$STARTUP" "$RSS" "$DURATION" <<'PY'
 import json, re, sys
 work, startup, rss = sys.argv[1], sys.argv[2], int(sys.argv[3])
 toks = json.load(open(f"{work}/tokens.json"))
@@ -100,5 +109,19 @@ for name, label, per in [("one15_c1", "15-token sentence, c=1", toks["one_tokens
     print(f"{label:28} {rps:9.0f} {rps * per:10.0f} {ms(*p50.groups()):8.2f} {ms(*p99.groups()):8.2f} {(errs.group(1) if errs else '0'):>7}"
           + (f"  socket errors: {sock.group(1)}" if sock else ""))
 print(f"tokens per request: mix {toks['mix_tokens']:.1f}, sentence {toks['one_tokens']}")
+def ticks(path):
+    out = {}
+    for line in open(path):
+        name, _, n = line.rpartition(" ")
+        out[name] = out.get(name, 0) + int(n)
+    return out
+before, after = ticks(f"{work}/cpu_before.txt"), ticks(f"{work}/cpu_after.txt")
+used = {k: v - before.get(k, 0) for k, v in after.items()}
+total = sum(used.values())
+if total:
+    model = sum(v for k, v in used.items() if k.startswith("ner-model"))
+    print(f"mix, c=64: the model threads took {100 * model / total:.0f}% of the server's CPU ({total / 100 / float(sys.argv[4]):.2f} cores busy)")
+    top = sorted(used.items(), key=lambda kv: -kv[1])[:5]
+    print("  by thread name: " + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in top))
 print(f"peak RSS {rss / 1024:.0f} MiB; start-up to ready {startup} ms")
 PY
