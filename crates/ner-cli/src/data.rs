@@ -19,7 +19,7 @@ pub struct ColumnArgs {
     #[arg(long)]
     pub comment_prefix: Option<String>,
     /// The files' tag scheme (detected when not given).
-    #[arg(long)]
+    #[arg(long, ignore_case = true)]
     pub scheme: Option<TagScheme>,
 }
 

@@ -4,12 +4,12 @@
 //! Everything inside the project works in bytes; conversion happens once, at the edge.
 
 use serde::{Deserialize, Serialize};
-use std::str::FromStr;
 
 /// The unit of `start` and `end`: Unicode scalar values (Python's string indices), UTF-8
 /// bytes, or UTF-16 code units (JavaScript's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum OffsetUnit {
     #[default]
@@ -26,20 +26,6 @@ impl OffsetUnit {
             OffsetUnit::Char => 1,
             OffsetUnit::Byte => c.len_utf8(),
             OffsetUnit::Utf16 => c.len_utf16(),
-        }
-    }
-}
-
-impl FromStr for OffsetUnit {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "char" => Ok(OffsetUnit::Char),
-            "byte" => Ok(OffsetUnit::Byte),
-            "utf16" => Ok(OffsetUnit::Utf16),
-            _ => Err(format!(
-                "unknown offset unit {s:?}: expected char, byte or utf16"
-            )),
         }
     }
 }

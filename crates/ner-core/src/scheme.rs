@@ -11,7 +11,6 @@ use crate::label::{LabelId, LabelSet};
 use crate::span::Span;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// The part of a tag before the hyphen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,13 +88,18 @@ pub fn parse_tag(tag: &str) -> Result<(Prefix, &str), TagError> {
 
 /// The tag schemes a corpus can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum TagScheme {
     /// `I-` everywhere; `B-` only between two adjacent entities of the same type.
     Iob1,
     /// Also called IOB2: every entity starts with `B-`.
+    #[serde(alias = "iob2")]
+    #[cfg_attr(feature = "clap", value(alias = "iob2"))]
     Bio,
     /// Also called IOBES: `S-` for single tokens, `E-` for the last token.
+    #[serde(alias = "iobes", alias = "bilou")]
+    #[cfg_attr(feature = "clap", value(alias = "iobes", alias = "bilou"))]
     Bioes,
     /// BIOES with `M-` for inside tokens, as Chinese corpora write it.
     Bmes,
@@ -146,21 +150,6 @@ impl TagScheme {
 impl fmt::Display for TagScheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-impl FromStr for TagScheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "iob1" => Ok(TagScheme::Iob1),
-            "bio" | "iob2" => Ok(TagScheme::Bio),
-            "bioes" | "iobes" | "bilou" => Ok(TagScheme::Bioes),
-            "bmes" => Ok(TagScheme::Bmes),
-            other => Err(format!(
-                "unknown tag scheme {other:?}: expected iob1, bio, bioes or bmes"
-            )),
-        }
     }
 }
 

@@ -74,7 +74,8 @@ async fn entities_with_offsets_in_every_unit() {
         let ents = v["entities"].as_array().unwrap();
         let names: Vec<_> = ents.iter().map(|e| e["text"].as_str().unwrap()).collect();
         assert_eq!(names, ["Ünïcödé", "Angela Merkel", "Peter", "Paris"]);
-        let u = unit.parse().unwrap();
+        let u: ner_core::offsets::OffsetUnit =
+            serde_json::from_value(serde_json::json!(unit)).unwrap();
         for e in ents.iter().chain(v["tokens"].as_array().unwrap()) {
             let (a, b) = (
                 e["start"].as_u64().unwrap() as usize,

@@ -4,10 +4,10 @@ use ner_core::tokenize::Mode;
 use ner_core::TagScheme;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::str::FromStr;
 
 /// The recurrent cell of the encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum CellKind {
     /// Long short-term memory (Hochreiter & Schmidhuber 1997), libtorch's fused kernel.
@@ -49,18 +49,9 @@ impl fmt::Display for CellKind {
     }
 }
 
-impl FromStr for CellKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        CellKind::ALL
-            .into_iter()
-            .find(|c| c.name() == s)
-            .ok_or_else(|| format!("unknown cell {s:?}: expected lstm, gru, rnn, peephole or cifg"))
-    }
-}
-
 /// The character-level word encoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum CharEncoderKind {
     /// Convolution and max-pooling over characters (Ma & Hovy 2016).
@@ -72,42 +63,18 @@ pub enum CharEncoderKind {
     None,
 }
 
-impl FromStr for CharEncoderKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cnn" => Ok(Self::Cnn),
-            "lstm" => Ok(Self::Lstm),
-            "none" => Ok(Self::None),
-            _ => Err(format!(
-                "unknown char encoder {s:?}: expected cnn, lstm or none"
-            )),
-        }
-    }
-}
-
 /// Dropout flavour for embeddings and encoder outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DropoutKind {
     /// A new mask for every element.
     #[default]
     Standard,
     /// One mask per sentence shared by all time steps (variational, Gal & Ghahramani 2016).
+    #[serde(alias = "variational")]
+    #[cfg_attr(feature = "clap", value(alias = "variational"))]
     Locked,
-}
-
-impl FromStr for DropoutKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "standard" => Ok(Self::Standard),
-            "locked" | "variational" => Ok(Self::Locked),
-            _ => Err(format!(
-                "unknown dropout kind {s:?}: expected standard or locked"
-            )),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

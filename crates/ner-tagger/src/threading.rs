@@ -7,10 +7,11 @@
 
 /// How the tagger spreads a batch over two or more CPU threads (libtorch's backend; the native
 /// one always runs the directions side by side).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
 pub enum EncoderThreading {
-    /// The encoder's two directions on two threads for batches of at most
-    /// [`SMALL_BATCH`] sentences, libtorch's intra-op threads inside each operation for larger
+    /// The encoder's two directions on two threads for batches of at most 4 sentences, libtorch's intra-op threads inside each operation for larger
     /// ones: the fastest for a process that has the cores to itself (evaluation, `ner predict`).
     #[default]
     Auto,
@@ -20,20 +21,6 @@ pub enum EncoderThreading {
     Directions,
     /// Always libtorch's intra-op threads.
     IntraOp,
-}
-
-impl std::str::FromStr for EncoderThreading {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "directions" => Ok(Self::Directions),
-            "intra-op" => Ok(Self::IntraOp),
-            _ => Err(format!(
-                "unknown encoder threading {s:?}: expected auto, directions or intra-op"
-            )),
-        }
-    }
 }
 
 /// Batches of at most this many sentences run their directions in parallel under `Auto`.

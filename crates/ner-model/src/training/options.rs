@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// SGD with momentum; learning rate `lr / (1 + decay · epoch)`.
@@ -12,20 +13,6 @@ pub enum OptimizerKind {
     /// Adam with Nesterov momentum (Dozat 2016), which Reimers & Gurevych (2017) found the
     /// most reliable optimiser for BiLSTM-CRF taggers.
     Nadam,
-}
-
-impl std::str::FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s {
-            "sgd" => Ok(Self::Sgd),
-            "adam" => Ok(Self::Adam),
-            "nadam" => Ok(Self::Nadam),
-            _ => Err(format!(
-                "unknown optimizer {s:?}: expected sgd, adam or nadam"
-            )),
-        }
-    }
 }
 
 /// Settings of a training run (those that are not the architecture).
