@@ -20,7 +20,7 @@ mod study;
 #[cfg(feature = "torch")]
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Named-entity recognition with a BiLSTM-CRF: train, evaluate, tag and serve.
@@ -64,8 +64,17 @@ enum Command {
     Bench(bench::Args),
 }
 
+/// The command line, with the rules that span several flags (see `train::args`).
+fn parse() -> Cli {
+    let cmd = Cli::command();
+    #[cfg(feature = "torch")]
+    let cmd = cmd.mut_subcommand("train", train::args::with_resume_rules);
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     init_logging(&cli.log_format);
     let result = match cli.command {
         Command::Score(a) => score::run(a),

@@ -16,151 +16,126 @@ use ner_model::{CellKind, ModelConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// The flags a resumed run cannot take: its data, inputs, architecture and optimisation are
-/// the stored ones (refused rather than silently ignored).
-const FIXED_ON_RESUME: &[&str] = &[
-    "train",
-    "dev",
-    "test",
-    "out",
-    "config",
-    "pretrained",
-    "pretrained_extra",
-    "subword_model",
-    "subword_dim",
-    "subword_table",
-    "init_words_from_subword",
-    "init_from",
-    "keep_labels",
-    "keep_labels_threshold",
-    "scratch",
-    "lexicon",
-    "contextual_model",
-    "contextual_layers",
-    "seeds",
-    "name",
-    "eval_batch_size",
-    "token_column",
-    "tag_column",
-    "comment_prefix",
-    "scheme",
-    "cell",
-    "layers",
-    "forget_bias",
-    "hidden",
-    "word_dim",
-    "lowercase",
-    "normalize_digits",
-    "word_dropout",
-    "char_encoder",
-    "char_dim",
-    "char_filters",
-    "char_kernel",
-    "char_hidden",
-    "casing_dim",
-    "bigram_dim",
-    "lexicon_dim",
-    "lexicon_dropout",
-    "dropout",
-    "dropout_kind",
-    "context_tokens",
-    "model_scheme",
-    "tokenization",
-    "batch_size",
-    "optimizer",
-    "lr",
-    "lr_decay",
-    "momentum",
-    "clip",
-    "min_steps",
-    "seed",
-    "freeze_encoder_epochs",
-    "ema",
-];
-
-/// The flags a resumed run takes: its limits and how it uses the machine.
-#[cfg(test)]
+/// The flags a resumed run takes: its limits and how it uses the machine. Every other flag is
+/// refused with --resume ([`with_resume_rules`]): a resumed run's data, inputs, architecture
+/// and optimisation are the stored ones, and a flag that would be silently ignored is an error.
 const FREE_ON_RESUME: &[&str] = &["resume", "epochs", "patience", "threads", "device", "quiet"];
 
+/// `ner train`'s command with --resume in conflict with every flag not in [`FREE_ON_RESUME`].
+pub fn with_resume_rules(cmd: clap::Command) -> clap::Command {
+    let fixed: Vec<clap::Id> = cmd
+        .get_arguments()
+        .map(|a| a.get_id().clone())
+        .filter(|id| {
+            !FREE_ON_RESUME.contains(&id.as_str()) && !matches!(id.as_str(), "help" | "version")
+        })
+        .collect();
+    cmd.mut_arg("resume", |a| a.conflicts_with_all(fixed))
+}
+
+/// Declares flags that override fields of a configuration: each `field: Type` is the flag
+/// `--field` (its doc comment the help), and when given it replaces the field of the same name
+/// (the key of the `--config` file), wrapped by `=> Wrap` when the field is `Wrap(Type)`.
+macro_rules! overrides {
+    ($(#[$m:meta])* pub struct $name:ident => $target:ty {
+        $( $(#[$fm:meta])* $field:ident : $ty:ty $(=> $wrap:ident)? ),* $(,)?
+    }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, clap::Args, Default)]
+        pub struct $name {
+            $( $(#[$fm])* pub $field: Option<$ty>, )*
+        }
+
+        impl $name {
+            /// `target` with every flag given put in.
+            fn apply(&self, mut target: $target) -> $target {
+                $( if let Some(v) = self.$field.clone() { target.$field = $($wrap)?(v); } )*
+                target
+            }
+        }
+    };
+}
+
+overrides! {
 /// Architecture flags; each overrides the `--config` file and the defaults.
-#[derive(Debug, Clone, clap::Args, Default)]
-pub struct ModelFlags {
+pub struct ModelFlags => ModelConfig {
     /// Recurrent cell of the encoder.
     #[arg(long)]
-    pub cell: Option<CellKind>,
+    cell: CellKind,
     /// Encoder layers.
     #[arg(long)]
-    pub layers: Option<i64>,
+    layers: i64,
     /// Initial forget-gate bias of the LSTM-family cells (default 1).
     #[arg(long, allow_hyphen_values = true)]
-    pub forget_bias: Option<f64>,
+    forget_bias: f64,
     /// Encoder hidden size per direction.
     #[arg(long)]
-    pub hidden: Option<i64>,
+    hidden: i64,
     /// Word embedding size (default 100; 128 when started from subword vectors).
     #[arg(long)]
-    pub word_dim: Option<i64>,
+    word_dim: i64,
     /// Look words up lower-cased (true/false).
     #[arg(long)]
-    pub lowercase: Option<bool>,
+    lowercase: bool,
     /// Map digits to 0 before lookup (true/false).
     #[arg(long)]
-    pub normalize_digits: Option<bool>,
+    normalize_digits: bool,
     /// Probability of replacing a training word by the unknown word (0 to 1), so that the
     /// model learns to tag from characters, casing and subword vectors.
     #[arg(long)]
-    pub word_dropout: Option<f64>,
+    word_dropout: f64,
     /// Character encoder: cnn, lstm or none.
     #[arg(long)]
-    pub char_encoder: Option<CharEncoderKind>,
+    char_encoder: CharEncoderKind,
     /// Character embedding size.
     #[arg(long)]
-    pub char_dim: Option<i64>,
+    char_dim: i64,
     /// Filters of the character CNN (its output size).
     #[arg(long)]
-    pub char_filters: Option<i64>,
+    char_filters: i64,
     /// Kernel width of the character CNN, in characters.
     #[arg(long)]
-    pub char_kernel: Option<i64>,
+    char_kernel: i64,
     /// Hidden size per direction of the character BiLSTM (--char-encoder lstm).
     #[arg(long)]
-    pub char_hidden: Option<i64>,
+    char_hidden: i64,
     /// Casing feature size (0: off).
     #[arg(long)]
-    pub casing_dim: Option<i64>,
+    casing_dim: i64,
     /// Token-bigram embedding size (0: off); each token gets its left and right bigram, as the
     /// character bigrams of Chinese NER. Bigrams seen once in training count as unknown.
     #[arg(long)]
-    pub bigram_dim: Option<i64>,
+    bigram_dim: i64,
     /// Lexicon word embedding size of SoftLexicon features (0: off; needs --lexicon): each
     /// character gets the weighted means of the lexicon words it begins, continues, ends or
     /// forms alone.
     #[arg(long)]
-    pub lexicon_dim: Option<i64>,
+    lexicon_dim: i64,
     /// Probability of replacing a matched lexicon word by `<unseen>` in training (0 to 1);
     /// above 0 the model keeps the whole dictionary, the words training never matched sharing
     /// `<unseen>`, so that new names made of dictionary words still get lexicon features.
     #[arg(long)]
-    pub lexicon_dropout: Option<f64>,
+    lexicon_dropout: f64,
     /// Dropout probability on the embeddings and the encoder's output (0 to 1).
     #[arg(long)]
-    pub dropout: Option<f64>,
+    dropout: f64,
     /// Dropout masks: standard (new per element) or locked (variational: one mask per
     /// sentence, shared by all time steps).
     #[arg(long)]
-    pub dropout_kind: Option<DropoutKind>,
+    dropout_kind: DropoutKind,
     /// Document context: read consecutive sentences of one document (up to this many tokens,
     /// never across -DOCSTART- lines; in files without them each sentence stays alone) as one
     /// sequence; 0 reads each sentence alone. Each sentence is still scored and decoded on its
     /// own.
     #[arg(long)]
-    pub context_tokens: Option<usize>,
+    context_tokens: usize,
     /// Tag scheme inside the model: bio or bioes.
-    #[arg(long)]
-    pub model_scheme: Option<TagScheme>,
+    #[arg(long = "model-scheme", id = "model_scheme")]
+    scheme: TagScheme,
     /// Tokenisation of raw text at serving time: word or char.
     #[arg(long, value_parser = parse_mode)]
-    pub tokenization: Option<Mode>,
+    tokenization: Mode,
+}
 }
 
 fn parse_mode(s: &str) -> Result<Mode, String> {
@@ -171,51 +146,52 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     }
 }
 
+overrides! {
 /// Optimisation flags; each overrides the `--config` file and the defaults.
-#[derive(Debug, Clone, clap::Args, Default)]
-pub struct TrainFlags {
+pub struct TrainFlags => TrainOptions {
     /// Most epochs to train (early stopping may end sooner).
     #[arg(long)]
-    pub epochs: Option<usize>,
+    epochs: usize,
     /// Sentences per optimisation step (windows of sentences with --context-tokens).
     #[arg(long)]
-    pub batch_size: Option<usize>,
+    batch_size: usize,
     /// sgd (with momentum), adam, or nadam (Adam with Nesterov momentum).
     #[arg(long)]
-    pub optimizer: Option<OptimizerKind>,
+    optimizer: OptimizerKind,
     /// Learning rate (default: 0.015 for sgd, 0.001 for adam, 0.002 for nadam).
     #[arg(long)]
-    pub lr: Option<f64>,
+    lr: f64 => Some,
     /// Learning-rate decay per epoch, lr / (1 + decay * (epoch - 1)) (default: 0.05 for sgd,
     /// 0 for adam and nadam).
     #[arg(long)]
-    pub lr_decay: Option<f64>,
+    lr_decay: f64 => Some,
     /// SGD momentum (0: plain SGD).
     #[arg(long)]
-    pub momentum: Option<f64>,
+    momentum: f64,
     /// Gradient-norm clipping (0: off).
     #[arg(long)]
-    pub clip: Option<f64>,
+    clip: f64,
     /// Early stopping: epochs without a better dev F1 (0: never stop early)...
     #[arg(long)]
-    pub patience: Option<usize>,
+    patience: usize,
     /// ...and not before this many optimisation steps (default 2000), so that a small corpus
     /// is not given up on after a slow start.
     #[arg(long)]
-    pub min_steps: Option<u64>,
+    min_steps: u64,
     /// Random seed of initialisation, batch order and dropout.
     #[arg(long)]
-    pub seed: Option<u64>,
+    seed: u64,
     /// Train only the tag projection and the CRF for this many first epochs (useful with
     /// --init-from: the new labels' rows settle before the encoder moves).
     #[arg(long)]
-    pub freeze_encoder_epochs: Option<usize>,
+    freeze_encoder_epochs: usize,
     /// Evaluate and save an exponential moving average of the weights with this decay (e.g.
     /// 0.999; 0: off). Smooths SGD's epoch-to-epoch jumps in dev F1. Update t uses the decay
     /// min(EMA, (1 + t) / (10 + t)), so 0.999 takes full effect after about 9,000 updates and
     /// a higher decay only later (0.9995: 18,000).
     #[arg(long)]
-    pub ema: Option<f64>,
+    ema: f64,
+}
 }
 
 /// `ner train`.
@@ -237,7 +213,7 @@ pub struct Args {
     /// stored configuration holds; only --epochs and --patience may change it (a finished run
     /// then continues if they leave it epochs), with the run-time flags --threads, --device
     /// and --quiet.
-    #[arg(long, value_name = "DIR", conflicts_with_all = FIXED_ON_RESUME)]
+    #[arg(long, value_name = "DIR")]
     pub resume: Option<PathBuf>,
     /// JSON file `{"model": {...}, "train": {...}}`; flags win over it.
     #[arg(long)]
@@ -326,12 +302,6 @@ pub struct Args {
 struct ConfigFile {
     model: Option<ModelConfig>,
     train: Option<TrainOptions>,
-}
-
-macro_rules! apply {
-    ($target:expr, $flags:expr, $($field:ident),*) => {
-        $( if let Some(v) = $flags.$field.clone() { $target.$field = v; } )*
-    };
 }
 
 impl Args {
@@ -439,66 +409,6 @@ impl Args {
     }
 }
 
-impl ModelFlags {
-    fn apply(&self, mut m: ModelConfig) -> ModelConfig {
-        apply!(
-            m,
-            self,
-            cell,
-            layers,
-            forget_bias,
-            hidden,
-            word_dim,
-            lowercase,
-            normalize_digits,
-            word_dropout,
-            char_encoder,
-            char_dim,
-            char_filters,
-            char_kernel,
-            char_hidden,
-            casing_dim,
-            bigram_dim,
-            lexicon_dim,
-            lexicon_dropout,
-            dropout,
-            dropout_kind,
-            context_tokens,
-            tokenization
-        );
-        if let Some(s) = self.model_scheme {
-            m.scheme = s;
-        }
-        m
-    }
-}
-
-impl TrainFlags {
-    fn apply(&self, mut t: TrainOptions) -> TrainOptions {
-        apply!(
-            t,
-            self,
-            epochs,
-            batch_size,
-            optimizer,
-            momentum,
-            clip,
-            patience,
-            min_steps,
-            seed,
-            ema,
-            freeze_encoder_epochs
-        );
-        if self.lr.is_some() {
-            t.lr = self.lr;
-        }
-        if self.lr_decay.is_some() {
-            t.lr_decay = self.lr_decay;
-        }
-        t
-    }
-}
-
 impl ColumnArgs {
     pub fn to_columns(&self) -> Columns {
         Columns {
@@ -513,7 +423,7 @@ impl ColumnArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{Args as _, Command, Parser};
+    use clap::{Args as _, Command, FromArgMatches, Parser};
 
     #[derive(Parser)]
     struct Cli {
@@ -522,17 +432,58 @@ mod tests {
     }
 
     fn parse(flags: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(["ner"].iter().chain(flags))
+        let cmd = with_resume_rules(Args::augment_args(Command::new("ner")));
+        let matches = cmd.try_get_matches_from(["ner"].iter().chain(flags))?;
+        Cli::from_arg_matches(&matches)
     }
 
-    /// A flag in neither list would be silently ignored by a resumed run.
+    /// Every flag but the free ones is refused with --resume (walked from clap's command, so
+    /// that a new flag cannot be silently ignored by a resumed run).
     #[test]
-    fn every_flag_is_either_refused_or_taken_on_resume() {
-        let cmd = Args::augment_args(Command::new("train"));
+    fn every_flag_but_the_free_ones_is_refused_on_resume() {
+        let cmd = with_resume_rules(Args::augment_args(Command::new("train")));
+        let mut refused = 0;
         for arg in cmd.get_arguments() {
             let id = arg.get_id().as_str();
-            let (fixed, free) = (FIXED_ON_RESUME.contains(&id), FREE_ON_RESUME.contains(&id));
-            assert!(fixed != free, "--{id}: fixed {fixed}, free {free}");
+            let Some(long) = arg.get_long() else { continue };
+            if FREE_ON_RESUME.contains(&id) || id == "help" {
+                continue;
+            }
+            let flag = format!("--{long}");
+            let values: Vec<String> = match arg.get_action().takes_values() {
+                false => vec![String::new()],
+                true => arg.get_possible_values().first().map_or_else(
+                    || ["1", "word", "f.txt"].map(str::to_owned).to_vec(),
+                    |v| vec![v.get_name().to_owned()],
+                ),
+            };
+            // The first value the flag accepts: its conflict with --resume is what is left.
+            let kinds: Vec<_> = values
+                .iter()
+                .map(|v| {
+                    let argv = ["train", "--resume", "d", &flag, v];
+                    let argv = &argv[..if v.is_empty() { 4 } else { 5 }];
+                    cmd.clone()
+                        .try_get_matches_from(argv)
+                        .err()
+                        .map(|e| e.kind())
+                })
+                .collect();
+            let invalid = |k: &&Option<clap::error::ErrorKind>| {
+                use clap::error::ErrorKind::{InvalidValue, ValueValidation};
+                matches!(k, Some(ValueValidation | InvalidValue))
+            };
+            let kind = kinds.iter().find(|k| !invalid(k)).copied().flatten();
+            let conflict = Some(clap::error::ErrorKind::ArgumentConflict);
+            assert_eq!(kind, conflict, "{flag}: {kinds:?}");
+            refused += 1;
+        }
+        assert!(refused > 40, "{refused}");
+        for free in ["--epochs", "--patience", "--threads", "--device"] {
+            let ok = cmd
+                .clone()
+                .try_get_matches_from(["train", "--resume", "d", free, "2"]);
+            assert!(ok.is_ok(), "{free}: {ok:?}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! training run, drawing its progress, plots and (with `--seeds`) the mean and standard
 //! deviation over seeds. `--resume DIR` continues a run from the configuration it stored.
 
-mod args;
+pub mod args;
 mod progress;
 
 pub use args::Args;
