@@ -32,11 +32,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-# The metrics are checked against seqeval (Python), which the tests do not install.
+# The metrics are checked against seqeval, and scripts/spacy-vectors.py needs numpy: Python
+# packages the tests do not install themselves.
 PY=${NER_PYTHON:-python3}
-if ! "$PY" -c "import seqeval" >/dev/null 2>&1; then
-  step "installing seqeval into $PY's environment for the metrics oracle"
-  "$PY" -m pip install --quiet --disable-pip-version-check seqeval==1.2.2
+if ! "$PY" -c "import seqeval, numpy" >/dev/null 2>&1; then
+  step "installing seqeval and numpy into $PY's environment for the tests"
+  "$PY" -m pip install --quiet --disable-pip-version-check seqeval==1.2.2 numpy
 fi
 
 step "cargo test --workspace --release --features ner-cli/torch"
