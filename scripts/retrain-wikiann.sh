@@ -76,7 +76,7 @@ for ((seed = 1; seed <= SEEDS; seed++)); do
     dir=$OUT/$config/seed-$seed
     [[ -f $dir/time.txt ]] && continue
     mkdir -p "$OUT/$config"
-    # Wall and CPU seconds of each session that worked on the run ("real user sys"): the CPU
+    # Wall and CPU seconds of each invocation that worked on the run ("real user sys"): the CPU
     # time is the training time even when the run was paused (SIGSTOP) for a benchmark.
     TIMEFORMAT='%R %U %S'
     if [[ -f $dir/run.json ]]; then
