@@ -153,8 +153,8 @@ impl Tagger {
         sentences: &[Vec<S>],
         documents: &[usize],
     ) -> Result<Emissions> {
-        let mut pieces = [self.encode(sentences, documents)];
-        Ok(self.runner.forward(&mut pieces)?.pop().unwrap_or_default())
+        let piece = self.encode(sentences, documents);
+        self.runner.run(piece)
     }
 }
 

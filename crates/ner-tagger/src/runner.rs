@@ -55,6 +55,17 @@ where
     }
 }
 
+impl<N: Network, E: Encoder> Runner<N, E>
+where
+    N::Error: From<crate::Error>,
+{
+    /// The emissions of one piece's sentences.
+    pub fn run(&mut self, piece: Piece) -> Result<Emissions, N::Error> {
+        let mut pieces = [piece];
+        Ok(self.forward(&mut pieces)?.pop().unwrap_or_default())
+    }
+}
+
 fn sentences(pieces: &[Piece]) -> impl Iterator<Item = &Encoded> {
     pieces.iter().flat_map(|p| &p.sentences)
 }

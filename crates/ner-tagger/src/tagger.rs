@@ -219,9 +219,7 @@ impl Tagger {
 
     /// Runs the network (and the transformer) over one piece.
     pub fn forward(&mut self, piece: Piece) -> Result<Emissions> {
-        let mut pieces = [piece];
-        let mut out = self.runner.forward(&mut pieces)?;
-        Ok(out.pop().unwrap_or_default())
+        self.runner.run(piece)
     }
 }
 
@@ -257,7 +255,3 @@ fn load_contextual(files: &ModelFiles, threads: usize) -> Result<Option<Contextu
     c.set_threads(threads);
     Ok(Some(c))
 }
-
-/// Decodes one sentence's emissions `[len][K]`: best path, entities and, on request,
-/// probabilities and n-best.
-pub use crate::codec::decode;
