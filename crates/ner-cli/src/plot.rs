@@ -48,6 +48,26 @@ pub fn line_chart(
 ) -> Result<()> {
     let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
     root.fill(&WHITE)?;
+    let (x, y) = bounds(series, log_y);
+    let mut chart = ChartBuilder::on(&root);
+    chart
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(if log_y { 80 } else { 60 });
+    let labels = (x_label, y_label);
+    match log_y {
+        true => log_lines(&mut chart, x, y, labels, series)?,
+        false => linear_lines(&mut chart, x, y, labels, series)?,
+    }
+    root.present()?;
+    Ok(())
+}
+
+const COLORS: [&RGBColor; 6] = [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK];
+
+/// The x and y ranges of the points that can be drawn (positive ones on a log scale).
+fn bounds(series: &[(String, Vec<(f64, f64)>)], log_y: bool) -> ((f64, f64), (f64, f64)) {
     let pts = series.iter().flat_map(|s| s.1.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(x, y) in pts.filter(|p| p.1.is_finite() && (!log_y || p.1 > 0.0)) {
@@ -62,60 +82,73 @@ pub fn line_chart(
     if x1 == x0 {
         x1 = x0 + 1.0;
     }
-    let colors = [&BLUE, &RED, &GREEN, &MAGENTA, &CYAN, &BLACK];
-    let mut chart = ChartBuilder::on(&root);
-    chart
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(if log_y { 80 } else { 60 });
-    if log_y {
-        let (lo, hi) = (y0.max(1e-30) / 2.0, y1 * 2.0);
-        let mut c = chart.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?;
-        c.configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .y_label_formatter(&|v| format!("{v:.0e}"))
-            .draw()?;
-        for (i, (name, pts)) in series.iter().enumerate() {
-            let col = colors[i % colors.len()];
-            c.draw_series(LineSeries::new(
-                pts.iter().copied().filter(|p| p.1 > 0.0),
-                col,
-            ))?
+    ((x0, x1), (y0, y1))
+}
+
+type Builder<'a, 'b, 'c> = ChartBuilder<'a, 'b, SVGBackend<'c>>;
+
+/// The series as lines on a logarithmic y axis (points at or below zero left out).
+fn log_lines(
+    chart: &mut Builder,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    (x_label, y_label): (&str, &str),
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let (lo, hi) = (y0.max(1e-30) / 2.0, y1 * 2.0);
+    let mut c = chart.build_cartesian_2d(x0..x1, (lo..hi).log_scale())?;
+    c.configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .draw()?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let col = COLORS[i % COLORS.len()];
+        c.draw_series(LineSeries::new(
+            pts.iter().copied().filter(|p| p.1 > 0.0),
+            col,
+        ))?
+        .label(name.as_str())
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
+    }
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+/// The series as lines with a dot at each point, on a linear y axis with a 5% margin.
+fn linear_lines(
+    chart: &mut Builder,
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    (x_label, y_label): (&str, &str),
+    series: &[(String, Vec<(f64, f64)>)],
+) -> Result<()> {
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let mut c = chart.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
+    c.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
+    for (i, (name, pts)) in series.iter().enumerate() {
+        let col = COLORS[i % COLORS.len()];
+        c.draw_series(LineSeries::new(pts.iter().copied(), col))?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
-        }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
-    } else {
-        let pad = ((y1 - y0) * 0.05).max(1e-6);
-        let mut c = chart.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))?;
-        c.configure_mesh().x_desc(x_label).y_desc(y_label).draw()?;
-        for (i, (name, pts)) in series.iter().enumerate() {
-            let col = colors[i % colors.len()];
-            c.draw_series(LineSeries::new(pts.iter().copied(), col))?
-                .label(name.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col));
-            c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
-        }
-        c.configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()?;
+        c.draw_series(pts.iter().map(|&p| Circle::new(p, 3, col.filled())))?;
     }
-    root.present()?;
+    c.configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }
 
 /// Writes `loss.svg`, `dev_f1.svg` and `per_type_f1.svg` into `dir`.
 pub fn plot_run(dir: &Path) -> Result<()> {
     let epochs = read(dir)?;
-    if epochs.is_empty() {
+    let Some(last) = epochs.last() else {
         return Ok(());
-    }
+    };
     line_chart(
         &dir.join("loss.svg"),
         "Training loss",
@@ -138,13 +171,13 @@ pub fn plot_run(dir: &Path) -> Result<()> {
         )],
         false,
     )?;
-    let best = epochs
-        .iter()
-        .rev()
-        .find(|e| e.best)
-        .unwrap_or(&epochs[epochs.len() - 1]);
-    let path = dir.join("per_type_f1.svg");
-    let root = SVGBackend::new(&path, (720, 440)).into_drawing_area();
+    let best = epochs.iter().rev().find(|e| e.best).unwrap_or(last);
+    per_type_chart(&dir.join("per_type_f1.svg"), best)
+}
+
+/// A bar per entity type: its dev F1 at `best`.
+fn per_type_chart(path: &Path, best: &Epoch) -> Result<()> {
+    let root = SVGBackend::new(path, (720, 440)).into_drawing_area();
     root.fill(&WHITE)?;
     let names: Vec<String> = best.per_type.iter().map(|p| p.0.clone()).collect();
     let n = names.len().max(1);

@@ -300,77 +300,108 @@ impl<R: BufRead> Reader<R> {
 
     fn next_sentence(&mut self) -> Result<Option<Sentence>, ConllError> {
         let mut sentence = self.empty_sentence();
+        // The line buffer is lent out while a line borrows it, and always given back.
+        let mut buf = std::mem::take(&mut self.buf);
+        let filled = self.fill(&mut sentence, &mut buf);
+        self.buf = buf;
+        filled?;
+        Ok(self.finish(sentence))
+    }
+
+    /// Reads lines into `sentence` until the blank line or document start that ends it, or
+    /// the end of the input.
+    fn fill(&mut self, sentence: &mut Sentence, buf: &mut Vec<u8>) -> Result<(), ConllError> {
         loop {
-            self.buf.clear();
+            buf.clear();
             let n = self
                 .input
-                .read_until(b'\n', &mut self.buf)
+                .read_until(b'\n', buf)
                 .map_err(|e| self.err(ConllErrorKind::Io(e)))?;
             if n == 0 {
-                break;
+                return Ok(());
             }
-            self.line_no += 1;
-            self.stats.lines += 1;
-            let mut bytes: &[u8] = &self.buf;
-            if self.line_no == 1 {
-                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            }
-            let line = std::str::from_utf8(bytes).map_err(|e| {
-                self.err(ConllErrorKind::InvalidUtf8 {
-                    byte: e.valid_up_to() + 1,
-                })
-            })?;
-            let line = line.trim_end_matches(['\n', '\r']);
+            let line = self.decode_line(buf)?;
             if let Some(prefix) = &self.opts.comment_prefix {
                 if line.starts_with(prefix.as_str()) {
                     continue;
                 }
             }
-            let mut fields = line.split_whitespace();
-            let first = fields.next().filter(|_| !crate::unicode::is_blank(line));
-            let Some(first) = first else {
-                if sentence.tokens.is_empty() {
-                    continue;
-                }
-                break;
+            let fields: Vec<&str> = match crate::unicode::is_blank(line) {
+                true => Vec::new(),
+                false => line.split_whitespace().collect(),
             };
-            if first == "-DOCSTART-" {
-                self.stats.docstarts += 1;
-                if self.doc_has_content || !sentence.tokens.is_empty() {
-                    self.document += 1;
-                    self.doc_has_content = false;
+            let ends = match fields.first() {
+                None => !sentence.tokens.is_empty(),
+                Some(&"-DOCSTART-") => self.document_start(sentence),
+                Some(_) => {
+                    self.push_token(sentence, &fields, line)?;
+                    false
                 }
-                if !sentence.tokens.is_empty() {
-                    break;
-                }
-                continue;
-            }
-            let fields: Vec<&str> = std::iter::once(first).chain(fields).collect();
-            check_columns(&mut self.ncols, fields.len(), self.line_no).map_err(|k| self.err(k))?;
-            let pick = |c: Column| {
-                c.resolve(fields.len())
-                    .ok_or(ConllErrorKind::MissingColumn {
-                        column: c,
-                        found: fields.len(),
-                    })
             };
-            let tok = pick(self.opts.token_column).map_err(|k| self.err(k))?;
-            if sentence.tokens.is_empty() {
-                sentence.line = self.line_no;
-                sentence.document = self.document;
-            }
-            sentence.tokens.push(fields[tok].to_owned());
-            if self.opts.keep_lines {
-                sentence.lines.push(line.trim_end().to_owned());
-            }
-            for (i, &c) in self.opts.tag_columns.iter().enumerate() {
-                let idx = pick(c).map_err(|k| self.err(k))?;
-                let tag = intern_tag(&mut self.labels, fields[idx]).map_err(|k| self.err(k))?;
-                sentence.tags[i].push(tag);
-                sentence.raw_tags[i].push(fields[idx].to_owned());
+            if ends {
+                return Ok(());
             }
         }
-        Ok(self.finish(sentence))
+    }
+
+    /// Counts a line and decodes it as UTF-8, without its byte-order mark and line break.
+    fn decode_line<'b>(&mut self, buf: &'b [u8]) -> Result<&'b str, ConllError> {
+        self.line_no += 1;
+        self.stats.lines += 1;
+        let mut bytes = buf;
+        if self.line_no == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let line = std::str::from_utf8(bytes).map_err(|e| {
+            self.err(ConllErrorKind::InvalidUtf8 {
+                byte: e.valid_up_to() + 1,
+            })
+        })?;
+        Ok(line.trim_end_matches(['\n', '\r']))
+    }
+
+    /// A `-DOCSTART-` line: a new document when the last one had content. Returns whether
+    /// it ends the sentence being read.
+    fn document_start(&mut self, sentence: &Sentence) -> bool {
+        self.stats.docstarts += 1;
+        if self.doc_has_content || !sentence.tokens.is_empty() {
+            self.document += 1;
+            self.doc_has_content = false;
+        }
+        !sentence.tokens.is_empty()
+    }
+
+    /// Adds a token line's word and tags to `sentence`.
+    fn push_token(
+        &mut self,
+        sentence: &mut Sentence,
+        fields: &[&str],
+        line: &str,
+    ) -> Result<(), ConllError> {
+        check_columns(&mut self.ncols, fields.len(), self.line_no).map_err(|k| self.err(k))?;
+        let pick = |c: Column| {
+            c.resolve(fields.len())
+                .ok_or(ConllErrorKind::MissingColumn {
+                    column: c,
+                    found: fields.len(),
+                })
+        };
+        let tok = pick(self.opts.token_column).map_err(|k| self.err(k))?;
+        if sentence.tokens.is_empty() {
+            sentence.line = self.line_no;
+            sentence.document = self.document;
+        }
+        sentence.tokens.push(fields[tok].to_owned());
+        if self.opts.keep_lines {
+            sentence.lines.push(line.trim_end().to_owned());
+        }
+        for (i, &c) in self.opts.tag_columns.iter().enumerate() {
+            let idx = pick(c).map_err(|k| self.err(k))?;
+            let tag = intern_tag(&mut self.labels, fields[idx]).map_err(|k| self.err(k))?;
+            sentence.tags[i].push(tag);
+            sentence.raw_tags[i].push(fields[idx].to_owned());
+        }
+        Ok(())
     }
 
     /// Counts a complete sentence and feeds the scheme detectors; `None` for no sentence.

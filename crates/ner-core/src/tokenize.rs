@@ -131,20 +131,7 @@ const CLITICS: &[&str] = &[
 /// Splits one whitespace-free piece starting at byte `base` of the text.
 fn split_piece(piece: &str, base: usize, mode: Mode, out: &mut Vec<Token>) {
     if mode == Mode::Char {
-        let mut start: Option<usize> = None;
-        for (i, c) in piece.char_indices() {
-            if attaches(c) && start.is_some() {
-                continue;
-            }
-            if let Some(s) = start {
-                out.push(base + s..base + i);
-            }
-            start = Some(i);
-        }
-        if let Some(s) = start {
-            out.push(base + s..base + piece.len());
-        }
-        return;
+        return split_chars(piece, base, out);
     }
     let chars: Vec<(usize, char)> = piece.char_indices().collect();
     let n = chars.len();
@@ -154,22 +141,11 @@ fn split_piece(piece: &str, base: usize, mode: Mode, out: &mut Vec<Token>) {
         let c = chars[i].1;
         let start = i;
         if is_cjk(c) {
-            i += 1;
-            while i < n && attaches(chars[i].1) {
-                i += 1;
-            }
+            i = skip_attached(&chars, i + 1);
         } else if is_punct(c)
             && !(is_apostrophe(c) && (clitic_at(&chars, i) || clitic_token(&chars, i)))
         {
-            // A run of the same punctuation mark, or a number like `.5`.
-            i += 1;
-            if c == '.' && start == 0 && i < n && chars[i].1.is_ascii_digit() {
-                i = scan_word(&chars, i);
-            } else {
-                while i < n && (chars[i].1 == c || attaches(chars[i].1)) {
-                    i += 1;
-                }
-            }
+            i = scan_punct(&chars, i);
         } else {
             // A word, or a clitic written apart (`'s`), whose apostrophe starts it.
             i = scan_word(&chars, if is_apostrophe(c) { i + 1 } else { i });
@@ -191,6 +167,45 @@ fn split_piece(piece: &str, base: usize, mode: Mode, out: &mut Vec<Token>) {
         }
         out.push(base + byte_at(start)..base + byte_at(i));
     }
+}
+
+/// Character mode: every character a token, with the marks that attach to it.
+fn split_chars(piece: &str, base: usize, out: &mut Vec<Token>) {
+    let mut start: Option<usize> = None;
+    for (i, c) in piece.char_indices() {
+        if attaches(c) && start.is_some() {
+            continue;
+        }
+        if let Some(s) = start {
+            out.push(base + s..base + i);
+        }
+        start = Some(i);
+    }
+    if let Some(s) = start {
+        out.push(base + s..base + piece.len());
+    }
+}
+
+/// The index after the marks that attach to the character before `i`.
+fn skip_attached(chars: &[(usize, char)], mut i: usize) -> usize {
+    while i < chars.len() && attaches(chars[i].1) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the punctuation token at `start`: a run of the same mark, or a number like `.5`.
+fn scan_punct(chars: &[(usize, char)], start: usize) -> usize {
+    let c = chars[start].1;
+    let i = start + 1;
+    if c == '.' && start == 0 && i < chars.len() && chars[i].1.is_ascii_digit() {
+        return scan_word(chars, i);
+    }
+    let mut i = i;
+    while i < chars.len() && (chars[i].1 == c || attaches(chars[i].1)) {
+        i += 1;
+    }
+    i
 }
 
 fn is_apostrophe(c: char) -> bool {

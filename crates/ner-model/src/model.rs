@@ -260,6 +260,41 @@ impl BiLstmCrf {
         }
     }
 
+    /// The embeddings of each word's two character bigrams, `[B, T, 2 * bigram_dim]`.
+    fn bigram_features(&self, e: &nn::Embedding, batch: &Batch) -> Tensor {
+        let s = batch.words.size();
+        let ids = match &batch.bigrams {
+            Some(ids) => ids.shallow_clone(),
+            // Encoded without a bigram vocabulary: every bigram unknown.
+            None => Tensor::full([s[0], s[1], 2], UNK, (Kind::Int64, batch.words.device())),
+        };
+        e.forward(&ids)
+            .view([s[0], s[1], 2 * self.config.bigram_dim])
+    }
+
+    /// The mean of each word's subword vectors, `[B, T, subword_dim]` (zeros without them).
+    fn subword_features(&self, batch: &Batch) -> Tensor {
+        let s = batch.words.size();
+        let (Some(table), Some((ids, counts))) = (&self.subword_table, &batch.pieces) else {
+            return Tensor::zeros(
+                [s[0], s[1], self.config.subword_dim],
+                (Kind::Float, batch.words.device()),
+            );
+        };
+        let p = ids.size()[2];
+        let d = table.size()[1];
+        let v = table
+            .index_select(0, &ids.reshape([-1]))
+            .view([s[0], s[1], p, d]);
+        let valid = Tensor::arange(p, (Kind::Int64, ids.device()))
+            .view([1, 1, p])
+            .lt_tensor(&counts.unsqueeze(2))
+            .to_kind(Kind::Float)
+            .unsqueeze(3);
+        (v * &valid).sum_dim_intlist([2].as_slice(), false, Kind::Float)
+            / counts.clamp_min(1).to_kind(Kind::Float).unsqueeze(2)
+    }
+
     /// The word features `[B, T, input_dim]`, before dropout.
     pub fn features(&self, batch: &Batch, train: bool) -> Tensor {
         let mut words = batch.words.shallow_clone();
@@ -274,42 +309,13 @@ impl BiLstmCrf {
             feats.push(e.forward(&batch.casing));
         }
         if let Some(e) = &self.bigram_emb {
-            let s = batch.words.size();
-            let ids = match &batch.bigrams {
-                Some(ids) => ids.shallow_clone(),
-                // Encoded without a bigram vocabulary: every bigram unknown.
-                None => Tensor::full([s[0], s[1], 2], UNK, (Kind::Int64, batch.words.device())),
-            };
-            feats.push(
-                e.forward(&ids)
-                    .view([s[0], s[1], 2 * self.config.bigram_dim]),
-            );
+            feats.push(self.bigram_features(e, batch));
         }
         if let Some(e) = &self.lexicon_emb {
             feats.push(self.lexicon_features(e, batch, train));
         }
         if self.config.subword_dim > 0 {
-            let s = batch.words.size();
-            feats.push(match (&self.subword_table, &batch.pieces) {
-                (Some(table), Some((ids, counts))) => {
-                    let p = ids.size()[2];
-                    let d = table.size()[1];
-                    let v = table
-                        .index_select(0, &ids.reshape([-1]))
-                        .view([s[0], s[1], p, d]);
-                    let valid = Tensor::arange(p, (Kind::Int64, ids.device()))
-                        .view([1, 1, p])
-                        .lt_tensor(&counts.unsqueeze(2))
-                        .to_kind(Kind::Float)
-                        .unsqueeze(3);
-                    (v * &valid).sum_dim_intlist([2].as_slice(), false, Kind::Float)
-                        / counts.clamp_min(1).to_kind(Kind::Float).unsqueeze(2)
-                }
-                _ => Tensor::zeros(
-                    [s[0], s[1], self.config.subword_dim],
-                    (Kind::Float, batch.words.device()),
-                ),
-            });
+            feats.push(self.subword_features(batch));
         }
         if let Some(mix) = &self.mix {
             let s = batch.words.size();

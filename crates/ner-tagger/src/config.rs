@@ -179,48 +179,33 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// Checks ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let positive = [
+        let mut positive = vec![
             ("word_dim", self.word_dim),
             ("hidden", self.hidden),
             ("layers", self.layers),
         ];
-        for (name, v) in positive {
-            if v <= 0 {
-                return Err(format!("{name} must be positive, got {v}"));
-            }
-        }
         if self.char_encoder != CharEncoderKind::None {
-            for (name, v) in [
+            positive.extend([
                 ("char_dim", self.char_dim),
                 ("char_filters", self.char_filters),
                 ("char_kernel", self.char_kernel),
                 ("char_hidden", self.char_hidden),
-            ] {
-                if v <= 0 {
-                    return Err(format!("{name} must be positive, got {v}"));
-                }
-            }
-            if self.max_word_chars == 0 {
-                return Err("max_word_chars must be positive".into());
-            }
+                (
+                    "max_word_chars",
+                    i64::try_from(self.max_word_chars).unwrap_or(i64::MAX),
+                ),
+            ]);
         }
-        if self.subword_dim < 0 {
-            return Err(format!(
-                "subword_dim must be 0 or more, got {}",
-                self.subword_dim
-            ));
+        if let Some((name, v)) = positive.into_iter().find(|(_, v)| *v <= 0) {
+            return Err(format!("{name} must be positive, got {v}"));
         }
-        if self.bigram_dim < 0 {
-            return Err(format!(
-                "bigram_dim must be 0 or more, got {}",
-                self.bigram_dim
-            ));
-        }
-        if self.casing_dim < 0 {
-            return Err(format!(
-                "casing_dim must be 0 or more, got {}",
-                self.casing_dim
-            ));
+        let optional = [
+            ("subword_dim", self.subword_dim),
+            ("bigram_dim", self.bigram_dim),
+            ("casing_dim", self.casing_dim),
+        ];
+        if let Some((name, v)) = optional.into_iter().find(|(_, v)| *v < 0) {
+            return Err(format!("{name} must be 0 or more, got {v}"));
         }
         if !self.forget_bias.is_finite() {
             return Err(format!(
@@ -228,6 +213,18 @@ impl ModelConfig {
                 self.forget_bias
             ));
         }
+        self.validate_rates()?;
+        if !matches!(self.scheme, TagScheme::Bio | TagScheme::Bioes) {
+            return Err(format!(
+                "the model's scheme must be bio or bioes (files in {} are converted), got {}",
+                self.scheme, self.scheme
+            ));
+        }
+        Ok(())
+    }
+
+    /// The dropout rates are probabilities below 1.
+    fn validate_rates(&self) -> Result<(), String> {
         for (name, p) in [
             ("dropout", self.dropout),
             ("word_dropout", self.word_dropout),
@@ -236,12 +233,6 @@ impl ModelConfig {
             if !(0.0..1.0).contains(&p) {
                 return Err(format!("{name} must be in [0, 1), got {p}"));
             }
-        }
-        if !matches!(self.scheme, TagScheme::Bio | TagScheme::Bioes) {
-            return Err(format!(
-                "the model's scheme must be bio or bioes (files in {} are converted), got {}",
-                self.scheme, self.scheme
-            ));
         }
         Ok(())
     }

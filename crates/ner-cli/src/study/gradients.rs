@@ -86,33 +86,37 @@ pub fn run(args: GradientsArgs) -> Result<()> {
     }
     let mut f = std::fs::File::create(args.out.join("gradients.csv"))?;
     f.write_all(csv.as_bytes())?;
-    line_chart(
-        &args.out.join("gradients_untrained.svg"),
-        "Gradient reaching the input: untrained encoders",
-        "distance T - t",
-        "mean ||dL/dx_t||",
-        &untrained,
-        true,
-    )?;
-    if !trained.is_empty() {
-        line_chart(
-            &args.out.join("gradients_trained.svg"),
-            "Gradient reaching the input: trained encoders",
-            "distance T - t",
-            "mean ||dL/dx_t||",
-            &trained,
-            true,
-        )?;
-    }
-    let mut summary = BTreeMap::new();
     for (kind, rows) in [("untrained", &untrained), ("trained", &trained)] {
+        if !rows.is_empty() {
+            line_chart(
+                &args.out.join(format!("gradients_{kind}.svg")),
+                &format!("Gradient reaching the input: {kind} encoders"),
+                "distance T - t",
+                "mean ||dL/dx_t||",
+                rows,
+                true,
+            )?;
+        }
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&summary(&untrained, &trained))?
+    );
+    Ok(())
+}
+
+type Series = (String, Vec<(f64, f64)>);
+
+/// Each encoder's gradient norm at a few distances, by name.
+fn summary(untrained: &[Series], trained: &[Series]) -> BTreeMap<String, serde_json::Value> {
+    let mut summary = BTreeMap::new();
+    for (kind, rows) in [("untrained", untrained), ("trained", trained)] {
         for (name, pts) in rows.iter() {
             let at = |d: usize| pts.get(d).map_or(f64::NAN, |p| p.1);
             summary.insert(format!("{name} ({kind})"), serde_json::json!({"d0": at(0), "d5": at(5), "d20": at(20), "d50": at(50), "d100": at(100)}));
         }
     }
-    println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    summary
 }
 
 /// Appends a profile to the CSV and returns it as a plot series.

@@ -13,6 +13,7 @@ use crate::pretrained::{self, Vectors};
 use crate::subword::Subword;
 use crate::vocab::Vocab;
 use ner_core::corpus::Corpus;
+use std::path::Path;
 use tch::{Device, Tensor};
 
 /// The vocabulary and pretrained material of a fresh run.
@@ -40,60 +41,14 @@ pub fn build(
         vocab.build_bigrams(train.sentences.iter().map(|s| s.tokens.as_slice()), 2);
     }
     if let Some(path) = &inputs.lexicon {
-        let dict = Dictionary::read(path)?;
-        let sentences: Vec<&[String]> = train
-            .sentences
-            .iter()
-            .map(|s| s.tokens.as_slice())
-            .collect();
-        let whole = config.lexicon_dropout > 0.0;
-        let lexicon = Lexicon::build(&dict, &sentences, whole);
-        obs.info(&format!(
-            "lexicon: {} words of {} match the training text{}",
-            lexicon.num_matched(),
-            path.display(),
-            match whole {
-                true => format!(", {} more kept as <unseen>", lexicon.num_unseen()),
-                false => String::new(),
-            }
-        ));
-        vocab.set_lexicon(Some(lexicon));
+        vocab.set_lexicon(Some(lexicon(train, path, config, obs)?));
     }
     let vectors = match &inputs.pretrained {
-        Some(p) => {
-            let v = pretrained::read_vectors(
-                p,
-                config.word_dim as usize,
-                &vocab,
-                inputs.pretrained_extra,
-            )?;
-            for w in &v.extra {
-                vocab.add_word(w);
-            }
-            obs.info(&format!(
-                "pretrained: {} vectors for the vocabulary, {} extra words",
-                v.table.len() - v.extra.len(),
-                v.extra.len()
-            ));
-            Some(v)
-        }
+        Some(p) => Some(vectors(p, config, inputs, &mut vocab, obs)?),
         None => None,
     };
     let subword_table = match &inputs.subword_model {
-        Some(dir) => {
-            let dim = (inputs.subword_dim > 0).then_some(inputs.subword_dim);
-            let sw = Subword::from_pretrained(dir, inputs.subword_table.as_deref(), dim)?;
-            obs.info(&format!(
-                "subword vectors: {} pieces x {} dimensions from {}",
-                sw.table.size()[0],
-                sw.dim(),
-                dir.display()
-            ));
-            config.subword_dim = sw.dim();
-            config.subword_source = Some(dir.display().to_string());
-            vocab.set_subword(Some(sw.tokenizer().clone()));
-            Some(sw.table)
-        }
+        Some(dir) => Some(subword(dir, config, inputs, &mut vocab, obs)?),
         None => None,
     };
     Ok(Inputs {
@@ -101,6 +56,80 @@ pub fn build(
         vectors,
         subword_table,
     })
+}
+
+/// The lexicon of `path`'s dictionary entries that the training text holds.
+fn lexicon(
+    train: &Corpus,
+    path: &Path,
+    config: &ModelConfig,
+    obs: &mut dyn Observer,
+) -> Result<Lexicon> {
+    let dict = Dictionary::read(path)?;
+    let sentences: Vec<&[String]> = train
+        .sentences
+        .iter()
+        .map(|s| s.tokens.as_slice())
+        .collect();
+    let whole = config.lexicon_dropout > 0.0;
+    let lexicon = Lexicon::build(&dict, &sentences, whole);
+    obs.info(&format!(
+        "lexicon: {} words of {} match the training text{}",
+        lexicon.num_matched(),
+        path.display(),
+        match whole {
+            true => format!(", {} more kept as <unseen>", lexicon.num_unseen()),
+            false => String::new(),
+        }
+    ));
+    Ok(lexicon)
+}
+
+/// The pretrained word vectors of the vocabulary; words they add join the vocabulary.
+fn vectors(
+    path: &Path,
+    config: &ModelConfig,
+    inputs: &InputConfig,
+    vocab: &mut Vocab,
+    obs: &mut dyn Observer,
+) -> Result<Vectors> {
+    let v = pretrained::read_vectors(
+        path,
+        config.word_dim as usize,
+        vocab,
+        inputs.pretrained_extra,
+    )?;
+    for w in &v.extra {
+        vocab.add_word(w);
+    }
+    obs.info(&format!(
+        "pretrained: {} vectors for the vocabulary, {} extra words",
+        v.table.len() - v.extra.len(),
+        v.extra.len()
+    ));
+    Ok(v)
+}
+
+/// The subword table of `dir`; its tokenizer joins the vocabulary.
+fn subword(
+    dir: &Path,
+    config: &mut ModelConfig,
+    inputs: &InputConfig,
+    vocab: &mut Vocab,
+    obs: &mut dyn Observer,
+) -> Result<Tensor> {
+    let dim = (inputs.subword_dim > 0).then_some(inputs.subword_dim);
+    let sw = Subword::from_pretrained(dir, inputs.subword_table.as_deref(), dim)?;
+    obs.info(&format!(
+        "subword vectors: {} pieces x {} dimensions from {}",
+        sw.table.size()[0],
+        sw.dim(),
+        dir.display()
+    ));
+    config.subword_dim = sw.dim();
+    config.subword_source = Some(dir.display().to_string());
+    vocab.set_subword(Some(sw.tokenizer().clone()));
+    Ok(sw.table)
 }
 
 /// The transformer of contextual features, when the run asks for one; records its layers,
