@@ -2,7 +2,8 @@
 # A soak at saturation: `ner serve` under 8 clients that send texts of random length (1 to 3,000
 # words, a new random text per request) for a fixed time, with the server's RSS sampled every
 # 5 seconds. Prints the RSS per minute, the first- and last-quarter maxima, requests, tokens and
-# errors. Loopback only; the run stops by itself.
+# errors. Loopback only; the run stops by itself. The figures are also written as a JSON result
+# (machine, commit, date) by scripts/lib/result.py: to benchmarks/results/, or $NER_RESULTS_DIR.
 #
 #   scripts/soak-server.sh [--minutes N] [--backend native|torch] [--model DIR] [--clients N]
 # NER_BIN=PATH measures another build of `ner`.
@@ -56,9 +57,9 @@ done
 wait $WRK || true
 kill -TERM $PID
 wait $PID || true
-python3 - "$WORK" "$MINUTES" "$BACKEND" <<'PY'
-import re, sys
-work, minutes, backend = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+python3 - "$WORK" "$MINUTES" "$BACKEND" "$MODEL" "$CLIENTS" <<'PY'
+import json, os, re, sys
+work, minutes, backend, model, clients = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 rows = [tuple(map(int, l.split())) for l in open(f"{work}/rss.txt") if len(l.split()) == 2]
 t = open(f"{work}/wrk.txt").read()
 reqs = int(re.search(r"(\d+) requests in", t).group(1))
@@ -67,13 +68,21 @@ sock = re.search(r"Socket errors: (.*)", t)
 print(f"soak: {minutes} min, backend {backend}, {reqs} requests, non-2xx {errs.group(1) if errs else 0}"
       + (f", socket errors: {sock.group(1)}" if sock else ""))
 print("minute  RSS MiB (max of the minute)")
+per_minute = []
 for m in range(minutes):
     v = [r for s, r in rows if m * 60 <= s < (m + 1) * 60]
     if v:
+        per_minute.append(round(max(v) / 1024, 1))
         print(f"{m + 1:6d}  {max(v) / 1024:8.0f}")
 total = max((s for s, _ in rows), default=0)
 q = total / 4
 first = max((r for s, r in rows if s <= q), default=0)
 last = max((r for s, r in rows if s >= 3 * q), default=0)
 print(f"first-quarter max {first / 1024:.0f} MiB, last-quarter max {last / 1024:.0f} MiB, ratio {last / max(first, 1):.3f}")
+json.dump({"model": os.path.basename(model.rstrip("/")), "backend": backend, "minutes": minutes, "clients": clients,
+           "requests": reqs, "non_2xx": int(errs.group(1)) if errs else 0, "socket_errors": sock.group(1) if sock else None,
+           "rss_mib_per_minute": per_minute, "first_quarter_max_mib": round(first / 1024, 1),
+           "last_quarter_max_mib": round(last / 1024, 1), "ratio": round(last / max(first, 1), 3)},
+          open(f"{work}/figures.json", "w"))
 PY
+echo "result: $(python3 "$ROOT/scripts/lib/result.py" soak-server "$WORK/figures.json")"
