@@ -3,22 +3,30 @@
 # on this machine: inference tokens/s of the native and the libtorch backend at batch 1, 8, 32,
 # 128 on the CoNLL-2003 test set, the
 # latency of one 15-token sentence, a training step at batch 32 and a training epoch at
-# batch 10. Prints a table with the ratios.
+# batch 10. Prints a table with the ratios. Then the shipped English models' inference speed at
+# batch 1 and 32 on the same test set (--models; the accurate one needs the transformer that
+# scripts/setup.sh installs). The figures are written as a JSON result (machine, commit, date)
+# by scripts/lib/result.py: to benchmarks/results/, or $NER_RESULTS_DIR.
 #
-#   scripts/bench-model.sh [--data DIR] [--reference PATH]
-# DIR holds train.txt, valid.txt and test.txt (default: ../shared/data/conll2003).
+#   scripts/bench-model.sh --data DIR --reference PATH [--models "DIR ..."]
+# DIR holds CoNLL-2003's train.txt, valid.txt and test.txt (or $NER_CONLL_DIR); PATH is the
+# PyTorch reference BiLSTM-CRF script (or $NER_REFERENCE).
 # NER_BIN=PATH measures another build of `ner` (for before/after tables).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DATA=$ROOT/../shared/data/conll2003
-REF=$ROOT/../shared/bench/torch_bilstm_crf.py
+DATA=${NER_CONLL_DIR:-}
+REF=${NER_REFERENCE:-}
+MODELS="$ROOT/models/en-conll03 $ROOT/models/en-conll03-ctx"
 while (($#)); do
   case $1 in
     --data) DATA=$2; shift 2 ;;
     --reference) REF=$2; shift 2 ;;
+    --models) MODELS=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
+[[ -n $DATA ]] || { echo "no data: pass --data DIR (or set NER_CONLL_DIR) with CoNLL-2003's train.txt, valid.txt and test.txt" >&2; exit 2; }
+[[ -n $REF ]] || { echo "no reference: pass --reference PATH (or set NER_REFERENCE), the PyTorch BiLSTM-CRF script to compare with" >&2; exit 2; }
 for f in train.txt valid.txt test.txt; do
   [[ -f $DATA/$f ]] || { echo "missing $DATA/$f: pass --data DIR with CoNLL-2003's train/valid/test files" >&2; exit 1; }
 done
@@ -36,8 +44,15 @@ echo "[bench] reference: one training epoch at batch 10 (1 thread, casing featur
 "$PY" "$REF" --train "$DATA/train.txt" --test "$DATA/test.txt" --epochs 1 --threads 1 --case-feat --save "$OUT/ref.pt" >"$OUT/ref_train.log"
 echo "[bench] reference: inference (2 threads)" >&2
 "$PY" "$REF" --load "$OUT/ref.pt" --test "$DATA/test.txt" --predict-bench --bench-batch-sizes 1,8,32,128 --bench-threads 2 >"$OUT/ref_pred.log"
+NER=${NER_BIN:-$ROOT/target/release/ner}
+for m in $MODELS; do
+  echo "[bench] shipped model $(basename "$m"): inference at batch 1 and 32 (2 threads)" >&2
+  "$NER" bench --model "$m" --train "$DATA/train.txt" --test "$DATA/test.txt" --batch-sizes 1,32 \
+    | python3 -c 'import json, sys; [print(json.dumps({**json.loads(l), "model": sys.argv[1]})) for l in sys.stdin]' "$(basename "$m")" \
+    >>"$OUT/models.jsonl" || echo "[bench] $(basename "$m") skipped (see above)" >&2
+done
 python3 - "$OUT" <<'PY'
-import json, re, sys
+import json, os, re, sys
 out = sys.argv[1]
 ours = [json.loads(l) for l in open(f"{out}/ours.jsonl")]
 inf = {(o.get("backend", "torch"), o["batch"]): o for o in ours if o["what"] == "inference"}
@@ -68,4 +83,28 @@ l15 = [lat[b]["median_ms"] if b in lat else float("nan") for b in backends]
 print(f"{'latency of one 15-token sentence, ms':38}" + "".join(f"{v:10.3f}" for v in l15))
 print(f"{'training step at batch 32, ms':38}{step['ms_per_step']:10.1f}")
 print(f"{'training epoch at batch 10, s':38}{epoch['seconds']:10.1f}{'':>10}{ref_epoch:11.1f}{ref_epoch / epoch['seconds']:11.2f}x faster")
+models = {}
+if os.path.exists(f"{out}/models.jsonl"):
+    for l in open(f"{out}/models.jsonl"):
+        o = json.loads(l)
+        if o["what"] == "inference":
+            models.setdefault(o["model"], {})[f"batch_{o['batch']}_tokens_per_s"] = round(o["tokens_per_s"])
+        elif o["what"] == "latency_15_tokens":
+            models.setdefault(o["model"], {})["latency_15_tokens_ms"] = o["median_ms"]
+for name, m in models.items():
+    print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+figures = {
+    "test_set": "CoNLL-2003 English test", "inference_threads": 2, "training_threads": 1,
+    "fresh_model": {
+        "inference_tokens_per_s": {b: {str(bs): round(inf[(b, bs)]["tokens_per_s"]) for (bb, bs) in inf if bb == b} for b in backends},
+        "reference_inference_tokens_per_s": {str(bs): round(v[1]) for bs, v in ref_inf.items()},
+        "latency_per_sentence_batch_1_ms": dict(zip(backends, [round(v, 3) for v in per]), reference=round(ref_ms, 3)),
+        "latency_15_tokens_ms": dict(zip(backends, l15)),
+        "train_step_batch_32_ms": step["ms_per_step"],
+        "train_epoch_batch_10_s": {"ours": epoch["seconds"], "reference": ref_epoch},
+    },
+    "shipped_models": models,
+}
+json.dump(figures, open(f"{out}/figures.json", "w"))
 PY
+echo "result: $(python3 "$ROOT/scripts/lib/result.py" bench-model "$OUT/figures.json" --binary "$NER")"

@@ -14,11 +14,11 @@
 # --report prints the table of the runs finished so far and trains nothing (several campaigns
 # with different --configs can share one OUT, one per core).
 #
-# Data: ../shared/data/wikiann_en/{train,dev,test}.txt (WikiANN, Pan et al. 2017; the English
+# Data: --data DIR (or $NER_WIKIANN_DIR) holding train.txt, dev.txt and test.txt (WikiANN, Pan et al. 2017; the English
 # split of Rahimi et al. 2019), one token and tag per line, blank lines between sentences.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DATA=$ROOT/../shared/data/wikiann_en
+DATA=${NER_WIKIANN_DIR:-}
 SENTENCES=1000
 SEEDS=3
 THREADS=1
@@ -39,6 +39,7 @@ while (($#)); do
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+[[ -n $DATA ]] || { echo "no data: pass --data DIR (or set NER_WIKIANN_DIR) holding WikiANN's train.txt, dev.txt and test.txt" >&2; exit 2; }
 for f in train dev test; do
   [[ -f $DATA/$f.txt ]] || { echo "missing $DATA/$f.txt: pass --data DIR (see the header of $0)" >&2; exit 1; }
 done

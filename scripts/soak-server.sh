@@ -85,4 +85,4 @@ json.dump({"model": os.path.basename(model.rstrip("/")), "backend": backend, "mi
            "last_quarter_max_mib": round(last / 1024, 1), "ratio": round(last / max(first, 1), 3)},
           open(f"{work}/figures.json", "w"))
 PY
-echo "result: $(python3 "$ROOT/scripts/lib/result.py" soak-server "$WORK/figures.json")"
+echo "result: $(python3 "$ROOT/scripts/lib/result.py" soak-server "$WORK/figures.json" --binary "$NER")"

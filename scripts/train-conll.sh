@@ -13,8 +13,8 @@
 #   which scripts/setup.sh installs into the cache; windows of 128 tokens; SGD (lr 0.015,
 #   decay 0.05) for up to 40 epochs (Nadam was tried and trailed on dev: the model card).
 #
-# Data: ../shared/data/conll2003/{train,valid,test}.txt when it exists. Otherwise pass the
-# three files: CoNLL-2003 is distributed by the University of Antwerp's CLiPS group (the
+# Data: --train, --dev and --test, or --data DIR holding train.txt, valid.txt and test.txt (or
+# $NER_CONLL_DIR). CoNLL-2003 is distributed by the University of Antwerp's CLiPS group (the
 # English NER data needs the Reuters RCV1 corpus, which NIST distributes under a research
 # licence); any file in the same column format works.
 #
@@ -24,8 +24,8 @@
 # gives the model its frozen subword vectors. --scratch trains from random embeddings instead.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DATA=$ROOT/../shared/data/conll2003
-TRAIN=$DATA/train.txt DEV=$DATA/valid.txt TEST=$DATA/test.txt
+DATA=${NER_CONLL_DIR:-}
+TRAIN= DEV= TEST=
 MODEL=fast
 OUT=
 SCRATCH=0
@@ -33,6 +33,7 @@ EXTRA=()
 while (($#)); do
   case $1 in
     --model) MODEL=$2; shift 2 ;;
+    --data) DATA=$2; shift 2 ;;
     --train) TRAIN=$2; shift 2 ;;
     --dev) DEV=$2; shift 2 ;;
     --test) TEST=$2; shift 2 ;;
@@ -48,8 +49,12 @@ case $MODEL in
   *) echo "unknown --model $MODEL: expected fast or accurate" >&2; exit 2 ;;
 esac
 OUT=${OUT:-$ROOT/runs/$NAME}
+if [[ -n $DATA ]]; then
+  TRAIN=${TRAIN:-$DATA/train.txt} DEV=${DEV:-$DATA/valid.txt} TEST=${TEST:-$DATA/test.txt}
+fi
+[[ -n $TRAIN && -n $DEV && -n $TEST ]] || { echo "no data: pass --data DIR (or set NER_CONLL_DIR), or --train, --dev and --test (see the header of $0 for where the data comes from)" >&2; exit 2; }
 for f in "$TRAIN" "$DEV" "$TEST"; do
-  [[ -f $f ]] || { echo "missing $f: pass --train, --dev and --test (see the header of $0 for where the data comes from)" >&2; exit 1; }
+  [[ -f $f ]] || { echo "missing $f: pass --data DIR, or --train, --dev and --test (see the header of $0 for where the data comes from)" >&2; exit 1; }
 done
 # The training build: libtorch, for `ner train` (and the torch backend).
 export NER_TORCH=1

@@ -13,17 +13,19 @@
 # (the releases before trained with `-- --optimizer sgd --lr-decay 0.05 --dropout 0.5 --seed
 # 12`; the card compares them).
 #
-# Data: ../shared/data/resume_ner/{train,dev,test}.char.bmes when it exists (Resume NER, Zhang
-# & Yang 2018, from their LatticeLSTM repository); any one-character-per-line BMES/BIO file works.
+# Data: --data DIR holding train.char.bmes, dev.char.bmes and test.char.bmes (or
+# $NER_RESUME_DIR), or --train, --dev and --test (Resume NER, Zhang & Yang 2018, from their
+# LatticeLSTM repository); any one-character-per-line BMES/BIO file works.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DATA=$ROOT/../shared/data/resume_ner
-TRAIN=$DATA/train.char.bmes DEV=$DATA/dev.char.bmes TEST=$DATA/test.char.bmes
+DATA=${NER_RESUME_DIR:-}
+TRAIN= DEV= TEST=
 OUT=$ROOT/runs/zh-resume
 LEXICON=1
 EXTRA=()
 while (($#)); do
   case $1 in
+    --data) DATA=$2; shift 2 ;;
     --train) TRAIN=$2; shift 2 ;;
     --dev) DEV=$2; shift 2 ;;
     --test) TEST=$2; shift 2 ;;
@@ -34,8 +36,12 @@ while (($#)); do
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+if [[ -n $DATA ]]; then
+  TRAIN=${TRAIN:-$DATA/train.char.bmes} DEV=${DEV:-$DATA/dev.char.bmes} TEST=${TEST:-$DATA/test.char.bmes}
+fi
+[[ -n $TRAIN && -n $DEV && -n $TEST ]] || { echo "no data: pass --data DIR (or set NER_RESUME_DIR), or --train, --dev and --test (see the header of $0)" >&2; exit 2; }
 for f in "$TRAIN" "$DEV" "$TEST"; do
-  [[ -f $f ]] || { echo "missing $f: pass --train, --dev and --test (see the header of $0)" >&2; exit 1; }
+  [[ -f $f ]] || { echo "missing $f: pass --data DIR, or --train, --dev and --test (see the header of $0)" >&2; exit 1; }
 done
 # The training build: libtorch, for `ner train` (and the torch backend).
 export NER_TORCH=1

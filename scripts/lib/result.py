@@ -2,10 +2,11 @@
 which commit, when. docs/performance.md is made from the committed results
 (scripts/performance-doc.py).
 
-    python3 scripts/lib/result.py KIND FIGURES.json [--out FILE]
+    python3 scripts/lib/result.py KIND FIGURES.json [--binary PATH] [--out FILE]
 
 KIND names the benchmark (bench-server, bench-model, soak-server); FIGURES.json holds its
-figures. Without --out the result goes to $NER_RESULTS_DIR, else benchmarks/results/, as
+figures. --binary names the `ner` that was measured: its `--version` (version and commit) is
+recorded, and its commit is the result's. Without --out the result goes to $NER_RESULTS_DIR, else benchmarks/results/, as
 KIND-DATE-COMMIT.json. Prints the path written.
 """
 import argparse
@@ -61,15 +62,30 @@ def version():
     return None
 
 
-def result(kind, figures):
+def binary_version(path):
+    """`ner --version` of the measured binary: ("ner 0.2.0 (commit abc1234)", "abc1234")."""
+    try:
+        text = subprocess.run([path, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+    commit = text.split("(commit ")[1].rstrip(")") if "(commit " in text else None
+    return text, commit
+
+
+def result(kind, figures, binary=None):
     commit = git("rev-parse", "--short=7", "HEAD")
     dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    measured, built_from = binary_version(binary) if binary else (None, None)
+    if built_from and built_from != "unknown":
+        # The binary says what it was built from; the checkout may have moved on since.
+        commit, dirty = built_from, False
     return {
         "kind": kind,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "version": version(),
+        "version": measured.split()[1] if measured and len(measured.split()) > 1 else version(),
         "commit": commit,
         "dirty": dirty,
+        "binary": measured,
         "machine": {"cpu": cpu(), "memory_gib": memory_gib(), "os": f"{platform.system()} {platform.release()}"},
         "figures": figures,
     }
@@ -79,9 +95,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kind")
     ap.add_argument("figures")
+    ap.add_argument("--binary")
     ap.add_argument("--out")
     args = ap.parse_args()
-    r = result(args.kind, json.load(open(args.figures)))
+    r = result(args.kind, json.load(open(args.figures)), args.binary)
     out = Path(args.out) if args.out else None
     if out is None:
         d = Path(os.environ.get("NER_RESULTS_DIR") or ROOT / "benchmarks" / "results")

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 /// Named-entity recognition with a BiLSTM-CRF: train, evaluate, tag and serve.
 #[derive(Debug, Parser)]
-#[command(name = "ner", version, about, propagate_version = true)]
+#[command(name = "ner", version = env!("NER_VERSION"), about, propagate_version = true)]
 struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, env = "NER_LOG_FORMAT", default_value = "text")]

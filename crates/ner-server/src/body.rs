@@ -11,11 +11,11 @@
 use crate::error::ApiError;
 use crate::AppState;
 use axum::body::{Body, Bytes};
-use bytes::BytesMut;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
 use http_body_util::BodyExt;
 use std::time::Duration;
 use tokio::time::Instant;
