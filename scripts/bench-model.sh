@@ -87,12 +87,14 @@ models = {}
 if os.path.exists(f"{out}/models.jsonl"):
     for l in open(f"{out}/models.jsonl"):
         o = json.loads(l)
+        at = models.setdefault(o["model"], {}).setdefault(o.get("backend", "torch"), {})
         if o["what"] == "inference":
-            models.setdefault(o["model"], {})[f"batch_{o['batch']}_tokens_per_s"] = round(o["tokens_per_s"])
+            at[f"batch_{o['batch']}_tokens_per_s"] = round(o["tokens_per_s"])
         elif o["what"] == "latency_15_tokens":
-            models.setdefault(o["model"], {})["latency_15_tokens_ms"] = o["median_ms"]
+            at["latency_15_tokens_ms"] = round(o["median_ms"], 3)
 for name, m in models.items():
-    print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in m.items()))
+    for backend, v in m.items():
+        print(f"{name}, {backend}: " + ", ".join(f"{k} {x}" for k, x in v.items()))
 figures = {
     "test_set": "CoNLL-2003 English test", "inference_threads": 2, "training_threads": 1,
     "fresh_model": {

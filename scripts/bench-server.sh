@@ -167,7 +167,7 @@ for name in ("this", "baseline"):
     for k in ("model_threads_cpu_share_c64", "peak_rss_mib", "startup_ms"):
         med[k] = statistics.median(r[k] for r in rounds)
     builds[name] = {"binary": version(this if name == "this" else baseline), "rounds": rounds, "median": med}
-labels = {"one15_c1": "15-token sentence, c=1", "mix_c1": "mix, c=1", "mix_c16": "mix, c=16", "mix_c64": "mix, c=64"}
+labels = {"one15_c1": "one sentence, c=1", "mix_c1": "mix, c=1", "mix_c16": "mix, c=16", "mix_c64": "mix, c=64"}
 figures = {"model": os.path.basename(model.rstrip("/")), "backend": backend, "duration_s": float(duration),
            "server_threads": int(threads), "load": "wrk on the same machine, 2 threads", "builds": builds}
 if "baseline" in builds:

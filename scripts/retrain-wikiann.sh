@@ -35,7 +35,7 @@ while (($#)); do
     --data) DATA=$2; shift 2 ;;
     --configs) CONFIGS=$2; shift 2 ;;
     --report) REPORT=1; shift ;;
-    --) shift; EXTRA=("$@"); break ;;
+    --) shift; EXTRA=("$@"); set --; break ;; # (setup.sh, sourced below, reads "$@")
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done

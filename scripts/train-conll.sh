@@ -39,7 +39,7 @@ while (($#)); do
     --test) TEST=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --scratch) SCRATCH=1; shift ;;
-    --) shift; EXTRA=("$@"); break ;;
+    --) shift; EXTRA=("$@"); set --; break ;; # (setup.sh, sourced below, reads "$@")
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done

@@ -32,7 +32,7 @@ while (($#)); do
     --out) OUT=$2; shift 2 ;;
     --no-lexicon) LEXICON=0; shift ;;
     --lexicon) LEXICON=1; shift ;;
-    --) shift; EXTRA=("$@"); break ;;
+    --) shift; EXTRA=("$@"); set --; break ;; # (setup.sh, sourced below, reads "$@")
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
