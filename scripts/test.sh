@@ -57,6 +57,9 @@ grep -q -- '--features torch' <<<"$train_says" ||
   { echo "[test] 'ner train' in the serving build does not name the build that has it: $train_says" >&2; exit 1; }
 echo "[test] links no libtorch ($(ldd target/release/ner | awk '/=>/ {print $1}' | tr '\n' ' ')); ner train says which build has it" >&2
 
+step "the Python package and the spaCy component: scripts/test-python.sh"
+scripts/test-python.sh
+
 step "a short seeded request-fuzzing campaign: scripts/fuzz-server.sh --requests 3000 --seed 7"
 FUZZ_LOG=$(mktemp)
 scripts/fuzz-server.sh --requests 3000 --seed 7 --clients 32 2>&1 | tee "$FUZZ_LOG" | tail -6
