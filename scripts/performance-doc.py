@@ -127,7 +127,23 @@ def soak_section(r):
             provenance(r), ""]
 
 
-SECTIONS = {"bench-model": model_section, "bench-server": server_section, "soak-server": soak_section}
+def python_section(r):
+    f = r["figures"]
+    names = {"module": "`bilstm_crf_ner.Tagger`", "component": "our spaCy component", "spacy": "spaCy"}
+    rows = [[names[x["system"]], x["model"], x["threads"], n(x["batch_1_tokens_per_s"]), n(x["batch_32_tokens_per_s"]),
+             n(x["peak_rss_mib"]), f"{x['f1']:.2f}"] for x in f["runs"]]
+    return ["## From Python, against spaCy", "",
+            "`scripts/bench-python.sh`: each system in its own process on the "
+            f"{f['test_set']} (each sentence its words joined by spaces; entity F1 over exact character spans, "
+            "spaCy's OntoNotes labels mapped onto CoNLL's). Our F1 here is below the model card's because each "
+            "sentence is tagged alone, without its document.", "",
+            table(["system", "model", "threads", "tokens/s, batch 1", "tokens/s, batch 32", "peak RSS, MiB", "F1"], rows), "",
+            f"The wheel `{f['wheel']}` is {f['wheel_mib']:.1f} MiB and installed into a fresh venv in {f['install_s']:.1f} s.", "",
+            provenance(r), ""]
+
+
+SECTIONS = {"bench-model": model_section, "bench-server": server_section, "soak-server": soak_section,
+            "bench-python": python_section}
 
 
 def render(results):
