@@ -8,20 +8,24 @@
 # scripts/setup.sh installs). The figures are written as a JSON result (machine, commit, date)
 # by scripts/lib/result.py: to benchmarks/results/, or $NER_RESULTS_DIR.
 #
-#   scripts/bench-model.sh --data DIR --reference PATH [--models "DIR ..."]
+#   scripts/bench-model.sh --data DIR --reference PATH [--models "DIR ..."] [--resume-data DIR]
 # DIR holds CoNLL-2003's train.txt, valid.txt and test.txt (or $NER_CONLL_DIR); PATH is the
-# PyTorch reference BiLSTM-CRF script (or $NER_REFERENCE).
+# PyTorch reference BiLSTM-CRF script (or $NER_REFERENCE). --resume-data DIR (or
+# $NER_RESUME_DIR) holds Resume NER's train.char.bmes and test.char.bmes: models/zh-resume is
+# then measured on its own test set too.
 # NER_BIN=PATH measures another build of `ner` (for before/after tables).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${NER_CONLL_DIR:-}
 REF=${NER_REFERENCE:-}
 MODELS="$ROOT/models/en-conll03 $ROOT/models/en-conll03-ctx"
+RESUME=${NER_RESUME_DIR:-}
 while (($#)); do
   case $1 in
     --data) DATA=$2; shift 2 ;;
     --reference) REF=$2; shift 2 ;;
     --models) MODELS=$2; shift 2 ;;
+    --resume-data) RESUME=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +55,12 @@ for m in $MODELS; do
     | python3 -c 'import json, sys; [print(json.dumps({**json.loads(l), "model": sys.argv[1]})) for l in sys.stdin]' "$(basename "$m")" \
     >>"$OUT/models.jsonl" || echo "[bench] $(basename "$m") skipped (see above)" >&2
 done
+if [[ -n $RESUME ]]; then
+  echo "[bench] shipped model zh-resume on Resume NER's test set: inference at batch 1 and 32 (2 threads)" >&2
+  "$NER" bench --model "$ROOT/models/zh-resume" --train "$RESUME/train.char.bmes" --test "$RESUME/test.char.bmes" --batch-sizes 1,32 \
+    | python3 -c 'import json, sys; [print(json.dumps({**json.loads(l), "model": "zh-resume"})) for l in sys.stdin]' \
+    >>"$OUT/models.jsonl" || echo "[bench] zh-resume skipped (see above)" >&2
+fi
 python3 - "$OUT" <<'PY'
 import json, os, re, sys
 out = sys.argv[1]
