@@ -27,6 +27,16 @@ pub struct Entity {
     pub score: f64,
 }
 
+/// A word of a tagged text: its text, offsets, tag index and the tag's probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggedToken<'t> {
+    pub text: &'t str,
+    pub start: usize,
+    pub end: usize,
+    pub tag: Option<usize>,
+    pub score: f64,
+}
+
 /// A tokenised text cut into sentences.
 #[derive(Debug, Clone)]
 pub struct Document<'t> {
@@ -71,6 +81,42 @@ impl<'t> Document<'t> {
     /// Byte ranges of sentence `i`'s tokens.
     pub fn sentence_tokens(&self, i: usize) -> &[Token] {
         &self.tokens[self.sentences[i].clone()]
+    }
+
+    /// Every word of the text with its tag (an index into the tag set; None past the end of
+    /// its sentence's tagging) and the tag's probability, offsets in `unit`.
+    pub fn tagged_tokens(&self, tagged: &[Tagged], unit: OffsetUnit) -> Vec<TaggedToken<'t>> {
+        let mut out = Vec::new();
+        let mut offs = Vec::new();
+        for (i, t) in tagged.iter().enumerate().take(self.sentences.len()) {
+            for (j, r) in self.sentence_tokens(i).iter().enumerate() {
+                offs.extend([r.start, r.end]);
+                out.push(TaggedToken {
+                    text: &self.text[r.clone()],
+                    start: 0,
+                    end: 0,
+                    tag: t.tags.get(j).copied(),
+                    score: t.token_probabilities.get(j).copied().unwrap_or(1.0),
+                });
+            }
+        }
+        bytes_to_unit(self.text, &mut offs, unit);
+        for (t, o) in out.iter_mut().zip(offs.chunks(2)) {
+            (t.start, t.end) = (o[0], o[1]);
+        }
+        out
+    }
+
+    /// The start and end of sentence `i` (its first token's start, its last token's end), in
+    /// `unit`.
+    pub fn sentence_span(&self, i: usize, unit: OffsetUnit) -> (usize, usize) {
+        let toks = self.sentence_tokens(i);
+        let mut se = [
+            toks.first().map_or(0, |r| r.start),
+            toks.last().map_or(0, |r| r.end),
+        ];
+        bytes_to_unit(self.text, &mut se, unit);
+        (se[0], se[1])
     }
 
     /// Builds the entities of the whole text from each sentence's tagging (one per sentence, in
@@ -145,6 +191,31 @@ mod tests {
             for e in &ents {
                 assert_eq!(slice(text, e.start, e.end, unit), Some(e.text.as_str()));
             }
+        }
+    }
+
+    #[test]
+    fn tagged_tokens_and_sentence_spans_slice_the_original_text() {
+        let text = "Ünïcödé 🙂 Angela Merkel visited 巴黎. Then Paris!";
+        let doc = Document::new(text, Mode::Word, 100);
+        let tagged: Vec<Tagged> = (0..doc.num_sentences())
+            .map(|i| Tagged {
+                tags: (0..doc.sentence_tokens(i).len() - 1).collect(),
+                token_probabilities: vec![0.5; doc.sentence_tokens(i).len()],
+                ..Tagged::default()
+            })
+            .collect();
+        for unit in OffsetUnit::ALL {
+            let toks = doc.tagged_tokens(&tagged, unit);
+            let words: Vec<&str> = doc.sentences().concat();
+            assert_eq!(toks.iter().map(|t| t.text).collect::<Vec<_>>(), words);
+            for t in &toks {
+                assert_eq!(slice(text, t.start, t.end, unit), Some(t.text));
+            }
+            // The last word of each sentence has no tag in this tagging: None, not a panic.
+            assert_eq!(toks.iter().filter(|t| t.tag.is_none()).count(), 2);
+            let (s, e) = doc.sentence_span(1, unit);
+            assert_eq!(slice(text, s, e, unit), Some("Then Paris!"));
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::results::{Analysis, Entity, Labeling, SentenceNbest, Token};
 use ner_core::document::Document;
-use ner_core::offsets::{bytes_to_unit, OffsetUnit};
+use ner_core::offsets::OffsetUnit;
 use ner_core::scheme::TagSet;
 use ner_core::tokenize::Mode;
 use ner_core::Tagged;
@@ -155,29 +155,16 @@ impl Model {
 
     /// Every word with its tag and the tag's probability.
     fn tokens(&self, doc: &Document, tagged: &[Tagged]) -> Vec<Token> {
-        let text = doc.text();
-        let mut out = Vec::new();
-        let mut offs = Vec::new();
-        for (i, t) in tagged.iter().enumerate() {
-            for (j, r) in doc.sentence_tokens(i).iter().enumerate() {
-                offs.extend([r.start, r.end]);
-                out.push(Token {
-                    text: text[r.clone()].to_owned(),
-                    start: 0,
-                    end: 0,
-                    tag: t
-                        .tags
-                        .get(j)
-                        .map_or_else(|| "O".into(), |&k| self.tags.name(k)),
-                    score: t.token_probabilities.get(j).copied().unwrap_or(1.0),
-                });
-            }
-        }
-        bytes_to_unit(text, &mut offs, OffsetUnit::Char);
-        for (t, o) in out.iter_mut().zip(offs.chunks(2)) {
-            (t.start, t.end) = (o[0], o[1]);
-        }
-        out
+        doc.tagged_tokens(tagged, OffsetUnit::Char)
+            .into_iter()
+            .map(|t| Token {
+                text: t.text.to_owned(),
+                start: t.start,
+                end: t.end,
+                tag: t.tag.map_or_else(|| "O".into(), |k| self.tags.name(k)),
+                score: t.score,
+            })
+            .collect()
     }
 
     /// The k best labelings of every sentence, with the sentence's offsets.
@@ -190,16 +177,11 @@ impl Model {
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let toks = doc.sentence_tokens(i);
-                let mut se = [
-                    toks.first().map_or(0, |r| r.start),
-                    toks.last().map_or(0, |r| r.end),
-                ];
-                bytes_to_unit(doc.text(), &mut se, OffsetUnit::Char);
+                let (start, end) = doc.sentence_span(i, OffsetUnit::Char);
                 SentenceNbest {
                     sentence: i,
-                    start: se[0],
-                    end: se[1],
+                    start,
+                    end,
                     labelings: t.nbest.iter().map(labeling).collect(),
                 }
             })

@@ -12,7 +12,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ner_core::document::{Document, Entity};
-use ner_core::offsets::{bytes_to_unit, OffsetUnit};
+use ner_core::offsets::OffsetUnit;
 use ner_core::Tagged;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -406,30 +406,16 @@ fn build(doc: &Document, tagged: &[Tagged], info: &ModelInfo, req: &NerRequest) 
 
 /// Every word with its tag (named at this edge) and the tag's probability.
 fn tokens(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit) -> Vec<TokenOut> {
-    let text = doc.text();
-    let mut out = Vec::new();
-    let mut offs = Vec::new();
-    for (i, t) in tagged.iter().enumerate() {
-        for (j, r) in doc.sentence_tokens(i).iter().enumerate() {
-            offs.extend([r.start, r.end]);
-            out.push(TokenOut {
-                text: text[r.clone()].to_owned(),
-                start: 0,
-                end: 0,
-                tag: t
-                    .tags
-                    .get(j)
-                    .map_or_else(|| "O".into(), |&k| info.tags.name(k)),
-                score: t.token_probabilities.get(j).copied().unwrap_or(1.0),
-            });
-        }
-    }
-    bytes_to_unit(text, &mut offs, unit);
-    for (i, t) in out.iter_mut().enumerate() {
-        t.start = offs[2 * i];
-        t.end = offs[2 * i + 1];
-    }
-    out
+    doc.tagged_tokens(tagged, unit)
+        .into_iter()
+        .map(|t| TokenOut {
+            text: t.text.to_owned(),
+            start: t.start,
+            end: t.end,
+            tag: t.tag.map_or_else(|| "O".into(), |k| info.tags.name(k)),
+            score: t.score,
+        })
+        .collect()
 }
 
 /// The k best labelings of every sentence, with the sentence's offsets.
@@ -439,28 +425,20 @@ fn nbest(
     info: &ModelInfo,
     unit: OffsetUnit,
 ) -> Vec<SentenceNbest> {
+    let labeling = |(tags, p): &(Vec<usize>, f64)| Labeling {
+        tags: tags.iter().map(|&k| info.tags.name(k)).collect(),
+        probability: *p,
+    };
     tagged
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let toks = doc.sentence_tokens(i);
-            let mut se = [
-                toks.first().map_or(0, |r| r.start),
-                toks.last().map_or(0, |r| r.end),
-            ];
-            bytes_to_unit(doc.text(), &mut se, unit);
+            let (start, end) = doc.sentence_span(i, unit);
             SentenceNbest {
                 sentence: i,
-                start: se[0],
-                end: se[1],
-                labelings: t
-                    .nbest
-                    .iter()
-                    .map(|(tags, p)| Labeling {
-                        tags: tags.iter().map(|&k| info.tags.name(k)).collect(),
-                        probability: *p,
-                    })
-                    .collect(),
+                start,
+                end,
+                labelings: t.nbest.iter().map(labeling).collect(),
             }
         })
         .collect()
