@@ -75,7 +75,7 @@ def model_section(r):
            "(the training epoch runs on libtorch).", "",
            table(["measurement", *backends, "PyTorch reference", *(f"{b} / reference" for b in backends)], rows), ""]
     if f.get("shipped_models"):
-        out += ["The shipped models, same run (each sentence tagged alone):", "",
+        out += ["The shipped models, same run (each sentence tagged alone; the English models on the CoNLL-2003 test set, zh-resume on Resume NER's):", "",
                 table(["model", "backend", "tokens/s, batch 1", "tokens/s, batch 32", "one 15-token sentence, ms"],
                       [[m, b, n(v.get("batch_1_tokens_per_s")), n(v.get("batch_32_tokens_per_s")), n(v.get("latency_15_tokens_ms"), 3)]
                        for m, backends in f["shipped_models"].items() for b, v in backends.items()]), ""]
