@@ -3,7 +3,7 @@
 # are built in a layer that only the Cargo manifests invalidate. The real sources replace them
 # in a later layer.
 set -euo pipefail
-for c in ner-core ner-tagger ner-model ner-server; do
+for c in ner-core ner-tagger ner-model ner-server ner-python; do
   mkdir -p "crates/$c/src"
   : >"crates/$c/src/lib.rs"
 done
