@@ -301,8 +301,16 @@ fn tag_texts(
             .iter()
             .map(|(t, _)| Document::new(t, mode, args.max_sentence_tokens))
             .collect();
-        let all: Vec<Vec<&str>> = prepared.iter().flat_map(|d| d.sentences()).collect();
-        let tagged = tagger.tag(&all, REQUEST)?;
+        // A text's sentences form one document, as the server reads them: a model with
+        // document context sees them together.
+        let mut all: Vec<Vec<&str>> = Vec::new();
+        let mut documents = Vec::new();
+        for (i, d) in prepared.iter().enumerate() {
+            let s = d.sentences();
+            documents.resize(documents.len() + s.len(), i);
+            all.extend(s);
+        }
+        let tagged = tagger.tag_documents(&all, &documents, REQUEST)?;
         let labels = tagger.tag_set().labels();
         let mut at = 0;
         for (doc, (text, extra)) in prepared.iter().zip(&docs) {
