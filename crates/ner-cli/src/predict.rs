@@ -5,7 +5,7 @@ use crate::backend::{Backend, Options, Tagger};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ner_core::conll::{write_sentence, Reader, ReaderOptions, Sentence};
-use ner_core::document::Document;
+use ner_core::document::{sentences_of, Document};
 use ner_core::offsets::OffsetUnit;
 use ner_core::Tagged;
 use ner_tagger::TagRequest;
@@ -301,15 +301,8 @@ fn tag_texts(
             .iter()
             .map(|(t, _)| Document::new(t, mode, args.max_sentence_tokens))
             .collect();
-        // A text's sentences form one document, as the server reads them: a model with
-        // document context sees them together.
-        let mut all: Vec<Vec<&str>> = Vec::new();
-        let mut documents = Vec::new();
-        for (i, d) in prepared.iter().enumerate() {
-            let s = d.sentences();
-            documents.resize(documents.len() + s.len(), i);
-            all.extend(s);
-        }
+        // A text's sentences form one document, as the server reads them.
+        let (all, documents) = sentences_of(&prepared);
         let tagged = tagger.tag_documents(&all, &documents, REQUEST)?;
         let labels = tagger.tag_set().labels();
         let mut at = 0;

@@ -27,6 +27,20 @@ pub struct Entity {
     pub score: f64,
 }
 
+/// Every document's sentences as word slices of its text, and each sentence's document (its
+/// index in `docs`): a text's sentences form one document, so that a model with document
+/// context reads them together.
+pub fn sentences_of<'t>(docs: &[Document<'t>]) -> (Vec<Vec<&'t str>>, Vec<usize>) {
+    let mut sentences = Vec::new();
+    let mut documents = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        let s = d.sentences();
+        documents.resize(documents.len() + s.len(), i);
+        sentences.extend(s);
+    }
+    (sentences, documents)
+}
+
 /// A word of a tagged text: its text, offsets, tag index and the tag's probability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaggedToken<'t> {

@@ -3,7 +3,7 @@
 //! are Python's string indices).
 
 use crate::results::{Analysis, Entity, Labeling, SentenceNbest, Token};
-use ner_core::document::Document;
+use ner_core::document::{sentences_of, Document};
 use ner_core::offsets::OffsetUnit;
 use ner_core::scheme::TagSet;
 use ner_core::tokenize::Mode;
@@ -101,13 +101,7 @@ impl Model {
             .iter()
             .map(|t| Document::new(t, self.mode, self.max_sentence_tokens))
             .collect();
-        let mut sentences = Vec::new();
-        let mut documents = Vec::new();
-        for (i, d) in docs.iter().enumerate() {
-            let s = d.sentences();
-            documents.resize(documents.len() + s.len(), i);
-            sentences.extend(s);
-        }
+        let (sentences, documents) = sentences_of(&docs);
         let tagged = match sentences.is_empty() {
             true => Vec::new(),
             false => self.run(&sentences, documents, opts.nbest)?,

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ner_core::document::{Document, Entity};
+use ner_core::document::{sentences_of, Document, Entity};
 use ner_core::offsets::OffsetUnit;
 use ner_core::Tagged;
 use serde::{Deserialize, Serialize};
@@ -235,7 +235,7 @@ pub async fn ner(
         .iter()
         .map(|t| Document::new(t, info.tokenization, st.config.max_sentence_tokens))
         .collect();
-    let (sentences, documents) = words(&docs);
+    let (sentences, documents) = sentences_of(&docs);
     let tagged = if sentences.is_empty() {
         drop(incoming);
         Vec::new()
@@ -294,18 +294,6 @@ pub struct Single {
 pub struct Batch {
     pub results: Vec<TextResult>,
     pub model: String,
-}
-
-/// Every document's sentences as word slices of its text, and each sentence's document.
-fn words<'t>(docs: &[Document<'t>]) -> (Vec<Vec<&'t str>>, Vec<usize>) {
-    let mut sentences = Vec::new();
-    let mut documents = Vec::new();
-    for (i, d) in docs.iter().enumerate() {
-        let s = d.sentences();
-        documents.resize(documents.len() + s.len(), i);
-        sentences.extend(s);
-    }
-    (sentences, documents)
 }
 
 /// Pieces with more tokens than this decode on the blocking pool rather than on the task.
