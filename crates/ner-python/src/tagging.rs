@@ -15,8 +15,7 @@ use pyo3::PyResult;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The most labelings `nbest` may ask for (as the server's `nbest`).
-pub const MAX_NBEST: usize = 20;
+pub use ner_tagger::MAX_NBEST;
 
 /// What to return beside the entities.
 #[derive(Debug, Clone, Copy)]

@@ -42,8 +42,7 @@ pub struct NerRequest {
     pub model: Option<String>,
 }
 
-/// The most labelings `nbest` may ask for.
-pub const MAX_NBEST: usize = 20;
+pub use ner_tagger::MAX_NBEST;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenOut {

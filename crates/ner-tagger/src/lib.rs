@@ -42,7 +42,7 @@ pub use codec::{Codec, Emissions, Piece};
 pub use config::{CellKind, ModelConfig};
 pub use error::{Error, Result};
 pub use runner::Runner;
-pub use tagger::{TagRequest, Tagger, TaggerOptions};
+pub use tagger::{TagRequest, Tagger, TaggerOptions, MAX_NBEST};
 pub use threading::EncoderThreading;
 
 /// The version of this release, written into the models it trains.

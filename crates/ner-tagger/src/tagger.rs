@@ -36,6 +36,10 @@ impl Default for TaggerOptions {
     }
 }
 
+/// The most labelings a [`TagRequest`] may ask for: the server's `nbest` limit and the Python
+/// module's.
+pub const MAX_NBEST: usize = 20;
+
 /// What to compute besides the best tags.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TagRequest {
