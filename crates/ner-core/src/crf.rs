@@ -1,5 +1,5 @@
-//! Forward-backward for a linear-chain CRF: the log-partition, per-token marginals, and the
-//! probability that a whole entity span carries its label.
+//! Forward-backward for a linear-chain CRF: the log-partition, per-token marginals, expected
+//! transition counts, and the probability that a whole entity span carries its label.
 //!
 //! Same layout and score as [`crate::viterbi`]. Computation is in `f64`, by the scaled
 //! recursion in probability space, falling back to log space where that underflows. Forbidden
@@ -124,6 +124,25 @@ impl ForwardBackward {
     /// `P(y_t = j)`.
     pub fn marginal(&self, t: usize, j: usize) -> f64 {
         (self.alpha[t * self.k + j] + self.beta[t * self.k + j] - self.log_z).exp()
+    }
+
+    /// The expected number of each transition over the sentence, `[from * K + to]`: the sum
+    /// over `t` of `P(y_t = from, y_{t+1} = to)` (what a teacher's posterior contributes to a
+    /// student's transition scores in distillation).
+    pub fn expected_transitions(&self, tr: &Transitions, emissions: &[f32]) -> Vec<f64> {
+        let k = self.k;
+        let mut counts = vec![0.0; k * k];
+        for t in 0..self.t_len.saturating_sub(1) {
+            let (alpha, beta) = (&self.alpha[t * k..], &self.beta[(t + 1) * k..]);
+            let next = &emissions[(t + 1) * k..];
+            for (i, row) in counts.chunks_exact_mut(k).enumerate() {
+                for (j, c) in row.iter_mut().enumerate() {
+                    let s = alpha[i] + tr.trans()[i * k + j] as f64 + next[j] as f64 + beta[j];
+                    *c += (s - self.log_z).exp();
+                }
+            }
+        }
+        counts
     }
 
     /// The probability that positions `start..start + tags.len()` carry exactly `tags` and that
@@ -380,6 +399,14 @@ mod tests {
                     .sum();
                 let got = fb.segment_probability(&tr, em, 0, &[1, 2], &[2]);
                 prop_assert!((got - want).abs() < 1e-6, "{} vs {}", got, want);
+            }
+            let counts = fb.expected_transitions(&tr, em);
+            for (i, j) in (0..k).flat_map(|i| (0..k).map(move |j| (i, j))) {
+                let want: f64 = paths
+                    .iter()
+                    .map(|p| p.0.windows(2).filter(|w| w == &[i, j]).count() as f64 * prob(p))
+                    .sum();
+                prop_assert!((counts[i * k + j] - want).abs() < 1e-6, "{} -> {}", i, j);
             }
             // Single-token span "B-B" (3) at the last position.
             let want: f64 = paths.iter().filter(|p| p.0[t_len - 1] == 3).map(prob).sum();

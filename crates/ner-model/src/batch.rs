@@ -2,7 +2,7 @@
 
 use crate::cells::reverse_index;
 use crate::context::part_ranges;
-use crate::vocab::{Encoded, PAD};
+use crate::vocab::{Encoded, Soft, PAD};
 use tch::{Device, Tensor};
 
 /// A padded batch. Shapes: `words`, `casing`, `mask`, `tags`: `[B, T]`; `chars`: `[B, T, L]`;
@@ -28,6 +28,10 @@ pub struct Batch {
     pub contextual: Option<Tensor>,
     /// When an item is a window of several sentences: where each sentence's tokens lie.
     pub sentences: Option<Sentences>,
+    /// A teacher's posterior, when every item has one: marginals `[B, T, K]` (zero at
+    /// padding) and expected transition counts `[S, K, K]`, one per sentence in the order of
+    /// [`Sentences`] (or of the items, when each is one sentence).
+    pub soft: Option<(Tensor, Tensor)>,
 }
 
 /// The sentences inside a batch of windows, for scoring each sentence on its own.
@@ -118,6 +122,7 @@ impl Batch {
         let sentences = Sentences::new(items, t_max, device);
         let contextual = contextual(items, t_max, device);
         let lexicon = lexicon(items, t_max, device);
+        let soft = soft(items, t_max, device);
         let lengths: Vec<i64> = items.iter().map(|e| e.len() as i64).collect();
         let shape = [b as i64, t_max as i64];
         let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
@@ -137,6 +142,7 @@ impl Batch {
             lexicon,
             contextual,
             sentences,
+            soft,
         }
     }
 
@@ -151,6 +157,31 @@ impl Batch {
 }
 
 /// Word-piece ids `[B, T, P]` and counts `[B, T]`, when any item has pieces.
+fn soft(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Tensor)> {
+    let softs: Vec<&Soft> = items
+        .iter()
+        .map(|e| e.soft.as_ref())
+        .collect::<Option<_>>()?;
+    let k = softs[0].unary.len() / items[0].len().max(1);
+    let mut unary = vec![0f32; items.len() * t_max * k];
+    let mut pairs = Vec::new();
+    for (i, (e, s)) in items.iter().zip(&softs).enumerate() {
+        unary[i * t_max * k..][..e.len() * k].copy_from_slice(&s.unary);
+        // One matrix per non-empty sentence, as `Sentences` lists them.
+        let ranges = part_ranges(e);
+        let kept = ranges.iter().zip(s.pairs.chunks_exact(k * k));
+        for (_, m) in kept.filter(|(r, _)| !r.is_empty()) {
+            pairs.extend_from_slice(m);
+        }
+    }
+    let (b, t, k) = (items.len() as i64, t_max as i64, k as i64);
+    let n = pairs.len() as i64 / (k * k).max(1);
+    Some((
+        Tensor::from_slice(&unary).view([b, t, k]).to_device(device),
+        Tensor::from_slice(&pairs).view([n, k, k]).to_device(device),
+    ))
+}
+
 fn pieces(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Tensor)> {
     if items.iter().all(|e| e.pieces.is_empty()) {
         return None;

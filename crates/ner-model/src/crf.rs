@@ -107,6 +107,33 @@ impl Crf {
         score + end.take(&last)
     }
 
+    /// The expected score of a path under a distribution given by its marginals `unary
+    /// [B, T, K]` and expected transition counts `pairs [B, K, K]`; for a one-hot
+    /// distribution, the path's score. Returns `[B]`.
+    pub fn expected_score(
+        &self,
+        em: &Tensor,
+        unary: &Tensor,
+        pairs: &Tensor,
+        mask: &Tensor,
+    ) -> Tensor {
+        let (start, end, trans) = self.masked();
+        // Padding may hold anything (a gathered sentence repeats position 0 there).
+        let unary = unary * mask.to_kind(em.kind()).unsqueeze(2);
+        let sum = |x: Tensor, dims: &[i64]| x.sum_dim_intlist(dims, false, em.kind());
+        let lengths = mask
+            .to_kind(Kind::Int64)
+            .sum_dim_intlist([1].as_slice(), false, Kind::Int64);
+        let index = (lengths - 1)
+            .view([-1, 1, 1])
+            .expand([-1, 1, self.k], false);
+        let last = unary.gather(1, &index, false).squeeze_dim(1);
+        sum(em * &unary, &[1, 2])
+            + sum(unary.select(1, 0) * start.unsqueeze(0), &[1])
+            + sum(last * end.unsqueeze(0), &[1])
+            + sum(pairs * trans.unsqueeze(0), &[1, 2])
+    }
+
     /// Negative log-likelihood of the gold paths, `[B]`.
     pub fn nll(&self, em: &Tensor, tags: &Tensor, mask: &Tensor) -> Tensor {
         self.log_partition(em, mask) - self.path_score(em, tags, mask)

@@ -358,16 +358,32 @@ impl BiLstmCrf {
         self.proj.forward(h)
     }
 
-    /// Mean negative log-likelihood over the batch's sentences (needs gold tags).
-    pub fn loss(&self, batch: &Batch, train: bool) -> Option<Tensor> {
+    /// Mean negative log-likelihood over the batch's sentences (needs gold tags). With a
+    /// teacher's posterior in the batch and `teacher_weight` w > 0, the cross-entropy against
+    /// the mixture `w · teacher + (1 - w) · gold` (Hinton et al. 2015, for a CRF): `log Z`
+    /// minus the mixture's expected score, which for a one-hot teacher is the likelihood.
+    pub fn loss(&self, batch: &Batch, train: bool, teacher_weight: f64) -> Option<Tensor> {
         let tags = batch.tags.as_ref()?;
         let em = self.emissions(batch, train);
         // Windows of several sentences: each sentence is scored on its own, as it is decoded.
-        let nll = match &batch.sentences {
-            Some(s) => self.crf.nll(&s.gather(&em), &s.gather(tags), &s.mask),
-            None => self.crf.nll(&em, tags, &batch.mask),
+        let per_sentence = |x: &Tensor| match &batch.sentences {
+            Some(s) => s.gather(x),
+            None => x.shallow_clone(),
         };
-        Some(nll.mean(Kind::Float))
+        let mask = batch.sentences.as_ref().map_or(&batch.mask, |s| &s.mask);
+        let (em, tags) = (per_sentence(&em), per_sentence(tags));
+        let log_z = self.crf.log_partition(&em, mask);
+        let gold = self.crf.path_score(&em, &tags, mask);
+        let target = match &batch.soft {
+            Some((unary, pairs)) if teacher_weight > 0.0 => {
+                let teacher = self
+                    .crf
+                    .expected_score(&em, &per_sentence(unary), pairs, mask);
+                teacher * teacher_weight + gold * (1.0 - teacher_weight)
+            }
+            _ => gold,
+        };
+        Some((log_z - target).mean(Kind::Float))
     }
 }
 

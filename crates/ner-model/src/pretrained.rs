@@ -34,7 +34,10 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
 
 fn wrong_width(dim: usize, found: usize, line_no: usize) -> String {
     let hint = if line_no == 1 {
-        format!("; if the file has {found} dimensions, set --word-dim {found}")
+        format!(
+            "; if the file has {found} dimensions, set --word-dim {found} (with --init-from, \
+             the base model's width is kept: write the vectors with {dim} dimensions)"
+        )
     } else {
         String::new()
     };
@@ -95,7 +98,7 @@ pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Res
                 .parse()
                 .map_err(|_| err(1, "header is not `count dimension`".into()))?;
             if file_dim != dim {
-                return Err(err(1, format!("the vectors have {file_dim} dimensions, the model's word_dim is {dim}; set --word-dim {file_dim}")));
+                return Err(err(1, format!("the vectors have {file_dim} dimensions, the model's word_dim is {dim}; set --word-dim {file_dim} (with --init-from, the base model's width is kept: write the vectors with {dim} dimensions)")));
             }
             continue;
         }
@@ -119,13 +122,13 @@ pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Res
     Ok(out)
 }
 
-/// Copies vectors into an embedding matrix `[V, D]` whose rows follow `vocab`; returns how many
-/// rows were set.
-pub fn copy_into(weights: &Tensor, vocab: &Vocab, vectors: &Vectors) -> usize {
+/// Copies vectors into an embedding matrix `[V, D]` whose rows follow `vocab`, from row
+/// `first` on (the rows before it keep what they hold); returns how many rows were set.
+pub fn copy_into(weights: &Tensor, vocab: &Vocab, vectors: &Vectors, first: usize) -> usize {
     let mut count = 0;
     let w = weights.shallow_clone();
     tch::no_grad(|| {
-        for (i, word) in vocab.words().iter().enumerate() {
+        for (i, word) in vocab.words().iter().enumerate().skip(first) {
             let v = vectors
                 .table
                 .get(word)

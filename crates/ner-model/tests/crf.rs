@@ -152,3 +152,98 @@ fn nll_gradient_matches_finite_differences() {
         );
     }
 }
+
+/// Distillation: for any teacher distribution q over paths, `log Z` minus the expected score
+/// computed from q's marginals and transition counts is the cross-entropy `-Σ q(y) log p(y)`
+/// found by enumeration; for a one-hot q it is the negative log-likelihood of that path.
+#[test]
+fn expected_score_gives_the_cross_entropy_against_a_teacher_and_the_nll_for_a_one_hot_one() {
+    tch::set_num_threads(1);
+    let (_vs, crf, tags) = setup(4, TagScheme::Bioes);
+    let k = tags.len();
+    let (lengths, t_max) = ([4usize, 3], 4usize);
+    let em = Tensor::randn([2, t_max as i64, k as i64], (Kind::Double, Device::Cpu));
+    let mask = Tensor::from_slice(
+        &(0..2 * t_max)
+            .map(|i| i % t_max < lengths[i / t_max])
+            .collect::<Vec<_>>(),
+    )
+    .view([2, t_max as i64]);
+    // Padding holds 0.3 everywhere: the loss must not read it.
+    let mut unary = vec![0.3f64; 2 * t_max * k];
+    let mut pairs = vec![0.0f64; 2 * k * k];
+    let mut want = [0.0f64; 2];
+    let mut one_hot = (
+        vec![0.3f64; 2 * t_max * k],
+        vec![0.0f64; 2 * k * k],
+        vec![0i64; 2 * t_max],
+    );
+    for (b, &len) in lengths.iter().enumerate() {
+        let paths = brute(
+            &crf,
+            &tags,
+            &f64s(&em.get(b as i64).narrow(0, 0, len as i64)),
+            len,
+        );
+        let m = paths.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        let log_z = m + paths.iter().map(|p| (p.1 - m).exp()).sum::<f64>().ln();
+        // The teacher: weights from a hash of the path, on allowed paths only.
+        let allowed: Vec<&(Vec<usize>, f64)> = paths.iter().filter(|p| p.1 > -5_000.0).collect();
+        let w: Vec<f64> = (0..allowed.len())
+            .map(|i| ((i * 7919 + b) % 13) as f64 + 0.5)
+            .collect();
+        let total: f64 = w.iter().sum();
+        unary[b * t_max * k..][..len * k].fill(0.0);
+        for (p, wi) in allowed.iter().zip(&w) {
+            let q = wi / total;
+            want[b] -= q * (p.1 - log_z);
+            for (t, &j) in p.0.iter().enumerate() {
+                unary[(b * t_max + t) * k + j] += q;
+            }
+            for pair in p.0.windows(2) {
+                pairs[b * k * k + pair[0] * k + pair[1]] += q;
+            }
+        }
+        // One-hot: the teacher's heaviest path.
+        let gold = &allowed[w
+            .iter()
+            .enumerate()
+            .max_by(|x, y| x.1.total_cmp(y.1))
+            .unwrap()
+            .0]
+            .0;
+        one_hot.0[b * t_max * k..][..len * k].fill(0.0);
+        for (t, &j) in gold.iter().enumerate() {
+            one_hot.0[(b * t_max + t) * k + j] = 1.0;
+            one_hot.2[b * t_max + t] = j as i64;
+        }
+        for pair in gold.windows(2) {
+            one_hot.1[b * k * k + pair[0] * k + pair[1]] += 1.0;
+        }
+    }
+    let shape = |v: &[f64], d: [i64; 3]| Tensor::from_slice(v).view(d);
+    let (b, t, kk) = (2, t_max as i64, k as i64);
+    let loss = |u: &[f64], p: &[f64]| {
+        let score = crf.expected_score(&em, &shape(u, [b, t, kk]), &shape(p, [b, kk, kk]), &mask);
+        f64s(&(crf.log_partition(&em, &mask) - score))
+    };
+    let got = loss(&unary, &pairs);
+    for s in 0..2 {
+        assert!(
+            (got[s] - want[s]).abs() < 1e-8,
+            "sentence {s}: {} vs {}",
+            got[s],
+            want[s]
+        );
+    }
+    let nll = f64s(&crf.nll(&em, &Tensor::from_slice(&one_hot.2).view([b, t]), &mask));
+    let got = loss(&one_hot.0, &one_hot.1);
+    for s in 0..2 {
+        assert!(
+            (got[s] - nll[s]).abs() < 1e-8,
+            "sentence {s}: {} vs {}",
+            got[s],
+            nll[s]
+        );
+    }
+}

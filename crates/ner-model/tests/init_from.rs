@@ -273,3 +273,46 @@ fn a_run_with_keep_labels_trains_the_union_of_labels() {
         ["LOC", "MISC", "ORG"]
     );
 }
+
+#[test]
+fn pretrained_vectors_start_the_words_new_to_the_base_model_and_leave_its_own() {
+    tch::set_num_threads(1);
+    let config = ModelConfig {
+        word_dim: 6,
+        hidden: 5,
+        ..Default::default()
+    };
+    let (vs, model, vocab) = build(&config, 21);
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
+    let old = checkpoint::load(&base, Device::Cpu).unwrap();
+    let data = renamed(dir.path());
+    let (extended, added) =
+        ner_model::training::init_from::extend_vocab(&old.vocab, &read(&data.0));
+    assert!(added > 0);
+    let (known, new) = (
+        old.vocab.words()[old.vocab.num_words() - 1].clone(),
+        extended.words()[old.vocab.num_words()].clone(),
+    );
+    let vectors = dir.path().join("vectors.txt");
+    std::fs::write(
+        &vectors,
+        format!("{known} 7 7 7 7 7 7\n{new} 1 2 3 4 5 6\n"),
+    )
+    .unwrap();
+    let mut config = run_config(&base, data, 0);
+    config.inputs.pretrained = Some(vectors);
+    let r = Run::start(config, &dir.path().join("new"), Device::Cpu, &mut Silent).unwrap();
+    let row = |w: &str| {
+        let id = r.trainer().vocab.word_id(w);
+        Vec::<f32>::try_from(var(&r, "word_emb.weight").get(id)).unwrap()
+    };
+    assert_eq!(row(&new), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "{new}");
+    let trained = old.vs.variables()["word_emb.weight"].get(old.vocab.word_id(&known));
+    assert_eq!(
+        row(&known),
+        Vec::<f32>::try_from(trained).unwrap(),
+        "{known}"
+    );
+}

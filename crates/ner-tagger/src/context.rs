@@ -8,7 +8,7 @@
 //! its own: the window only widens what the BiLSTM sees. A document of one sentence is thus
 //! read exactly as that sentence alone.
 
-use crate::vocab::Encoded;
+use crate::vocab::{Encoded, Soft};
 use std::ops::Range;
 
 /// Consecutive runs of sentences (indices into `lens`) that share a document and fit in
@@ -64,6 +64,14 @@ pub fn concat(parts: &[&Encoded]) -> Encoded {
                 .flat_map(|e| e.tags.iter().flatten().copied())
                 .collect(),
         );
+    }
+    if parts.iter().all(|e| e.soft.is_some()) {
+        let mut soft = Soft::default();
+        for s in parts.iter().filter_map(|e| e.soft.as_ref()) {
+            soft.unary.extend_from_slice(&s.unary);
+            soft.pairs.extend_from_slice(&s.pairs);
+        }
+        out.soft = Some(soft);
     }
     out
 }

@@ -75,6 +75,8 @@ pub struct Encoded {
     pub bigrams: Vec<[i64; 2]>,
     /// Gold tag indices, for training.
     pub tags: Option<Vec<i64>>,
+    /// A teacher's posterior over the tags, for training by distillation.
+    pub soft: Option<Soft>,
     /// SoftLexicon sets, when the model has them: entry `4 t + s` holds the `(word id,
     /// weight)` pairs of set `s` of token `t` (see [`crate::lexicon`]).
     pub lexicon: Vec<Vec<(i64, f32)>>,
@@ -85,6 +87,17 @@ pub struct Encoded {
     pub contextual: Vec<f32>,
     /// The lengths of the sentences concatenated into this sequence (empty: one sentence).
     pub parts: Vec<usize>,
+}
+
+/// A teacher model's posterior over a sequence's tags, in the student's tag indices: what the
+/// distillation loss needs of it (the expected score of a path is linear in these).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Soft {
+    /// Per-token marginals `[len, K]` row-major.
+    pub unary: Vec<f32>,
+    /// Expected transition counts `[K, K]` (`[from * K + to]`), one matrix per sentence of
+    /// the sequence, in order.
+    pub pairs: Vec<f32>,
 }
 
 impl Encoded {
@@ -407,6 +420,7 @@ impl Vocab {
                 ids.windows(2).map(|w| [w[0], w[1]]).collect()
             },
             tags: None,
+            soft: None,
             lexicon: self
                 .lexicon
                 .as_ref()

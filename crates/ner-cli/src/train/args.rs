@@ -191,6 +191,14 @@ pub struct TrainFlags => TrainOptions {
     /// a higher decay only later (0.9995: 18,000).
     #[arg(long)]
     ema: f64,
+    /// With --teacher: the weight (0 to 1, default 0.5) of the teacher's posterior in the
+    /// training target; the gold path takes the rest.
+    #[arg(long, requires = "teacher")]
+    teacher_weight: f64,
+    /// With --teacher: divide its scores by this (default 1) before taking its posterior;
+    /// above 1 softens it.
+    #[arg(long, requires = "teacher")]
+    teacher_temperature: f64,
 }
 }
 
@@ -258,6 +266,15 @@ pub struct Args {
     /// The probability (0 to 1) a base prediction needs to become a pseudo-label.
     #[arg(long, default_value_t = 0.9, requires = "keep_labels")]
     pub keep_labels_threshold: f64,
+    /// Distillation: a trained model with the same labels and tag scheme (such as
+    /// models/en-conll03-ctx) whose CRF posterior on every training sentence (token marginals
+    /// and transition counts) joins the training target (--teacher-weight).
+    #[arg(long, value_name = "DIR")]
+    pub teacher: Option<PathBuf>,
+    /// With --teacher: more training sentences without labels (a CoNLL file; its tag column,
+    /// if any, is ignored), labelled by the teacher's best paths and its posteriors.
+    #[arg(long, value_name = "FILE", requires = "teacher")]
+    pub unlabelled: Option<PathBuf>,
     /// Start from the library's plain defaults instead of the shipped models' recipe (which
     /// `ner train` uses unless --config is given: for word-tokenised corpora the subword
     /// vectors of models/en-conll03, word dropout, a weight average and document context; for
@@ -392,6 +409,8 @@ impl Args {
             init_from: self.init_from.clone(),
             keep_labels: self.keep_labels,
             keep_labels_threshold: self.keep_labels_threshold,
+            teacher: self.teacher.clone(),
+            unlabelled: self.unlabelled.clone(),
             lexicon: self.lexicon.clone(),
             contextual_model: self.contextual_model.clone(),
             contextual_layers: self.contextual_layers.clone(),

@@ -112,6 +112,12 @@ pub struct InputConfig {
     pub contextual_model: Option<PathBuf>,
     /// The hidden states used (0: the embedding output, 1: the first layer, ...).
     pub contextual_layers: Vec<usize>,
+    /// A trained model whose CRF posterior on every training sentence joins the training
+    /// target (see [`super::teacher`]); it must have the tags the training data gives.
+    pub teacher: Option<PathBuf>,
+    /// With `teacher`: sentences without labels (CoNLL files whose tags are ignored, or one
+    /// token per line), tagged by the teacher and trained on as training sentences.
+    pub unlabelled: Option<PathBuf>,
 }
 
 impl Default for InputConfig {
@@ -129,6 +135,8 @@ impl Default for InputConfig {
             lexicon: None,
             contextual_model: None,
             contextual_layers: vec![1, 2, 3, 4],
+            teacher: None,
+            unlabelled: None,
         }
     }
 }
@@ -148,6 +156,8 @@ impl RunConfig {
         self.inputs.subword_model.as_mut().map(abs);
         self.inputs.lexicon.as_mut().map(abs);
         self.inputs.init_from.as_mut().map(abs);
+        self.inputs.teacher.as_mut().map(abs);
+        self.inputs.unlabelled.as_mut().map(abs);
         self
     }
 
@@ -177,6 +187,9 @@ impl RunConfig {
                 "keep_labels_threshold must be in [0, 1], got {}",
                 self.inputs.keep_labels_threshold
             ));
+        }
+        if self.inputs.unlabelled.is_some() && self.inputs.teacher.is_none() {
+            return Err("unlabelled sentences need a teacher to tag them (--teacher DIR)".into());
         }
         if self.inputs.init_words_from_subword && self.inputs.subword_model.is_none() {
             return Err("init_words_from_subword needs a subword model (--subword-model)".into());

@@ -8,7 +8,7 @@ use super::trainer::Trainer;
 use crate::context;
 use crate::contextual;
 use crate::error::{ModelError, Result};
-use crate::vocab::Encoded;
+use crate::vocab::{Encoded, Soft};
 use ner_core::corpus::{Corpus, LabelMap};
 use ner_core::{LabelSet, TagSet};
 
@@ -59,6 +59,7 @@ pub fn encode_examples(
     train: &Corpus,
     trainer: &Trainer,
     features: Option<Vec<Vec<f32>>>,
+    soft: Option<Vec<Soft>>,
 ) -> Result<Vec<Encoded>> {
     let tags = &trainer.model.tags;
     let map = LabelMap::new(&train.labels, tags.labels());
@@ -74,6 +75,9 @@ pub fn encode_examples(
         .collect::<Result<Vec<Encoded>>>()?;
     if let Some(f) = features {
         contextual::attach(&mut sentences, f);
+    }
+    for (e, s) in sentences.iter_mut().zip(soft.into_iter().flatten()) {
+        e.soft = Some(s);
     }
     let budget = trainer.model.config.context_tokens;
     if budget == 0 {

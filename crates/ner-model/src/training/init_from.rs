@@ -1,11 +1,14 @@
 //! Starting a run from a trained model (`--init-from DIR`): its architecture, vocabulary
 //! (extended with the new corpus's words), embeddings, subword table, character and recurrent
 //! encoders are kept; the projection to tag scores and the CRF are built for the new corpus's
-//! labels, and the rows of the tags both label sets share are copied.
+//! labels, and the rows of the tags both label sets share are copied. Words new to the base
+//! model take pretrained vectors when the run is given some.
 
+use super::observer::Observer;
 use super::trainer::Trainer;
 use crate::checkpoint::LoadedModel;
 use crate::error::Result;
+use crate::pretrained::{self, Vectors};
 use crate::vocab::Vocab;
 use ner_core::corpus::Corpus;
 use ner_core::scheme::Tag;
@@ -27,6 +30,21 @@ pub fn extend_vocab(base: &Vocab, train: &Corpus) -> (Vocab, usize) {
     }
     let added = v.num_words() - before;
     (v, added)
+}
+
+/// Initialises the embeddings of the words `trainer`'s vocabulary added after the base
+/// model's `first` from `vectors`; the base model's own rows are trained already and stay.
+pub fn new_word_vectors(
+    trainer: &mut Trainer,
+    vectors: &Vectors,
+    first: usize,
+    obs: &mut dyn Observer,
+) {
+    let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, vectors, first);
+    obs.info(&format!(
+        "pretrained: initialised {n} of the {} words new to the base model",
+        trainer.vocab.num_words() - first
+    ));
 }
 
 /// Variables of the encoder and inputs (everything but the projection and the CRF).

@@ -86,7 +86,7 @@ fn lexicon(
 }
 
 /// The pretrained word vectors of the vocabulary; words they add join the vocabulary.
-fn vectors(
+pub fn vectors(
     path: &Path,
     config: &ModelConfig,
     inputs: &InputConfig,
@@ -188,7 +188,7 @@ pub fn initialise(
         }
     }
     if let Some(v) = vectors {
-        let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, v);
+        let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, v, 0);
         obs.info(&format!(
             "pretrained: initialised {n} of {} word vectors",
             trainer.vocab.num_words()

@@ -11,6 +11,7 @@
 //! - [`recipe`] — the tuned starting configurations for a user's corpus;
 //! - [`inputs`] — vocabulary and pretrained inputs of a fresh run;
 //! - [`init_from`] — starting from a trained model; [`keep_labels`] — its pseudo-labels;
+//! - [`teacher`] — distillation from a trained model's posteriors;
 //! - [`evaluate`] — tagging and scoring a corpus;
 //! - [`checkpoint`] — the run's atomic checkpoint; [`files`] — `run.json` and `metrics.jsonl`;
 //! - [`run`] — the run itself.
@@ -31,6 +32,7 @@ pub mod options;
 pub mod recipe;
 pub mod run;
 mod saved;
+pub mod teacher;
 pub mod trainer;
 
 pub use config::{Columns, DataConfig, InputConfig, RunConfig};

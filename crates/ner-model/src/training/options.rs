@@ -44,6 +44,12 @@ pub struct TrainOptions {
     /// Train only the projection and the CRF for this many first epochs (the rest frozen), as
     /// when starting from a trained model with new labels.
     pub freeze_encoder_epochs: usize,
+    /// With a teacher (`InputConfig::teacher`): the weight of its posterior in the training
+    /// target, the gold path taking the rest (1: the teacher alone).
+    pub teacher_weight: f64,
+    /// With a teacher: its scores are divided by this before its posterior is taken (above 1:
+    /// a softer posterior, Hinton et al.'s temperature).
+    pub teacher_temperature: f64,
 }
 
 impl Default for TrainOptions {
@@ -61,6 +67,8 @@ impl Default for TrainOptions {
             seed: 1,
             ema: 0.0,
             freeze_encoder_epochs: 0,
+            teacher_weight: 0.5,
+            teacher_temperature: 1.0,
         }
     }
 }
@@ -111,6 +119,18 @@ impl TrainOptions {
         }
         if let Some(lr) = self.lr.filter(|lr| !(*lr > 0.0 && lr.is_finite())) {
             return Err(format!("lr must be positive, got {lr}"));
+        }
+        if !(0.0..=1.0).contains(&self.teacher_weight) {
+            return Err(format!(
+                "teacher_weight must be in [0, 1], got {}",
+                self.teacher_weight
+            ));
+        }
+        if !(self.teacher_temperature > 0.0 && self.teacher_temperature.is_finite()) {
+            return Err(format!(
+                "teacher_temperature must be positive, got {}",
+                self.teacher_temperature
+            ));
         }
         if let Some(d) = self.lr_decay.filter(|d| !(*d >= 0.0 && d.is_finite())) {
             return Err(format!("lr_decay must be zero or positive, got {d}"));

@@ -15,6 +15,7 @@ use super::init_from;
 use super::inputs;
 use super::keep_labels;
 use super::observer::{EpochReport, Observer};
+use super::teacher::{self, Teacher};
 use super::trainer::{EpochStats, Trainer};
 use crate::checkpoint::{self as model_dir, Meta};
 use crate::contextual::Contextual;
@@ -43,11 +44,13 @@ impl Corpora {
     pub fn read(config: &RunConfig) -> Result<Corpora> {
         let d = &config.data;
         let read = |p: &Path| Corpus::read(p, d.columns.reader_options(), d.columns.scheme);
-        Ok(Corpora {
-            train: read(&d.train)?,
-            dev: read(&d.dev)?,
-            test: d.test.as_deref().map(read).transpose()?,
-        })
+        let mut train = read(&d.train)?;
+        let (dev, test) = (read(&d.dev)?, d.test.as_deref().map(read).transpose()?);
+        if let (Some(path), Some(dir)) = (&config.inputs.unlabelled, &config.inputs.teacher) {
+            let mut teacher = Teacher::load(dir)?;
+            teacher::join_unlabelled(&mut train, read(path)?, &mut teacher)?;
+        }
+        Ok(Corpora { train, dev, test })
     }
 }
 
@@ -172,12 +175,25 @@ impl Run {
             ..config
         };
         let tags = label_set(&data, &config, obs)?;
-        let (vocab, added) = init_from::extend_vocab(&base.vocab, &data.train);
+        let (mut vocab, added) = init_from::extend_vocab(&base.vocab, &data.train);
+        let vectors = match &config.inputs.pretrained {
+            Some(p) => Some(inputs::vectors(
+                p,
+                &config.model,
+                &config.inputs,
+                &mut vocab,
+                obs,
+            )?),
+            None => None,
+        };
         let mut trainer = Trainer::new(&config.model, vocab, &tags, config.train.clone(), device)?;
         if let Some(t) = &base.model.subword_table {
             trainer.model.set_subword_table(t.shallow_clone(), device);
         }
         let copied = init_from::copy_weights(&base, &mut trainer)?;
+        if let Some(v) = &vectors {
+            init_from::new_word_vectors(&mut trainer, v, base.vocab.num_words(), obs);
+        }
         obs.info(&format!(
             "starting from {}: {copied} variables copied, {added} new words, labels {} (were {})",
             dir.display(),
@@ -209,7 +225,15 @@ impl Run {
         state: RunState,
     ) -> Result<Run> {
         let features = |c: &Corpus| corpus_features(contextual.as_ref(), &trainer.model.config, c);
-        let examples = encode_examples(&data.train, &trainer, features(&data.train)?)?;
+        let soft = match &config.inputs.teacher {
+            Some(dir) => Some(Teacher::load(dir)?.posteriors(
+                &data.train,
+                &trainer.model.tags,
+                config.train.teacher_temperature,
+            )?),
+            None => None,
+        };
+        let examples = encode_examples(&data.train, &trainer, features(&data.train)?, soft)?;
         let dev = evaluate::encode(&trainer.vocab, &data.dev, features(&data.dev)?);
         Ok(Run {
             config,

@@ -201,7 +201,7 @@ impl Trainer {
     /// One optimisation step on a batch; returns its loss and token count.
     fn step(&mut self, epoch: usize, items: &[&Encoded]) -> Result<(f64, usize)> {
         let batch = Batch::new(items, self.device);
-        let Some(loss) = self.model.loss(&batch, true) else {
+        let Some(loss) = self.model.loss(&batch, true, self.opts.teacher_weight) else {
             return Err(ModelError::Data("training sentences need gold tags".into()));
         };
         self.optimizer.zero_grad();

@@ -1,0 +1,167 @@
+//! `--teacher DIR`: knowledge distillation into the model being trained. A trained model (the
+//! teacher, run by the native tagger) gives every training sentence its CRF posterior: token
+//! marginals and expected transition counts, by forward-backward over its scores divided by a
+//! temperature. The loss then trains against the mix of that posterior and the gold path (see
+//! `BiLstmCrf::loss`): a teacher with contextual features passes on what it knows of each
+//! sentence, not only its best path.
+//!
+//! `--unlabelled FILE` adds sentences without labels, each its own document, whose gold path
+//! is the teacher's best: the transfer set through which distillation into BiLSTMs keeps most
+//! of a transformer's accuracy (Mukherjee & Awadallah 2020).
+
+use super::evaluate::documents;
+use crate::error::{ModelError, Result};
+use crate::vocab::Soft;
+use ner_core::corpus::Corpus;
+use ner_core::crf::ForwardBackward;
+use ner_core::scheme::{encode_spans, Tag};
+use ner_core::viterbi::{Transitions, Viterbi};
+use ner_core::{Span, TagSet};
+use ner_tagger::{Tagger, TaggerOptions};
+use std::path::Path;
+
+/// A loaded teacher.
+pub struct Teacher {
+    tagger: Tagger,
+}
+
+impl Teacher {
+    pub fn load(dir: &Path) -> Result<Teacher> {
+        let tagger = Tagger::load(dir, TaggerOptions::default())?;
+        Ok(Teacher { tagger })
+    }
+
+    /// The teacher's posterior of every sentence of `corpus` at `temperature`, in the
+    /// indices of the student's `tags` (which must be the teacher's: same scheme and labels,
+    /// in any order).
+    pub fn posteriors(
+        &mut self,
+        corpus: &Corpus,
+        tags: &TagSet,
+        temperature: f64,
+    ) -> Result<Vec<Soft>> {
+        let from = self.index_map(tags)?;
+        let em = self.emissions(corpus)?;
+        let tr = scaled(self.tagger.transitions(), temperature)?;
+        let k = tags.len();
+        Ok((0..em.len())
+            .map(|i| {
+                let e: Vec<f32> = em
+                    .sentence(i)
+                    .iter()
+                    .map(|x| (*x as f64 / temperature) as f32)
+                    .collect();
+                let fb = ForwardBackward::new(&tr, &e);
+                let counts = fb.expected_transitions(&tr, &e);
+                Soft {
+                    unary: (0..e.len())
+                        .map(|x| fb.marginal(x / k, from[x % k]) as f32)
+                        .collect(),
+                    pairs: (0..k * k)
+                        .map(|x| counts[from[x / k] * k + from[x % k]] as f32)
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// For each of the student's `tags`, the teacher's index of the same tag.
+    fn index_map(&self, tags: &TagSet) -> Result<Vec<usize>> {
+        let theirs = self.tagger.tag_set();
+        let map: Option<Vec<usize>> = (0..tags.len())
+            .map(|i| {
+                let t = tags.tag(i);
+                let mapped = match t.label.map(|l| tags.labels().name(l)) {
+                    None => Some(Tag::O),
+                    Some(name) => theirs.labels().get(name).map(|l| Tag::new(t.prefix, l)),
+                };
+                mapped.and_then(|t| theirs.index(t))
+            })
+            .collect();
+        match map {
+            Some(map) if theirs.len() == tags.len() => Ok(map),
+            _ => Err(ModelError::Config(format!(
+                "the teacher tags {} ({} scheme), the model being trained {} ({} scheme): train \
+                 on data with the teacher's labels, with --model-scheme {}",
+                theirs.labels().names().join(" "),
+                theirs.scheme(),
+                tags.labels().names().join(" "),
+                tags.scheme(),
+                theirs.scheme()
+            ))),
+        }
+    }
+
+    /// Sets every sentence's first tag column to the teacher's best path, in `corpus`'s
+    /// labels and scheme (the labels the teacher has and `corpus` lacks are left out).
+    pub fn label(&mut self, corpus: &mut Corpus) -> Result<()> {
+        let em = self.emissions(corpus)?;
+        let theirs = self.tagger.tag_set().clone();
+        let mut viterbi = Viterbi::new();
+        let mut path = Vec::new();
+        for (i, s) in corpus.sentences.iter_mut().enumerate() {
+            viterbi.decode(self.tagger.transitions(), em.sentence(i), &mut path);
+            let tags: Vec<Tag> = path.iter().map(|&j| theirs.tag(j)).collect();
+            let spans: Vec<Span> = ner_core::scheme::decode_spans(&tags)
+                .into_iter()
+                .filter_map(|sp| {
+                    let label = corpus.labels.get(theirs.labels().name(*sp.label()))?;
+                    Span::new(sp.start(), sp.end(), label)
+                })
+                .collect();
+            s.tags = vec![encode_spans(&spans, s.len(), corpus.scheme)];
+            super::keep_labels::render_raw(s, &corpus.labels, corpus.scheme);
+        }
+        Ok(())
+    }
+
+    fn emissions(&mut self, corpus: &Corpus) -> Result<ner_tagger::Emissions> {
+        let sentences: Vec<Vec<&str>> = corpus
+            .sentences
+            .iter()
+            .map(|s| s.tokens.iter().map(String::as_str).collect())
+            .collect();
+        Ok(self.tagger.emissions(&sentences, &documents(corpus))?)
+    }
+}
+
+/// `tr` with every score divided by `temperature` (forbidden moves stay forbidden).
+fn scaled(tr: &Transitions, temperature: f64) -> Result<Transitions> {
+    let div = |xs: &[f32]| -> Vec<f32> {
+        xs.iter()
+            .map(|x| (*x as f64 / temperature) as f32)
+            .collect()
+    };
+    Transitions::new(
+        tr.num_tags(),
+        &div(tr.start()),
+        &div(tr.end()),
+        &div(tr.trans()),
+        None,
+    )
+    .ok_or_else(|| ModelError::Config("the teacher's CRF does not match its tags".into()))
+}
+
+/// Appends the sentences of `unlabelled` to `train`, each its own document, labelled with the
+/// teacher's best paths. Returns how many were added.
+pub fn join_unlabelled(
+    train: &mut Corpus,
+    mut unlabelled: Corpus,
+    teacher: &mut Teacher,
+) -> Result<usize> {
+    unlabelled.labels = train.labels.clone();
+    unlabelled.scheme = train.scheme;
+    teacher.label(&mut unlabelled)?;
+    let first = train
+        .sentences
+        .iter()
+        .map(|s| s.document + 1)
+        .max()
+        .unwrap_or(0);
+    let n = unlabelled.sentences.len();
+    for (i, mut s) in unlabelled.sentences.into_iter().enumerate() {
+        s.document = first + i;
+        train.sentences.push(s);
+    }
+    Ok(n)
+}
