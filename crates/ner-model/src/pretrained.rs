@@ -60,6 +60,26 @@ fn parse_values(values: &[&str], word: &str) -> Result<Vec<f32>, String> {
         .collect()
 }
 
+/// How many numbers the vectors of `path` have: its `count dimension` header's, or its first
+/// line's.
+pub fn width(path: &Path) -> Result<usize> {
+    let mut line = String::new();
+    open(path)?
+        .read_line(&mut line)
+        .map_err(|e| ModelError::io(path, e))?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    match fields.as_slice() {
+        [count, dim] if count.parse::<u64>().is_ok() => dim.parse().ok(),
+        [_, values @ ..] if !values.is_empty() => Some(values.len()),
+        _ => None,
+    }
+    .ok_or_else(|| ModelError::Vectors {
+        path: path.to_owned(),
+        line: 1,
+        message: "expected `word v1 ... vD` or a `count dimension` header".into(),
+    })
+}
+
 /// Reads the vectors `vocab` needs (exact form, then lower-cased), and up to `extra` others.
 pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Result<Vectors> {
     let mut input = open(path)?;

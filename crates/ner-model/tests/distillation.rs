@@ -105,3 +105,183 @@ fn a_one_hot_teacher_gives_the_ordinary_crf_loss() {
     );
     assert_eq!(loss(&model, &flat, 0.0), nll, "weight 0 reads no teacher");
 }
+
+mod teacher {
+    use super::*;
+    use ner_core::corpus::Corpus;
+    use ner_core::{LabelSet, TagScheme, TagSet};
+    use ner_model::checkpoint::{self, Meta};
+    use ner_model::training::teacher::{join_unlabelled, Teacher};
+    use std::path::{Path, PathBuf};
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(name)
+    }
+
+    /// A random model (labels LOC, ORG, PER; BIO) saved in a new temporary directory.
+    fn random_teacher() -> (tempfile::TempDir, PathBuf) {
+        tch::set_num_threads(1);
+        let (vs, model, vocab) = build(&ModelConfig::default(), 5);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("teacher");
+        checkpoint::save(&path, &vs, &model, &vocab, &Meta::new("teacher")).unwrap();
+        (dir, path)
+    }
+
+    fn corpus(name: &str) -> Corpus {
+        Corpus::read(&fixture(name), Default::default(), None).unwrap()
+    }
+
+    /// Marginals sum to 1 at every token, transition counts to the sentence's moves, and the
+    /// counts out of a tag are its marginals at every position but the last; a student with its
+    /// labels in another order gets the same posterior, permuted.
+    #[test]
+    fn the_posterior_is_consistent_and_follows_the_students_tag_order() {
+        let (_dir, path) = random_teacher();
+        let mut teacher = Teacher::load(&path).unwrap();
+        let data = corpus("en-dev.conll");
+        let tags = |names: [&str; 3]| TagSet::new(TagScheme::Bio, LabelSet::frozen_from(names));
+        let (a, b) = (tags(["LOC", "ORG", "PER"]), tags(["PER", "LOC", "ORG"]));
+        let soft_a = teacher.posteriors(&data, &a, 1.0).unwrap();
+        let soft_b = teacher.posteriors(&data, &b, 1.0).unwrap();
+        let k = a.len();
+        let index_in_b: Vec<usize> = (0..k)
+            .map(|i| {
+                let t = a.tag(i);
+                let name = t.label.map(|l| a.labels().name(l));
+                let label = name.map(|n| b.labels().get(n).unwrap());
+                b.index(ner_core::scheme::Tag {
+                    prefix: t.prefix,
+                    label,
+                })
+                .unwrap()
+            })
+            .collect();
+        for (s, (pa, pb)) in data.sentences.iter().zip(soft_a.iter().zip(&soft_b)) {
+            let n = s.len();
+            assert_eq!(pa.unary.len(), n * k);
+            let moves: f32 = pa.pairs.iter().sum();
+            assert!((moves - n.saturating_sub(1) as f32).abs() < 1e-3, "{moves}");
+            for t in 0..n {
+                let row = &pa.unary[t * k..(t + 1) * k];
+                assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+                for i in 0..k {
+                    let other = pb.unary[t * k + index_in_b[i]];
+                    assert!((row[i] - other).abs() < 1e-6, "tag {i} at {t}");
+                }
+            }
+            for i in 0..k {
+                let out: f32 = pa.pairs[i * k..(i + 1) * k].iter().sum();
+                let before_last: f32 = (0..n.saturating_sub(1)).map(|t| pa.unary[t * k + i]).sum();
+                assert!(
+                    (out - before_last).abs() < 1e-3,
+                    "tag {i}: {out} vs {before_last}"
+                );
+            }
+        }
+        // A softer posterior at a higher temperature: the mean largest marginal falls.
+        let peak = |soft: &[Soft]| -> f32 {
+            let rows: Vec<f32> = soft
+                .iter()
+                .flat_map(|s| {
+                    s.unary
+                        .chunks(k)
+                        .map(|r| r.iter().cloned().fold(0.0, f32::max))
+                })
+                .collect();
+            rows.iter().sum::<f32>() / rows.len() as f32
+        };
+        let hot = teacher.posteriors(&data, &a, 4.0).unwrap();
+        assert!(
+            peak(&hot) < peak(&soft_a),
+            "{} vs {}",
+            peak(&hot),
+            peak(&soft_a)
+        );
+        // A student with other labels is refused, naming both.
+        let err = teacher.posteriors(&data, &tags(["LOC", "MISC", "PER"]), 1.0);
+        let message = err.unwrap_err().to_string();
+        assert!(
+            message.contains("MISC") && message.contains("ORG"),
+            "{message}"
+        );
+    }
+
+    /// Unlabelled sentences join the training set, their documents after the training set's,
+    /// tagged with the teacher's best paths in those documents.
+    #[test]
+    fn unlabelled_sentences_take_the_teachers_best_paths() {
+        let (_dir, path) = random_teacher();
+        let mut teacher = Teacher::load(&path).unwrap();
+        let mut train = corpus("en-train.conll");
+        let before = train.sentences.len();
+        let extra = corpus("en-dev.conll");
+        let words: Vec<Vec<&str>> = extra
+            .sentences
+            .iter()
+            .map(|s| s.tokens.iter().map(String::as_str).collect())
+            .collect();
+        let docs = ner_tagger::evaluation::documents(&extra);
+        assert!(
+            docs.iter().any(|&d| d > 0),
+            "the file has several documents"
+        );
+        let mut tagger = ner_tagger::Tagger::load(&path, Default::default()).unwrap();
+        let best = tagger.best_paths(&words, &docs).unwrap();
+        let added = join_unlabelled(&mut train, extra.clone(), &mut teacher).unwrap();
+        assert_eq!(added, extra.sentences.len());
+        let documents: Vec<usize> = train.sentences[before..]
+            .iter()
+            .map(|s| s.document)
+            .collect();
+        let first = train.sentences[..before]
+            .iter()
+            .map(|s| s.document)
+            .max()
+            .unwrap()
+            + 1;
+        assert_eq!(
+            documents,
+            docs.iter().map(|d| first + d).collect::<Vec<_>>()
+        );
+        let theirs = tagger.tag_set().clone();
+        for (s, path) in train.sentences[before..].iter().zip(&best) {
+            let want: Vec<String> = path
+                .iter()
+                .map(|&j| {
+                    theirs
+                        .scheme()
+                        .render(theirs.tag(j), |l| theirs.labels().name(*l).to_owned())
+                })
+                .collect();
+            let got: Vec<String> = s.tags[0]
+                .iter()
+                .map(|t| {
+                    train
+                        .scheme
+                        .render(*t, |l| train.labels.name(*l).to_owned())
+                })
+                .collect();
+            assert_eq!(got, want, "{:?}", s.tokens);
+            assert_eq!(s.raw_tags[0], got);
+        }
+    }
+
+    /// A training file without documents keeps its sentences apart after the join.
+    #[test]
+    fn a_training_set_without_documents_keeps_its_sentences_apart() {
+        let (dir, path) = random_teacher();
+        let text = std::fs::read_to_string(fixture("en-train.conll")).unwrap();
+        let plain = dir.path().join("plain.conll");
+        std::fs::write(&plain, text.replace("-DOCSTART- -X- -X- O\n", "")).unwrap();
+        let mut train = Corpus::read(&plain, Default::default(), None).unwrap();
+        let before = train.sentences.len();
+        let mut teacher = Teacher::load(&path).unwrap();
+        join_unlabelled(&mut train, corpus("en-dev.conll"), &mut teacher).unwrap();
+        let docs = ner_tagger::evaluation::documents(&train);
+        assert_eq!(docs[..before], (0..before).collect::<Vec<_>>());
+        assert!(docs[before..].iter().all(|&d| d >= before));
+    }
+}

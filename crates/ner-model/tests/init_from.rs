@@ -274,11 +274,14 @@ fn a_run_with_keep_labels_trains_the_union_of_labels() {
     );
 }
 
+/// The vectors of the base words are an affine image of their embeddings (`e A + b`, three
+/// numbers wider than the embeddings): the least-squares map recovers its inverse exactly, so
+/// a new word whose vector is `x A + b` starts at `x`, and the base rows stay as trained.
 #[test]
-fn pretrained_vectors_start_the_words_new_to_the_base_model_and_leave_its_own() {
+fn pretrained_vectors_start_the_words_new_to_the_base_model_mapped_into_its_space() {
     tch::set_num_threads(1);
     let config = ModelConfig {
-        word_dim: 6,
+        word_dim: 4,
         hidden: 5,
         ..Default::default()
     };
@@ -290,17 +293,31 @@ fn pretrained_vectors_start_the_words_new_to_the_base_model_and_leave_its_own() 
     let data = renamed(dir.path());
     let (extended, added) =
         ner_model::training::init_from::extend_vocab(&old.vocab, &read(&data.0));
-    assert!(added > 0);
-    let (known, new) = (
-        old.vocab.words()[old.vocab.num_words() - 1].clone(),
-        extended.words()[old.vocab.num_words()].clone(),
-    );
+    assert!(added > 0 && old.vocab.num_words() >= 8);
+    let a = [
+        [1.0, 0.5, 0.0, 2.0, -1.0, 0.25, 0.0],
+        [0.0, 1.0, 0.5, 0.0, 1.0, 0.0, 3.0],
+        [-0.5, 0.0, 1.0, 1.0, 0.0, 2.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0, 0.5, 0.0, -1.0],
+    ];
+    let b = [0.1, -0.2, 0.3, 0.0, 0.5, -0.1, 0.2];
+    let image = |e: &[f32]| -> String {
+        (0..7)
+            .map(|j| (0..4).map(|i| e[i] as f64 * a[i][j]).sum::<f64>() + b[j])
+            .map(|v| format!(" {v}"))
+            .collect()
+    };
+    let trained = old.vs.variables()["word_emb.weight"].shallow_clone();
+    let mut text = String::new();
+    for (i, w) in old.vocab.words().iter().enumerate() {
+        let e = Vec::<f32>::try_from(trained.get(i as i64)).unwrap();
+        text += &format!("{w}{}\n", image(&e));
+    }
+    let new = extended.words()[old.vocab.num_words()].clone();
+    let x = [0.5f32, -1.0, 2.0, 0.25];
+    text += &format!("{new}{}\n", image(&x));
     let vectors = dir.path().join("vectors.txt");
-    std::fs::write(
-        &vectors,
-        format!("{known} 7 7 7 7 7 7\n{new} 1 2 3 4 5 6\n"),
-    )
-    .unwrap();
+    std::fs::write(&vectors, text).unwrap();
     let mut config = run_config(&base, data, 0);
     config.inputs.pretrained = Some(vectors);
     let r = Run::start(config, &dir.path().join("new"), Device::Cpu, &mut Silent).unwrap();
@@ -308,11 +325,13 @@ fn pretrained_vectors_start_the_words_new_to_the_base_model_and_leave_its_own() 
         let id = r.trainer().vocab.word_id(w);
         Vec::<f32>::try_from(var(&r, "word_emb.weight").get(id)).unwrap()
     };
-    assert_eq!(row(&new), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "{new}");
-    let trained = old.vs.variables()["word_emb.weight"].get(old.vocab.word_id(&known));
-    assert_eq!(
-        row(&known),
-        Vec::<f32>::try_from(trained).unwrap(),
-        "{known}"
+    let got = row(&new);
+    assert!(
+        got.iter().zip(&x).all(|(g, w)| (g - w).abs() < 1e-4),
+        "{new}: {got:?} vs {x:?}"
     );
+    let rows = old.vocab.num_words() as i64;
+    assert!(var(&r, "word_emb.weight")
+        .narrow(0, 0, rows)
+        .equal(&trained));
 }

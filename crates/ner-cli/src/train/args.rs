@@ -232,7 +232,10 @@ pub struct Args {
     pub model: ModelFlags,
     #[command(flatten)]
     pub optim: TrainFlags,
-    /// Pretrained word vectors (GloVe / word2vec / fastText text, optionally .gz).
+    /// Pretrained word vectors (GloVe / word2vec / fastText text, optionally .gz; spaCy's with
+    /// scripts/spacy-vectors.py): the word embeddings' start (--word-dim must match). With
+    /// --init-from they start the words new to the base model, at any width: mapped into its
+    /// embedding space by the least-squares fit over the words both have.
     #[arg(long)]
     pub pretrained: Option<PathBuf>,
     /// Keep up to this many pretrained words that the training data lacks.

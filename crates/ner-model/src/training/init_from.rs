@@ -2,19 +2,22 @@
 //! (extended with the new corpus's words), embeddings, subword table, character and recurrent
 //! encoders are kept; the projection to tag scores and the CRF are built for the new corpus's
 //! labels, and the rows of the tags both label sets share are copied. Words new to the base
-//! model take pretrained vectors when the run is given some.
+//! model take pretrained vectors, mapped into the base model's embedding space, when the run
+//! is given some.
 
+use super::config::InputConfig;
 use super::observer::Observer;
 use super::trainer::Trainer;
 use crate::checkpoint::LoadedModel;
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::pretrained::{self, Vectors};
 use crate::vocab::Vocab;
 use ner_core::corpus::Corpus;
 use ner_core::scheme::Tag;
 use ner_core::TagSet;
 use std::collections::HashMap;
-use tch::Tensor;
+use std::path::Path;
+use tch::{Kind, Tensor};
 
 /// `base`'s vocabulary with every word of `train` it lacks.
 pub fn extend_vocab(base: &Vocab, train: &Corpus) -> (Vocab, usize) {
@@ -33,18 +36,79 @@ pub fn extend_vocab(base: &Vocab, train: &Corpus) -> (Vocab, usize) {
 }
 
 /// Initialises the embeddings of the words `trainer`'s vocabulary added after the base
-/// model's `first` from `vectors`; the base model's own rows are trained already and stay.
+/// model's `first` from `vectors`, of any width. The vectors live in a space of their own, so
+/// they are mapped into the base model's embedding space by the affine map that fits best, by
+/// least squares, the base words both have (Mikolov et al. 2013's translation matrix); the
+/// base model's own rows are trained already and stay.
 pub fn new_word_vectors(
     trainer: &mut Trainer,
     vectors: &Vectors,
     first: usize,
     obs: &mut dyn Observer,
-) {
-    let n = pretrained::copy_into(&trainer.model.word_emb.ws, &trainer.vocab, vectors, first);
+) -> Result<()> {
+    let words = trainer.vocab.words();
+    let lookup = |w: &String| {
+        let v = vectors.table.get(w);
+        v.or_else(|| vectors.table.get(&w.to_lowercase()))
+    };
+    let rows = |range: std::ops::Range<usize>| -> (Vec<i64>, Vec<f32>) {
+        let mut ids = Vec::new();
+        let mut xs = Vec::new();
+        for (i, v) in range.filter_map(|i| lookup(&words[i]).map(|v| (i, v))) {
+            ids.push(i as i64);
+            xs.extend(v.iter().copied().chain([1.0]));
+        }
+        (ids, xs)
+    };
+    let (shared, x) = rows(0..first);
+    let (new, x_new) = rows(first..words.len());
+    let d = vectors.dim as i64 + 1;
+    if (shared.len() as i64) < d {
+        return Err(ModelError::Config(format!(
+            "--pretrained with --init-from: only {} of the base model's words have vectors, too \
+             few to map {}-dimensional vectors into its embeddings (at least {d} are needed)",
+            shared.len(),
+            vectors.dim
+        )));
+    }
+    let mut emb = trainer.model.word_emb.ws.shallow_clone();
+    tch::no_grad(|| {
+        let x = Tensor::from_slice(&x).view([-1, d]).to_kind(Kind::Double);
+        let y = emb
+            .index_select(0, &Tensor::from_slice(&shared))
+            .to_kind(Kind::Double);
+        let (map, _, _, _) = x.linalg_lstsq(&y, None, "gelsd");
+        if !new.is_empty() {
+            let mapped = Tensor::from_slice(&x_new)
+                .view([-1, d])
+                .to_kind(Kind::Double)
+                .matmul(&map);
+            let _ = emb.index_copy_(0, &Tensor::from_slice(&new), &mapped.to_kind(emb.kind()));
+        }
+    });
     obs.info(&format!(
-        "pretrained: initialised {n} of the {} words new to the base model",
-        trainer.vocab.num_words() - first
+        "pretrained: initialised {} of the {} words new to the base model, mapped into its \
+         embeddings by least squares over the {} base words with vectors",
+        new.len(),
+        words.len() - first,
+        shared.len()
     ));
+    Ok(())
+}
+
+/// The vectors, at their own width, of `vocab`'s words and up to `--pretrained-extra` others
+/// (which join `vocab`).
+pub fn read_vectors(path: &Path, inputs: &InputConfig, vocab: &mut Vocab) -> Result<Vectors> {
+    let v = pretrained::read_vectors(
+        path,
+        pretrained::width(path)?,
+        vocab,
+        inputs.pretrained_extra,
+    )?;
+    for w in &v.extra {
+        vocab.add_word(w);
+    }
+    Ok(v)
 }
 
 /// Variables of the encoder and inputs (everything but the projection and the CRF).

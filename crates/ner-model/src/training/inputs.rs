@@ -86,7 +86,7 @@ fn lexicon(
 }
 
 /// The pretrained word vectors of the vocabulary; words they add join the vocabulary.
-pub fn vectors(
+fn vectors(
     path: &Path,
     config: &ModelConfig,
     inputs: &InputConfig,

@@ -177,13 +177,7 @@ impl Run {
         let tags = label_set(&data, &config, obs)?;
         let (mut vocab, added) = init_from::extend_vocab(&base.vocab, &data.train);
         let vectors = match &config.inputs.pretrained {
-            Some(p) => Some(inputs::vectors(
-                p,
-                &config.model,
-                &config.inputs,
-                &mut vocab,
-                obs,
-            )?),
+            Some(p) => Some(init_from::read_vectors(p, &config.inputs, &mut vocab)?),
             None => None,
         };
         let mut trainer = Trainer::new(&config.model, vocab, &tags, config.train.clone(), device)?;
@@ -192,7 +186,7 @@ impl Run {
         }
         let copied = init_from::copy_weights(&base, &mut trainer)?;
         if let Some(v) = &vectors {
-            init_from::new_word_vectors(&mut trainer, v, base.vocab.num_words(), obs);
+            init_from::new_word_vectors(&mut trainer, v, base.vocab.num_words(), obs)?;
         }
         obs.info(&format!(
             "starting from {}: {copied} variables copied, {added} new words, labels {} (were {})",

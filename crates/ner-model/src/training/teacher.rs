@@ -5,8 +5,7 @@
 //! `BiLstmCrf::loss`): a teacher with contextual features passes on what it knows of each
 //! sentence, not only its best path.
 //!
-//! `--unlabelled FILE` adds sentences without labels, each its own document, whose gold path
-//! is the teacher's best: the transfer set through which distillation into BiLSTMs keeps most
+//! `--unlabelled FILE` adds sentences without labels, whose gold path is the teacher's best: the transfer set through which distillation into BiLSTMs keeps most
 //! of a transformer's accuracy (Mukherjee & Awadallah 2020).
 
 use super::evaluate::documents;
@@ -142,8 +141,9 @@ fn scaled(tr: &Transitions, temperature: f64) -> Result<Transitions> {
     .ok_or_else(|| ModelError::Config("the teacher's CRF does not match its tags".into()))
 }
 
-/// Appends the sentences of `unlabelled` to `train`, each its own document, labelled with the
-/// teacher's best paths. Returns how many were added.
+/// Appends the sentences of `unlabelled` to `train`, labelled with the teacher's best paths,
+/// their documents after `train`'s (a file without `-DOCSTART-` lines: each sentence alone).
+/// Returns how many were added.
 pub fn join_unlabelled(
     train: &mut Corpus,
     mut unlabelled: Corpus,
@@ -152,6 +152,11 @@ pub fn join_unlabelled(
     unlabelled.labels = train.labels.clone();
     unlabelled.scheme = train.scheme;
     teacher.label(&mut unlabelled)?;
+    // Written out, so that a training file without documents keeps its sentences apart.
+    let own = documents(train);
+    for (s, d) in train.sentences.iter_mut().zip(own) {
+        s.document = d;
+    }
     let first = train
         .sentences
         .iter()
@@ -159,8 +164,9 @@ pub fn join_unlabelled(
         .max()
         .unwrap_or(0);
     let n = unlabelled.sentences.len();
-    for (i, mut s) in unlabelled.sentences.into_iter().enumerate() {
-        s.document = first + i;
+    let docs = documents(&unlabelled);
+    for (mut s, d) in unlabelled.sentences.into_iter().zip(docs) {
+        s.document = first + d;
         train.sentences.push(s);
     }
     Ok(n)
