@@ -110,7 +110,6 @@ mod teacher {
     use super::*;
     use ner_core::corpus::Corpus;
     use ner_core::{LabelSet, TagScheme, TagSet};
-    use ner_model::checkpoint::{self, Meta};
     use ner_model::training::teacher::{join_unlabelled, Teacher};
     use std::path::{Path, PathBuf};
 
@@ -122,12 +121,7 @@ mod teacher {
 
     /// A random model (labels LOC, ORG, PER; BIO) saved in a new temporary directory.
     fn random_teacher() -> (tempfile::TempDir, PathBuf) {
-        tch::set_num_threads(1);
-        let (vs, model, vocab) = build(&ModelConfig::default(), 5);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("teacher");
-        checkpoint::save(&path, &vs, &model, &vocab, &Meta::new("teacher")).unwrap();
-        (dir, path)
+        common::saved(&ModelConfig::default(), 5, "teacher")
     }
 
     fn corpus(name: &str) -> Corpus {

@@ -3,7 +3,7 @@
 //! the tags both label sets share; `--freeze-encoder-epochs` leaves the encoder untouched.
 
 use ner_core::scheme::{decode_spans, Prefix, Tag};
-use ner_model::checkpoint::{self, Meta};
+use ner_model::checkpoint;
 use ner_model::tagger::{TagRequest, Tagger, TaggerOptions};
 use ner_model::training::{keep_labels, DataConfig, Run, RunConfig, Silent, TrainOptions};
 use ner_model::{Device, ModelConfig};
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 mod common;
-use common::build;
+use common::saved;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -71,17 +71,7 @@ fn var(run: &Run, name: &str) -> Tensor {
 
 #[test]
 fn a_run_from_a_trained_model_keeps_its_encoder_and_shared_labels() {
-    tch::set_num_threads(1);
-    let config = ModelConfig {
-        word_dim: 6,
-        hidden: 5,
-        ..Default::default()
-    };
-    let (vs, model, vocab) = build(&config, 21);
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
-    let old = checkpoint::load(&base, Device::Cpu).unwrap();
+    let (dir, base, old) = small_base(6);
     let mut r = run(&base, renamed(dir.path()), &dir.path().join("new"), 1);
     let t = r.trainer();
     assert_eq!(
@@ -154,12 +144,19 @@ fn without_per(dir: &Path) -> PathBuf {
 
 /// A random model with labels LOC, ORG and PER saved in a new temporary directory.
 fn random_base() -> (tempfile::TempDir, PathBuf) {
-    tch::set_num_threads(1);
-    let (vs, model, vocab) = build(&ModelConfig::default(), 5);
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
-    (dir, base)
+    saved(&ModelConfig::default(), 5, "base")
+}
+
+/// A small random base model of word width `word_dim`, saved, and as loaded back.
+fn small_base(word_dim: i64) -> (tempfile::TempDir, PathBuf, checkpoint::LoadedModel) {
+    let config = ModelConfig {
+        word_dim,
+        hidden: 5,
+        ..Default::default()
+    };
+    let (dir, base) = saved(&config, 21, "base");
+    let old = checkpoint::load(&base, Device::Cpu).unwrap();
+    (dir, base, old)
 }
 
 fn read(path: &Path) -> ner_core::corpus::Corpus {
@@ -279,17 +276,7 @@ fn a_run_with_keep_labels_trains_the_union_of_labels() {
 /// a new word whose vector is `x A + b` starts at `x`, and the base rows stay as trained.
 #[test]
 fn pretrained_vectors_start_the_words_new_to_the_base_model_mapped_into_its_space() {
-    tch::set_num_threads(1);
-    let config = ModelConfig {
-        word_dim: 4,
-        hidden: 5,
-        ..Default::default()
-    };
-    let (vs, model, vocab) = build(&config, 21);
-    let dir = tempfile::tempdir().unwrap();
-    let base = dir.path().join("base");
-    checkpoint::save(&base, &vs, &model, &vocab, &Meta::new("base")).unwrap();
-    let old = checkpoint::load(&base, Device::Cpu).unwrap();
+    let (dir, base, old) = small_base(4);
     let data = renamed(dir.path());
     let (extended, added) =
         ner_model::training::init_from::extend_vocab(&old.vocab, &read(&data.0));

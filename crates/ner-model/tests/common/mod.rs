@@ -81,3 +81,24 @@ pub fn build(config: &ModelConfig, seed: i64) -> (VarStore, BiLstmCrf, Vocab) {
     });
     (vs, model, vocab)
 }
+
+/// A random model of `config` (see [`build`]) saved as `name` in a new temporary directory.
+pub fn saved(
+    config: &ModelConfig,
+    seed: i64,
+    name: &str,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    tch::set_num_threads(1); // tests run on several threads at once
+    let (vs, model, vocab) = build(config, seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    ner_model::checkpoint::save(
+        &path,
+        &vs,
+        &model,
+        &vocab,
+        &ner_model::checkpoint::Meta::new(name),
+    )
+    .unwrap();
+    (dir, path)
+}
