@@ -169,40 +169,47 @@ pub fn copy_into(weights: &Tensor, vocab: &Vocab, vectors: &Vectors, first: usiz
 /// frozen subword table), so that training starts from pretrained word vectors. The word and
 /// subword dimensions must be equal. Returns how many rows were set.
 pub fn init_words_from_subword(model: &BiLstmCrf, vocab: &Vocab) -> Result<usize> {
+    let pooled = pooled_subword_vectors(model, vocab)?;
+    if pooled.dim as i64 != model.config.word_dim {
+        return Err(ModelError::Config(format!(
+            "word_dim {} differs from the subword dimension {}; set --word-dim {}",
+            model.config.word_dim, pooled.dim, pooled.dim
+        )));
+    }
+    Ok(copy_into(&model.word_emb.ws, vocab, &pooled, 2))
+}
+
+/// Every word of `vocab` (but padding and the unknown word) as the mean of its word pieces'
+/// subword vectors (the model's frozen subword table).
+pub fn pooled_subword_vectors(model: &BiLstmCrf, vocab: &Vocab) -> Result<Vectors> {
     let Some(table) = &model.subword_table else {
         return Err(ModelError::Config(
             "the model has no subword vectors".into(),
         ));
     };
-    if table.size()[1] != model.config.word_dim {
-        return Err(ModelError::Config(format!(
-            "word_dim {} differs from the subword dimension {}; set --word-dim {}",
-            model.config.word_dim,
-            table.size()[1],
-            table.size()[1]
-        )));
-    }
     let Some(tok) = vocab.subword() else {
         return Err(ModelError::Config(
             "the vocabulary has no subword tokenizer".into(),
         ));
     };
-    let w = model.word_emb.ws.shallow_clone();
-    let mut n = 0;
-    tch::no_grad(|| {
-        for (i, word) in vocab.words().iter().enumerate().skip(2) {
+    let mut out = Vectors {
+        dim: table.size()[1] as usize,
+        ..Default::default()
+    };
+    tch::no_grad(|| -> Result<()> {
+        for word in vocab.words().iter().skip(2) {
             let ids = crate::subword::pieces(tok, word);
             if ids.is_empty() {
                 continue;
             }
             let rows = table.index_select(0, &Tensor::from_slice(&ids).to_device(table.device()));
             let mean = rows.mean_dim([0].as_slice(), false, Kind::Float);
-            w.get(i as i64)
-                .copy_(&mean.to_kind(w.kind()).to_device(w.device()));
-            n += 1;
+            let v = Vec::<f32>::try_from(mean.to_device(tch::Device::Cpu))?;
+            out.table.insert(word.clone(), v);
         }
-    });
-    Ok(n)
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -322,3 +322,68 @@ fn pretrained_vectors_start_the_words_new_to_the_base_model_mapped_into_its_spac
         .narrow(0, 0, rows)
         .equal(&trained));
 }
+
+/// A WordPiece tokenizer of 23 pieces: `[UNK]`, `a`..`k` and `##a`..`##k`.
+fn letters_tokenizer() -> tokenizers::Tokenizer {
+    let mut vocab = vec![("[UNK]".to_owned(), 0)];
+    for (i, c) in ('a'..='k').enumerate() {
+        vocab.push((c.to_string(), i + 1));
+        vocab.push((format!("##{c}"), i + 12));
+    }
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        vocab.into_iter().map(|(p, i)| (p, i.into())).collect();
+    let json = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": null, "decoder": null,
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": vocab},
+    });
+    json.to_string().parse().unwrap()
+}
+
+/// Without vectors, the words new to a base model with subword vectors start from their pooled
+/// subword vectors, mapped into its embedding space: when the base's rows are `2 p + 0.5` of
+/// their pooled vectors `p`, a new word starts at exactly that image of its own.
+#[test]
+fn new_words_start_from_their_pooled_subword_vectors_mapped_into_the_base_space() {
+    tch::set_num_threads(1);
+    let config = ModelConfig {
+        word_dim: 4,
+        subword_dim: 4,
+        hidden: 5,
+        ..Default::default()
+    };
+    let (vs, model, mut vocab) = common::build(&config, 8);
+    let tok = letters_tokenizer();
+    vocab.set_subword(Some(tok.clone()));
+    let table = model.subword_table.as_ref().unwrap().shallow_clone();
+    let pooled = |w: &str| {
+        let ids = ner_tagger::subword::pieces(&tok, w);
+        table.index_select(0, &Tensor::from_slice(&ids)).mean_dim(
+            [0].as_slice(),
+            false,
+            tch::Kind::Float,
+        )
+    };
+    tch::no_grad(|| {
+        for (i, w) in vocab.words().iter().enumerate().skip(2) {
+            model
+                .word_emb
+                .ws
+                .get(i as i64)
+                .copy_(&(pooled(w) * 2.0 + 0.5));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base");
+    checkpoint::save(&base, &vs, &model, &vocab, &checkpoint::Meta::new("base")).unwrap();
+    let data = renamed(dir.path());
+    let r = run(&base, data, &dir.path().join("new"), 0);
+    let new = &r.trainer().vocab.words()[vocab.num_words()];
+    let id = r.trainer().vocab.word_id(new);
+    let got = var(&r, "word_emb.weight").get(id);
+    let want = pooled(new) * 2.0 + 0.5;
+    let diff = (got - &want).abs().max().double_value(&[]);
+    assert!(diff < 1e-4, "{new}: largest difference {diff}");
+}
