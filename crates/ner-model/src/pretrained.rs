@@ -181,7 +181,7 @@ pub fn init_words_from_subword(model: &BiLstmCrf, vocab: &Vocab) -> Result<usize
 
 /// Every word of `vocab` (but padding and the unknown word) as the mean of its word pieces'
 /// subword vectors (the model's frozen subword table).
-pub fn pooled_subword_vectors(model: &BiLstmCrf, vocab: &Vocab) -> Result<Vectors> {
+fn pooled_subword_vectors(model: &BiLstmCrf, vocab: &Vocab) -> Result<Vectors> {
     let Some(table) = &model.subword_table else {
         return Err(ModelError::Config(
             "the model has no subword vectors".into(),

@@ -185,7 +185,9 @@ impl Run {
             trainer.model.set_subword_table(t.shallow_clone(), device);
         }
         let copied = init_from::copy_weights(&base, &mut trainer)?;
-        init_from::start_new_words(&mut trainer, vectors, base.vocab.num_words(), obs)?;
+        if let Some(v) = &vectors {
+            init_from::new_word_vectors(&mut trainer, v, base.vocab.num_words(), obs)?;
+        }
         obs.info(&format!(
             "starting from {}: {copied} variables copied, {added} new words, labels {} (were {})",
             dir.display(),
