@@ -273,7 +273,14 @@ mod teacher {
         let mut train = Corpus::read(&plain, Default::default(), None).unwrap();
         let before = train.sentences.len();
         let mut teacher = Teacher::load(&path).unwrap();
-        join_unlabelled(&mut train, corpus("en-dev.conll"), &mut teacher).unwrap();
+        // Tokens alone, as `--unlabelled` reads its file.
+        let tokens = ner_core::conll::ReaderOptions::tokens_only();
+        let unlabelled = Corpus::read(&fixture("en-dev.conll"), tokens, None).unwrap();
+        join_unlabelled(&mut train, unlabelled, &mut teacher).unwrap();
+        assert!(train
+            .sentences
+            .iter()
+            .all(|s| s.tags.len() == 1 && s.raw_tags.len() == 1));
         let docs = ner_tagger::evaluation::documents(&train);
         assert_eq!(docs[..before], (0..before).collect::<Vec<_>>());
         assert!(docs[before..].iter().all(|&d| d >= before));

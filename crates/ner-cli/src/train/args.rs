@@ -274,8 +274,9 @@ pub struct Args {
     /// and transition counts) joins the training target (--teacher-weight).
     #[arg(long, value_name = "DIR")]
     pub teacher: Option<PathBuf>,
-    /// With --teacher: more training sentences without labels (a CoNLL file; its tag column,
-    /// if any, is ignored), labelled by the teacher's best paths and its posteriors.
+    /// With --teacher: more training sentences without labels (one token per line, or a CoNLL
+    /// file whose other columns are ignored), labelled by the teacher's best paths and its
+    /// posteriors.
     #[arg(long, value_name = "FILE", requires = "teacher")]
     pub unlabelled: Option<PathBuf>,
     /// Start from the library's plain defaults instead of the shipped models' recipe (which

@@ -115,7 +115,7 @@ pub struct InputConfig {
     /// A trained model whose CRF posterior on every training sentence joins the training
     /// target (see [`super::teacher`]); it must have the tags the training data gives.
     pub teacher: Option<PathBuf>,
-    /// With `teacher`: sentences without labels (CoNLL files whose tags are ignored, or one
+    /// With `teacher`: sentences without labels (the token column of a CoNLL file, or one
     /// token per line), tagged by the teacher and trained on as training sentences.
     pub unlabelled: Option<PathBuf>,
 }

@@ -98,7 +98,7 @@ fn extended(labels: &LabelSet, more: &[String]) -> LabelSet {
 }
 
 /// Rewrites the sentence's written first tag column from its typed tags.
-pub(super) fn render_raw(
+fn render_raw(
     sentence: &mut ner_core::conll::Sentence,
     labels: &LabelSet,
     scheme: ner_core::TagScheme,

@@ -22,6 +22,7 @@ use crate::contextual::Contextual;
 use crate::error::{ModelError, Result};
 use crate::tagger::Inference;
 use crate::vocab::Encoded;
+use ner_core::conll::ReaderOptions;
 use ner_core::corpus::Corpus;
 use ner_core::metrics::Report;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,12 @@ impl Corpora {
         let (dev, test) = (read(&d.dev)?, d.test.as_deref().map(read).transpose()?);
         if let (Some(path), Some(dir)) = (&config.inputs.unlabelled, &config.inputs.teacher) {
             let mut teacher = Teacher::load(dir)?;
-            teacher::join_unlabelled(&mut train, read(path)?, &mut teacher)?;
+            let tokens = ReaderOptions {
+                tag_columns: Vec::new(),
+                ..d.columns.reader_options()
+            };
+            let unlabelled = Corpus::read(path, tokens, d.columns.scheme)?;
+            teacher::join_unlabelled(&mut train, unlabelled, &mut teacher)?;
         }
         Ok(Corpora { train, dev, test })
     }

@@ -108,8 +108,13 @@ impl Teacher {
                     Span::new(sp.start(), sp.end(), label)
                 })
                 .collect();
-            s.tags = vec![encode_spans(&spans, s.len(), corpus.scheme)];
-            super::keep_labels::render_raw(s, &corpus.labels, corpus.scheme);
+            let typed = encode_spans(&spans, s.len(), corpus.scheme);
+            let name = |l: &_| corpus.labels.name(*l).to_owned();
+            s.raw_tags = vec![typed
+                .iter()
+                .map(|t| corpus.scheme.render(*t, name))
+                .collect()];
+            s.tags = vec![typed];
         }
         Ok(())
     }
