@@ -203,6 +203,30 @@ mod teacher {
         );
     }
 
+    /// The teacher reads a large corpus a stretch of documents at a time: a corpus of five
+    /// copies of the training fixture (11,565 tokens, read as three stretches) gets five copies
+    /// of the fixture's own posterior.
+    #[test]
+    fn a_large_corpus_gets_the_posteriors_of_its_parts() {
+        let (dir, path) = random_teacher();
+        let mut teacher = Teacher::load(&path).unwrap();
+        let text = std::fs::read_to_string(fixture("en-train.conll")).unwrap();
+        let tripled = dir.path().join("tripled.conll");
+        std::fs::write(&tripled, text.repeat(5)).unwrap();
+        let (one, three) = (
+            corpus("en-train.conll"),
+            Corpus::read(&tripled, Default::default(), None).unwrap(),
+        );
+        assert!(three.tokens() > 2 * 4096, "{}", three.tokens());
+        let tags = TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["LOC", "ORG", "PER"]));
+        let want = teacher.posteriors(&one, &tags, 1.0).unwrap();
+        let got = teacher.posteriors(&three, &tags, 1.0).unwrap();
+        assert_eq!(got.len(), 5 * want.len());
+        for (i, g) in got.iter().enumerate() {
+            assert_eq!(g, &want[i % want.len()], "sentence {i}");
+        }
+    }
+
     /// Unlabelled sentences join the training set, their documents after the training set's,
     /// tagged with the teacher's best paths in those documents.
     #[test]

@@ -19,6 +19,9 @@ use ner_core::{Span, TagSet};
 use ner_tagger::{Tagger, TaggerOptions};
 use std::path::Path;
 
+/// Tokens the teacher reads at a time (more, to finish a document).
+const CHUNK_TOKENS: usize = 4096;
+
 /// A loaded teacher.
 pub struct Teacher {
     tagger: Tagger,
@@ -40,28 +43,26 @@ impl Teacher {
         temperature: f64,
     ) -> Result<Vec<Soft>> {
         let from = self.index_map(tags)?;
-        let em = self.emissions(corpus)?;
         let tr = scaled(self.tagger.transitions(), temperature)?;
         let k = tags.len();
-        Ok((0..em.len())
-            .map(|i| {
-                let e: Vec<f32> = em
-                    .sentence(i)
-                    .iter()
-                    .map(|x| (*x as f64 / temperature) as f32)
-                    .collect();
-                let fb = ForwardBackward::new(&tr, &e);
-                let counts = fb.expected_transitions(&tr, &e);
-                Soft {
-                    unary: (0..e.len())
-                        .map(|x| fb.marginal(x / k, from[x % k]) as f32)
-                        .collect(),
-                    pairs: (0..k * k)
-                        .map(|x| counts[from[x / k] * k + from[x % k]] as f32)
-                        .collect(),
-                }
-            })
-            .collect())
+        let mut out = Vec::with_capacity(corpus.sentences.len());
+        self.for_each_emissions(corpus, |em| {
+            let e: Vec<f32> = em
+                .iter()
+                .map(|x| (*x as f64 / temperature) as f32)
+                .collect();
+            let fb = ForwardBackward::new(&tr, &e);
+            let counts = fb.expected_transitions(&tr, &e);
+            out.push(Soft {
+                unary: (0..e.len())
+                    .map(|x| fb.marginal(x / k, from[x % k]) as f32)
+                    .collect(),
+                pairs: (0..k * k)
+                    .map(|x| counts[from[x / k] * k + from[x % k]] as f32)
+                    .collect(),
+            });
+        })?;
+        Ok(out)
     }
 
     /// For each of the student's `tags`, the teacher's index of the same tag.
@@ -94,12 +95,16 @@ impl Teacher {
     /// Sets every sentence's first tag column to the teacher's best path, in `corpus`'s
     /// labels and scheme (the labels the teacher has and `corpus` lacks are left out).
     pub fn label(&mut self, corpus: &mut Corpus) -> Result<()> {
-        let em = self.emissions(corpus)?;
         let theirs = self.tagger.tag_set().clone();
+        let tr = self.tagger.transitions().clone();
+        let mut paths = Vec::with_capacity(corpus.sentences.len());
         let mut viterbi = Viterbi::new();
-        let mut path = Vec::new();
-        for (i, s) in corpus.sentences.iter_mut().enumerate() {
-            viterbi.decode(self.tagger.transitions(), em.sentence(i), &mut path);
+        self.for_each_emissions(corpus, |em| {
+            let mut path = Vec::new();
+            viterbi.decode(&tr, em, &mut path);
+            paths.push(path);
+        })?;
+        for (s, path) in corpus.sentences.iter_mut().zip(paths) {
             let tags: Vec<Tag> = path.iter().map(|&j| theirs.tag(j)).collect();
             let spans: Vec<Span> = ner_core::scheme::decode_spans(&tags)
                 .into_iter()
@@ -119,13 +124,32 @@ impl Teacher {
         Ok(())
     }
 
-    fn emissions(&mut self, corpus: &Corpus) -> Result<ner_tagger::Emissions> {
-        let sentences: Vec<Vec<&str>> = corpus
-            .sentences
-            .iter()
-            .map(|s| s.tokens.iter().map(String::as_str).collect())
-            .collect();
-        Ok(self.tagger.emissions(&sentences, &documents(corpus))?)
+    /// Calls `f(emissions)` for every sentence of `corpus` in order, running the teacher
+    /// over stretches of whole documents of about [`CHUNK_TOKENS`] tokens, so that its memory
+    /// does not grow with the corpus (a transformer's hidden states are large).
+    fn for_each_emissions(&mut self, corpus: &Corpus, mut f: impl FnMut(&[f32])) -> Result<()> {
+        let docs = documents(corpus);
+        let mut start = 0;
+        while start < corpus.sentences.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < corpus.sentences.len()
+                && (tokens < CHUNK_TOKENS || docs[end] == docs[end - 1])
+            {
+                tokens += corpus.sentences[end].len();
+                end += 1;
+            }
+            let words: Vec<Vec<&str>> = corpus.sentences[start..end]
+                .iter()
+                .map(|s| s.tokens.iter().map(String::as_str).collect())
+                .collect();
+            let em = self.tagger.emissions(&words, &docs[start..end])?;
+            for i in 0..em.len() {
+                f(em.sentence(i));
+            }
+            start = end;
+        }
+        Ok(())
     }
 }
 
