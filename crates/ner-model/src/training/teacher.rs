@@ -28,8 +28,14 @@ pub struct Teacher {
 }
 
 impl Teacher {
+    /// Loads the teacher in `dir`, to run on as many threads as the training (libtorch's
+    /// setting, `--threads`).
     pub fn load(dir: &Path) -> Result<Teacher> {
-        let tagger = Tagger::load(dir, TaggerOptions::default())?;
+        let opts = TaggerOptions {
+            threads: Some(tch::get_num_threads().max(1) as usize),
+            ..TaggerOptions::default()
+        };
+        let tagger = Tagger::load(dir, opts)?;
         Ok(Teacher { tagger })
     }
 
