@@ -5,8 +5,10 @@
 //! `BiLstmCrf::loss`): a teacher with contextual features passes on what it knows of each
 //! sentence, not only its best path.
 //!
-//! `--unlabelled FILE` adds sentences without labels, whose gold path is the teacher's best: the transfer set through which distillation into BiLSTMs keeps most
-//! of a transformer's accuracy (Mukherjee & Awadallah 2020).
+//! `--unlabelled FILE` adds sentences without labels, whose gold path is the teacher's best:
+//! the transfer set through which distillation into BiLSTMs keeps most of a transformer's
+//! accuracy (Mukherjee & Awadallah 2020). The teacher reads a corpus a stretch of whole
+//! documents at a time, so that its memory does not grow with the corpus.
 
 use super::evaluate::documents;
 use crate::error::{ModelError, Result};
