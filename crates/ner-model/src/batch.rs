@@ -156,7 +156,8 @@ impl Batch {
     }
 }
 
-/// Word-piece ids `[B, T, P]` and counts `[B, T]`, when any item has pieces.
+/// The teacher's marginals `[B, T, K]` and transition counts `[S, K, K]`, when every item has
+/// a posterior.
 fn soft(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Tensor)> {
     let softs: Vec<&Soft> = items
         .iter()
@@ -182,6 +183,7 @@ fn soft(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Ten
     ))
 }
 
+/// Word-piece ids `[B, T, P]` and counts `[B, T]`, when any item has pieces.
 fn pieces(items: &[&Encoded], t_max: usize, device: Device) -> Option<(Tensor, Tensor)> {
     if items.iter().all(|e| e.pieces.is_empty()) {
         return None;

@@ -34,10 +34,7 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
 
 fn wrong_width(dim: usize, found: usize, line_no: usize) -> String {
     let hint = if line_no == 1 {
-        format!(
-            "; if the file has {found} dimensions, set --word-dim {found} (with --init-from, \
-             the base model's width is kept: write the vectors with {dim} dimensions)"
-        )
+        format!("; if the file has {found} dimensions, set --word-dim {found}")
     } else {
         String::new()
     };
@@ -118,7 +115,7 @@ pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Res
                 .parse()
                 .map_err(|_| err(1, "header is not `count dimension`".into()))?;
             if file_dim != dim {
-                return Err(err(1, format!("the vectors have {file_dim} dimensions, the model's word_dim is {dim}; set --word-dim {file_dim} (with --init-from, the base model's width is kept: write the vectors with {dim} dimensions)")));
+                return Err(err(1, format!("the vectors have {file_dim} dimensions, the model's word_dim is {dim}; set --word-dim {file_dim}")));
             }
             continue;
         }
