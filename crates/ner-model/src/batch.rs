@@ -26,6 +26,8 @@ pub struct Batch {
     pub lexicon: Option<(Tensor, Tensor)>,
     /// Contextual features `[B, T, layers * dim]`, when the items have them.
     pub contextual: Option<Tensor>,
+    /// The transformer's input, when the model fine-tunes it (see [`crate::finetune`]).
+    pub transformer: Option<crate::finetune::Pieces>,
     /// When an item is a window of several sentences: where each sentence's tokens lie.
     pub sentences: Option<Sentences>,
     /// A teacher's posterior, when every item has one: marginals `[B, T, K]` (zero at
@@ -141,6 +143,7 @@ impl Batch {
             bigrams,
             lexicon,
             contextual,
+            transformer: None,
             sentences,
             soft,
         }

@@ -12,6 +12,7 @@ use crate::contextual::{self, Contextual};
 use crate::error::{ModelError, Result};
 use crate::model::BiLstmCrf;
 use crate::vocab::Vocab;
+use ner_tagger::bert::TUNED_PREFIX;
 use ner_tagger::directory::ModelFiles;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -66,6 +67,27 @@ pub fn save(
     vocab: &Vocab,
     meta: &Meta,
 ) -> Result<()> {
+    save_as(dir, vs, model, vocab, meta, Precision::Shipped)
+}
+
+/// How the fine-tuned transformer layers are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// In half precision (what a model directory ships; they are read back widened).
+    Shipped,
+    /// As trained, in single precision (a run's checkpoint, which must resume exactly).
+    Exact,
+}
+
+/// [`save`], with the fine-tuned transformer layers stored at `precision`.
+pub fn save_as(
+    dir: &Path,
+    vs: &VarStore,
+    model: &BiLstmCrf,
+    vocab: &Vocab,
+    meta: &Meta,
+    precision: Precision,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
     let stamp = format!(
         "{}-{}",
@@ -77,7 +99,7 @@ pub fn save(
     let staging = dir.join(format!(".staging-{stamp}"));
     let result = (|| -> Result<()> {
         std::fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
-        vs.save(staging.join(WEIGHTS))?;
+        write_weights(vs, &staging.join(WEIGHTS), precision)?;
         write_json(&staging.join(CONFIG), &model.config)?;
         write_json(&staging.join(VOCAB), vocab)?;
         let labels = Labels {
@@ -117,6 +139,21 @@ pub fn save(
     })
 }
 
+/// Writes every variable of `vs`, the fine-tuned transformer's at `precision`.
+fn write_weights(vs: &VarStore, path: &Path, precision: Precision) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, t) in named.iter_mut() {
+        if precision == Precision::Shipped && name.starts_with(TUNED_PREFIX) {
+            *t = t.to_kind(tch::Kind::Half);
+        }
+    }
+    Tensor::write_safetensors(&named, path).map_err(|e| ModelError::Checkpoint {
+        path: path.to_owned(),
+        message: format!("writing the weights: {e}"),
+    })
+}
+
 /// Replaces `meta.json` of the model in `dir` (through a temporary file and a rename).
 pub fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
     let tmp = dir.join(format!("{META}.tmp"));
@@ -149,12 +186,15 @@ pub fn load(dir: &Path, device: Device) -> Result<LoadedModel> {
         vocab.num_bigrams() as i64,
         vocab.num_lexicon() as i64,
     );
+    let mut contextual = load_contextual(&config, device)?;
+    if let Some(c) = contextual.as_mut() {
+        model.finetune(&vs.root(), c);
+    }
     load_weights(&vs, &weights)?;
     if let Some(table) = subword {
         let t = Tensor::from_slice(&table.data).view([-1, table.dim as i64]);
         model.set_subword_table(t, device);
     }
-    let contextual = load_contextual(&config, device)?;
     Ok(LoadedModel {
         vs,
         model,

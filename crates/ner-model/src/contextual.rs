@@ -8,7 +8,9 @@ use crate::transformer::Bert;
 use std::path::Path;
 use tch::Device;
 
-pub use ner_tagger::contextual::{attach, locate, Encoder, MAX_SEQUENCE, TRANSFORMERS};
+pub use ner_tagger::contextual::{
+    attach, layout_of, locate, Encoder, Layout, WordPieces, MAX_SEQUENCE, TRANSFORMERS,
+};
 
 /// The transformer of contextual features on libtorch.
 pub type Contextual = ner_tagger::contextual::Contextual<Bert>;

@@ -7,6 +7,7 @@
 //! - [`crf`] — the CRF's likelihood on libtorch;
 //! - [`model`] — the network; [`native`] — its weights packed for ner-tagger's forward pass;
 //! - [`batch`] — padding; [`transformer`] — the transformer on libtorch, the reference;
+//!   [`finetune`] — training its top layers with the model;
 //! - [`checkpoint`] — model directories written atomically and read into libtorch;
 //! - [`tagger`] — the torch backend, with its [`threading`];
 //! - [`training`] — a training run: epochs, selection, checkpoints, resume, observers.
@@ -22,6 +23,7 @@ pub mod contextual;
 pub mod crf;
 pub mod diagnostics;
 pub mod error;
+pub mod finetune;
 pub mod model;
 pub mod native;
 pub mod pretrained;

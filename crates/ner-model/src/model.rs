@@ -8,7 +8,9 @@
 use crate::batch::Batch;
 use crate::cells::{permute_time, reverse_index, BiLayer, Encoder};
 use crate::config::{CellKind, CharEncoderKind, DropoutKind, ModelConfig};
+use crate::contextual::Contextual;
 use crate::crf::Crf;
+use crate::finetune::Tuning;
 use crate::threading::Helper;
 use crate::vocab::{CASING_CLASSES, UNK};
 use ner_core::TagSet;
@@ -44,6 +46,8 @@ pub struct BiLstmCrf {
     /// The scalar mix of the contextual layers: a weight per layer (softmax-normalised) and a
     /// scale, as in ELMo (Peters et al. 2018).
     pub(crate) mix: Option<ScalarMix>,
+    /// The transformer, when the model fine-tunes it.
+    pub tuning: Option<Tuning>,
 }
 
 #[derive(Debug)]
@@ -175,6 +179,15 @@ impl BiLstmCrf {
             subword_table: None,
             mix: (!config.contextual_layers.is_empty())
                 .then(|| ScalarMix::new(root / "mix", config.contextual_layers.len())),
+            tuning: None,
+        }
+    }
+
+    /// Makes the top `config.finetune_layers` layers of `c`'s transformer variables of
+    /// `root` (nothing when that is 0); `c` then computes features with them.
+    pub fn finetune(&mut self, root: &nn::Path, c: &mut Contextual) {
+        if self.config.finetune_layers > 0 {
+            self.tuning = Some(Tuning::new(root, c, self.config.finetune_layers));
         }
     }
 
@@ -319,13 +332,16 @@ impl BiLstmCrf {
         }
         if let Some(mix) = &self.mix {
             let s = batch.words.size();
-            feats.push(match &batch.contextual {
-                Some(x) => mix.forward(x),
-                None => Tensor::zeros(
-                    [s[0], s[1], self.config.contextual_dim],
-                    (Kind::Float, batch.words.device()),
-                ),
-            });
+            feats.push(
+                match (&batch.contextual, &batch.transformer, &self.tuning) {
+                    (Some(x), _, _) => mix.forward(x),
+                    (None, Some(p), Some(t)) => mix.forward(&t.features(p, s[0], s[1])),
+                    _ => Tensor::zeros(
+                        [s[0], s[1], self.config.contextual_dim],
+                        (Kind::Float, batch.words.device()),
+                    ),
+                },
+            );
         }
         Tensor::cat(&feats, 2)
     }

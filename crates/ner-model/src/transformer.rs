@@ -4,9 +4,11 @@
 //! `config.json` and `*.safetensors`. Layers above the highest one used are never loaded.
 
 use crate::error::{ModelError, Result};
+use ner_tagger::bert;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::Path;
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// The fields of a BERT `config.json` that the forward pass needs.
@@ -51,7 +53,31 @@ struct Layer {
     out_norm: Norm,
 }
 
-/// The encoder, frozen, in fp32.
+impl Layer {
+    /// The layer's tensors in the order of [`bert::layer_tensor_names`].
+    fn tensors_mut(&mut self) -> [&mut Tensor; 16] {
+        [
+            &mut self.query.w,
+            &mut self.query.b,
+            &mut self.key.w,
+            &mut self.key.b,
+            &mut self.value.w,
+            &mut self.value.b,
+            &mut self.attn_out.w,
+            &mut self.attn_out.b,
+            &mut self.attn_norm.w,
+            &mut self.attn_norm.b,
+            &mut self.inter.w,
+            &mut self.inter.b,
+            &mut self.out.w,
+            &mut self.out.b,
+            &mut self.out_norm.w,
+            &mut self.out_norm.b,
+        ]
+    }
+}
+
+/// The encoder in fp32: frozen, or with its top layers trainable ([`Bert::finetune`]).
 pub struct Bert {
     pub config: BertConfig,
     word: Tensor,
@@ -112,15 +138,66 @@ impl Bert {
         self.layers.len()
     }
 
+    /// Makes the top `n` loaded layers variables of `root`, named `transformer.` and their
+    /// Hugging Face names and started from their current values, so that they train with the
+    /// model. The rest stays frozen.
+    pub fn finetune(&mut self, root: &nn::Path, n: usize) {
+        for i in bert::tuned_layers(self.layers.len(), n) {
+            let names = bert::layer_tensor_names(i);
+            for (name, t) in names.iter().zip(self.layers[i].tensors_mut()) {
+                *t = variable(root, &format!("{}{name}", bert::TUNED_PREFIX), t);
+            }
+        }
+    }
+
+    /// A second handle on the same tensors (a fine-tuned layer's variables included).
+    pub fn shallow_clone(&self) -> Bert {
+        let mut layers: Vec<Layer> = Vec::with_capacity(self.layers.len());
+        for l in &self.layers {
+            let lin = |x: &Linear| Linear {
+                w: x.w.shallow_clone(),
+                b: x.b.shallow_clone(),
+            };
+            let norm = |x: &Norm| Norm {
+                w: x.w.shallow_clone(),
+                b: x.b.shallow_clone(),
+            };
+            layers.push(Layer {
+                query: lin(&l.query),
+                key: lin(&l.key),
+                value: lin(&l.value),
+                attn_out: lin(&l.attn_out),
+                attn_norm: norm(&l.attn_norm),
+                inter: lin(&l.inter),
+                out: lin(&l.out),
+                out_norm: norm(&l.out_norm),
+            });
+        }
+        Bert {
+            config: self.config.clone(),
+            word: self.word.shallow_clone(),
+            position: self.position.shallow_clone(),
+            segment: self.segment.shallow_clone(),
+            norm: Norm {
+                w: self.norm.w.shallow_clone(),
+                b: self.norm.b.shallow_clone(),
+            },
+            layers,
+        }
+    }
+
     /// The hidden states of `ids` (`[B, P]`, with `mask` `[B, P]` true on real pieces): the
     /// embedding output (state 0) and the output of every loaded layer, each `[B, P, D]`.
+    /// Pieces beyond the position table take its last row, as in the native encoder.
     pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Vec<Tensor> {
         let p = ids.size()[1];
+        let last = self.position.size()[0] - 1;
+        let positions = Tensor::arange(p, (Kind::Int64, ids.device())).clamp_max(last);
         let x = self
             .word
             .index_select(0, &ids.reshape([-1]))
             .view([ids.size()[0], p, -1])
-            + self.position.narrow(0, 0, p)
+            + self.position.index_select(0, &positions)
             + &self.segment;
         let mut x = self.layer_norm(&x, &self.norm);
         // Padding keys get -inf before the softmax: [B, 1, 1, P].
@@ -167,6 +244,21 @@ impl Bert {
             self.config.layer_norm_eps,
             false,
         )
+    }
+}
+
+/// A variable of `root` at the dotted path `name` (tch names nest by path), a copy of `init`.
+fn variable(root: &nn::Path, name: &str, init: &Tensor) -> Tensor {
+    let parts: Vec<&str> = name.split('.').collect();
+    let Some((last, dirs)) = parts.split_last() else {
+        return root.var_copy(name, init);
+    };
+    let path = dirs.iter().fold(None, |p: Option<nn::Path>, d| {
+        Some(p.map_or_else(|| root.sub(d), |p| p.sub(d)))
+    });
+    match path {
+        Some(p) => p.var_copy(last, init),
+        None => root.var_copy(last, init),
     }
 }
 

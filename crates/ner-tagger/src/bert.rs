@@ -66,6 +66,52 @@ pub struct Bert {
     layers: Vec<Layer>,
 }
 
+/// What a fine-tuned model's own transformer tensors are named by in its weights file.
+pub const TUNED_PREFIX: &str = "transformer.";
+
+/// The parts of a transformer layer that have weights, under `encoder.layer.{i}.`.
+pub const LAYER_PARTS: [&str; 8] = [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "attention.output.LayerNorm",
+    "intermediate.dense",
+    "output.dense",
+    "output.LayerNorm",
+];
+
+/// The Hugging Face names of layer `i`'s tensors (a weight and a bias per part).
+pub fn layer_tensor_names(i: usize) -> Vec<String> {
+    LAYER_PARTS
+        .iter()
+        .flat_map(|p| ["weight", "bias"].map(|k| format!("encoder.layer.{i}.{p}.{k}")))
+        .collect()
+}
+
+/// The layers (0-based, as Hugging Face numbers them) that fine-tuning changes: the top
+/// `finetune` of the first `upto`.
+pub fn tuned_layers(upto: usize, finetune: usize) -> std::ops::Range<usize> {
+    upto.saturating_sub(finetune)..upto
+}
+
+/// A fine-tuned model's transformer tensors (Hugging Face names, without a `bert.` prefix),
+/// and the file they came from.
+#[derive(Debug, Default)]
+pub struct Tuned {
+    pub origin: Option<std::path::PathBuf>,
+    pub tensors: std::collections::HashMap<String, Tensor>,
+}
+
+/// `bert.` when the checkpoint names its tensors so (a `BertModel` inside a larger one).
+fn prefix_of(w: &Weights) -> &'static str {
+    if w.has("bert.embeddings.word_embeddings.weight") {
+        "bert."
+    } else {
+        ""
+    }
+}
+
 fn bad(path: &Path, why: impl std::fmt::Display) -> Error {
     Error::Data(format!("{}: {why}", path.display()))
 }
@@ -73,6 +119,11 @@ fn bad(path: &Path, why: impl std::fmt::Display) -> Error {
 impl Bert {
     /// Loads `dir` (`config.json` and one `*.safetensors` file) with its first `upto` layers.
     pub fn load(dir: &Path, upto: usize) -> Result<Bert> {
+        Self::load_tuned(dir, upto, Tuned::default())
+    }
+
+    /// [`Bert::load`] with some of the tensors replaced by a fine-tuned model's.
+    pub fn load_tuned(dir: &Path, upto: usize, tuned: Tuned) -> Result<Bert> {
         let config_path = dir.join("config.json");
         let text = std::fs::read_to_string(&config_path).map_err(|e| Error::io(&config_path, e))?;
         let config: BertConfig = serde_json::from_str(&text)
@@ -94,16 +145,20 @@ impl Bert {
         }
         let path = crate::subword::safetensors_in(dir)?;
         let mut w = Weights::read(&path)?;
+        if let Some(origin) = &tuned.origin {
+            let prefix = prefix_of(&w);
+            let named = tuned
+                .tensors
+                .into_iter()
+                .map(|(n, t)| (format!("{prefix}{n}"), t));
+            w.overlay(named.collect(), origin)?;
+        }
         Self::from_weights(&mut w, config, upto)
     }
 
     /// Packs the tensors of `w` (names as Hugging Face's, with or without a `bert.` prefix).
     pub fn from_weights(w: &mut Weights, config: BertConfig, upto: usize) -> Result<Bert> {
-        let prefix = if w.has("bert.embeddings.word_embeddings.weight") {
-            "bert."
-        } else {
-            ""
-        };
+        let prefix = prefix_of(w);
         let mut p = Packer {
             w,
             prefix,

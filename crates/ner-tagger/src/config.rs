@@ -131,6 +131,12 @@ pub struct ModelConfig {
     pub contextual_dim: i64,
     /// The transformer the contextual features come from (see [`crate::contextual`]).
     pub contextual_source: Option<String>,
+    /// Fine-tuning: the top this many of the transformer's layers that the features use
+    /// (layers `max(contextual_layers) - n + 1 ..= max`) are trained with the tagger and
+    /// stored in `model.safetensors` in half precision, as `transformer.<Hugging Face name>`;
+    /// 0 keeps the transformer frozen.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub finetune_layers: usize,
     /// Document context: the encoder reads consecutive sentences of one document (up to this
     /// many tokens, never across documents) as one sequence; 0 reads each sentence alone.
     /// Scores and decoding stay per sentence (see [`crate::context`]).
@@ -139,6 +145,10 @@ pub struct ModelConfig {
     pub scheme: TagScheme,
     /// How raw text is tokenised at serving time.
     pub tokenization: Mode,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for ModelConfig {
@@ -170,6 +180,7 @@ impl Default for ModelConfig {
             contextual_layers: Vec::new(),
             contextual_dim: 0,
             contextual_source: None,
+            finetune_layers: 0,
             scheme: TagScheme::Bio,
             tokenization: Mode::Word,
         }
@@ -214,6 +225,14 @@ impl ModelConfig {
             ));
         }
         self.validate_rates()?;
+        let top = self.contextual_layers.iter().copied().max().unwrap_or(0);
+        // Before a run's inputs are resolved, the layers are not known yet (the run checks).
+        if self.finetune_layers > top && !self.contextual_layers.is_empty() {
+            return Err(format!(
+                "finetune_layers is {}, but the contextual features use transformer layers up to {top}: fine-tune at most {top}",
+                self.finetune_layers
+            ));
+        }
         if !matches!(self.scheme, TagScheme::Bio | TagScheme::Bioes) {
             return Err(format!(
                 "the model's scheme must be bio or bioes (files in {} are converted), got {}",

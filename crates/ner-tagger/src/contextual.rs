@@ -8,7 +8,7 @@
 //! longer than that is cut at word boundaries, so any text runs in windows of the
 //! transformer's length.
 
-use crate::bert::Bert;
+use crate::bert::{Bert, Tuned};
 use crate::error::{Error, Result};
 use crate::subword::{self, TOKENIZER_FILE};
 use crate::vocab::Encoded;
@@ -143,8 +143,13 @@ pub fn attach(encoded: &mut [Encoded], features: Vec<Vec<f32>>) {
 impl Contextual {
     /// Loads the transformer of `dir` up to the highest of `layers`.
     pub fn load(dir: &Path, layers: &[usize]) -> Result<Contextual> {
+        Self::load_tuned(dir, layers, Tuned::default())
+    }
+
+    /// [`Contextual::load`] with a fine-tuned model's layers over the transformer's.
+    pub fn load_tuned(dir: &Path, layers: &[usize], tuned: Tuned) -> Result<Contextual> {
         let upto = layers.iter().copied().max().unwrap_or(0);
-        Contextual::with_encoder(Bert::load(dir, upto)?, dir, layers)
+        Contextual::with_encoder(Bert::load_tuned(dir, upto, tuned)?, dir, layers)
     }
 }
 
@@ -179,6 +184,21 @@ impl<E: Encoder> Contextual<E> {
         &self.pieces
     }
 
+    /// The transformer itself.
+    pub fn encoder(&self) -> &E {
+        &self.bert
+    }
+
+    /// The transformer itself, to change its weights (fine-tuning).
+    pub fn encoder_mut(&mut self) -> &mut E {
+        &mut self.bert
+    }
+
+    /// The hidden states kept, in the order of the features (0: the embedding output).
+    pub fn layers(&self) -> &[usize] {
+        &self.layers
+    }
+
     /// The features of every word: per sentence, `[len, layers, dim]` row-major. `documents`
     /// as for [`crate::batching::for_each_in_context`]; with `in_context` false every
     /// sentence is read alone.
@@ -211,67 +231,115 @@ impl<E: Encoder> Contextual<E> {
         sequences
             .sort_by_key(|s| std::cmp::Reverse(s.iter().map(|w| w.pieces.len()).sum::<usize>()));
         for batch in sequences.chunks(BATCH) {
-            let pooled = self.pooled(batch)?;
-            let words = batch.iter().map(Vec::len).max().unwrap_or(0);
-            for (b, seq) in batch.iter().enumerate() {
-                for (j, w) in seq.iter().enumerate() {
-                    let from = (b * words + j) * width;
-                    let to = w.position * width;
-                    out[w.sentence][to..to + width].copy_from_slice(&pooled[from..from + width]);
-                }
-            }
+            let layout = self.layout(batch);
+            let states = self.bert.hidden_states(
+                &layout.ids,
+                &layout.mask,
+                layout.sequences,
+                self.threads,
+            )?;
+            self.pool(&layout, &states, &mut out);
         }
         Ok(out)
     }
 
-    /// Runs a batch of sequences and pools each word's pieces: `[B, W, layers * dim]` flat,
-    /// `W` the most words of a sequence.
-    fn pooled(&self, batch: &[Vec<Word>]) -> Result<Vec<f32>> {
-        let [cls, sep] = self.specials;
-        let p_n = batch
-            .iter()
-            .map(|s| s.iter().map(|w| w.pieces.len()).sum::<usize>())
-            .max()
-            .unwrap_or(0)
-            + 2;
-        let w_max = batch.iter().map(Vec::len).max().unwrap_or(0);
-        let b_n = batch.len();
-        let mut ids = vec![0i64; b_n * p_n];
-        let mut mask = vec![false; b_n * p_n];
-        for (b, seq) in batch.iter().enumerate() {
-            let row = &mut ids[b * p_n..(b + 1) * p_n];
-            row[0] = cls;
-            let pieces = seq.iter().flat_map(|w| w.pieces);
-            let n = row[1..]
-                .iter_mut()
-                .zip(pieces)
-                .map(|(r, &p)| *r = p)
-                .count();
-            row[n + 1] = sep;
-            mask[b * p_n..b * p_n + n + 2]
-                .iter_mut()
-                .for_each(|m| *m = true);
-        }
-        let states = self.bert.hidden_states(&ids, &mask, b_n, self.threads)?;
+    /// Each word's pieces' hidden states (of the kept layers) averaged into its row of `out`.
+    fn pool(&self, layout: &Layout, states: &[Vec<f32>], out: &mut [Vec<f32>]) {
         let (d, width) = (self.dim(), self.layers.len() * self.dim());
-        let mut out = vec![0f32; b_n * w_max * width];
-        for (b, seq) in batch.iter().enumerate() {
-            let mut at = 1;
-            for (j, w) in seq.iter().enumerate() {
-                let share = 1.0 / w.pieces.len() as f32;
-                let dst = &mut out[(b * w_max + j) * width..(b * w_max + j + 1) * width];
-                for (slot, &l) in self.layers.iter().enumerate() {
-                    let o = &mut dst[slot * d..(slot + 1) * d];
-                    for piece in at..at + w.pieces.len() {
-                        let src = &states[l][(b * p_n + piece) * d..(b * p_n + piece + 1) * d];
-                        o.iter_mut().zip(src).for_each(|(o, s)| *o += share * s);
-                    }
+        for w in &layout.words {
+            let share = 1.0 / w.count as f32;
+            let dst = &mut out[w.sentence][w.position * width..(w.position + 1) * width];
+            for (slot, &l) in self.layers.iter().enumerate() {
+                let o = &mut dst[slot * d..(slot + 1) * d];
+                for piece in w.first..w.first + w.count {
+                    let src = &states[l][piece * d..(piece + 1) * d];
+                    o.iter_mut().zip(src).for_each(|(o, s)| *o += share * s);
                 }
-                at += w.pieces.len();
             }
         }
-        Ok(out)
     }
+
+    /// `[CLS]` and `[SEP]`.
+    pub fn specials(&self) -> [i64; 2] {
+        self.specials
+    }
+
+    fn layout(&self, batch: &[Vec<Word>]) -> Layout {
+        lay_out(batch, self.specials)
+    }
+}
+
+/// The sequences the transformer reads for `sentences` (as [`Contextual::features_of`] cuts
+/// them), in order, laid out as one batch with `specials` (`[CLS]`, `[SEP]`): what a
+/// fine-tuned model runs with gradients in training.
+pub fn layout_of(
+    sentences: &[&[Vec<i64>]],
+    documents: &[usize],
+    in_context: bool,
+    specials: [i64; 2],
+) -> Layout {
+    lay_out(&sequences(sentences, documents, in_context), specials)
+}
+
+/// A batch of sequences as piece ids: `[CLS]`, the words' pieces, `[SEP]`, padding.
+fn lay_out(batch: &[Vec<Word>], [cls, sep]: [i64; 2]) -> Layout {
+    let p_n = batch
+        .iter()
+        .map(|s| s.iter().map(|w| w.pieces.len()).sum::<usize>())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let b_n = batch.len();
+    let mut layout = Layout {
+        ids: vec![0i64; b_n * p_n],
+        mask: vec![false; b_n * p_n],
+        sequences: b_n,
+        pieces: p_n,
+        words: Vec::new(),
+    };
+    for (b, seq) in batch.iter().enumerate() {
+        let row = b * p_n;
+        layout.ids[row] = cls;
+        let mut at = row + 1;
+        for w in seq {
+            layout.ids[at..at + w.pieces.len()].copy_from_slice(w.pieces);
+            layout.words.push(Placed {
+                sentence: w.sentence,
+                position: w.position,
+                first: at,
+                count: w.pieces.len(),
+            });
+            at += w.pieces.len();
+        }
+        layout.ids[at] = sep;
+        layout.mask[row..=at].iter_mut().for_each(|m| *m = true);
+    }
+    layout
+}
+
+/// Sequences laid out for one pass of the transformer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// Piece ids `[sequences][pieces]`: `[CLS]`, the words' pieces, `[SEP]`, then 0.
+    pub ids: Vec<i64>,
+    /// True on `[CLS]`, the pieces and `[SEP]`.
+    pub mask: Vec<bool>,
+    pub sequences: usize,
+    /// Pieces per sequence, the longest's (with `[CLS]` and `[SEP]`).
+    pub pieces: usize,
+    /// Every word read, in order.
+    pub words: Vec<Placed>,
+}
+
+/// Where a word's pieces lie in a [`Layout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placed {
+    /// The word's sentence (its index among those laid out) and its position there.
+    pub sentence: usize,
+    pub position: usize,
+    /// The flat index (`sequence * pieces + i`) of its first piece, and how many it has.
+    pub first: usize,
+    pub count: usize,
 }
 
 /// The words of `sentences` cut into sequences of at most [`MAX_SEQUENCE`] pieces.

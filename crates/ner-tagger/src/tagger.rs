@@ -4,6 +4,7 @@
 //! network ([`crate::native`]), which the server takes apart ([`Tagger::split`]).
 
 use crate::batching::Network;
+use crate::bert::{self, Tuned, TUNED_PREFIX};
 use crate::codec::{Codec, Emissions, Piece};
 use crate::contextual::{self, Contextual};
 use crate::directory::{Meta, ModelFiles};
@@ -15,6 +16,7 @@ use crate::weights::Weights;
 use crate::ModelConfig;
 use ner_core::viterbi::Transitions;
 use ner_core::{TagSet, Tagged};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -107,12 +109,13 @@ impl Tagger {
             tags: k,
         };
         let model = NativeModel::new(&mut w, &files.config, sizes, files.subword.take())?;
+        let tuned = tuned_layers(&mut w, &files.config)?;
         w.finish()?;
         let threads = opts
             .threads
             .unwrap_or_else(crate::threading::default_threads)
             .max(1);
-        let contextual = load_contextual(&files, threads)?;
+        let contextual = load_contextual(&files, tuned, threads)?;
         let pieces = contextual.as_ref().map(|c| c.word_pieces().clone());
         let native = Native {
             model,
@@ -241,14 +244,48 @@ fn crf_transitions(w: &mut Weights, tags: &TagSet) -> Result<Transitions> {
         .ok_or_else(|| w.bad("the CRF's transitions do not fit the tag set".into()))
 }
 
-/// The transformer of a model with contextual features, checked against its config.
-fn load_contextual(files: &ModelFiles, threads: usize) -> Result<Option<Contextual>> {
+/// The transformer layers a fine-tuned model stores (see [`ModelConfig::finetune_layers`]).
+/// Every tensor of those layers must be there, and no other.
+fn tuned_layers(w: &mut Weights, config: &ModelConfig) -> Result<Tuned> {
+    if config.contextual_layers.is_empty() {
+        return Ok(Tuned::default());
+    }
+    let upto = config.contextual_layers.iter().copied().max().unwrap_or(0);
+    let mut tensors = w.take_prefixed(TUNED_PREFIX);
+    let mut kept = HashMap::new();
+    for i in bert::tuned_layers(upto, config.finetune_layers) {
+        for name in bert::layer_tensor_names(i) {
+            let t = tensors.remove(&name).ok_or_else(|| {
+                w.bad(format!(
+                    "tensor \"{TUNED_PREFIX}{name}\" is missing: config.json says the top {} transformer layers were fine-tuned",
+                    config.finetune_layers
+                ))
+            })?;
+            kept.insert(name, t);
+        }
+    }
+    if let Some(name) = tensors.keys().min() {
+        return Err(w.bad(format!(
+            "unexpected tensor \"{TUNED_PREFIX}{name}\": config.json fine-tunes the top {} transformer layers of {upto}",
+            config.finetune_layers
+        )));
+    }
+    Ok(Tuned {
+        origin: Some(w.path().to_owned()),
+        tensors: kept,
+    })
+}
+
+/// The transformer of a model with contextual features (with its fine-tuned layers), checked
+/// against its config.
+fn load_contextual(files: &ModelFiles, tuned: Tuned, threads: usize) -> Result<Option<Contextual>> {
     let config = &files.config;
     if config.contextual_layers.is_empty() {
         return Ok(None);
     }
     let source = config.contextual_source.as_deref().unwrap_or_default();
-    let mut c = Contextual::load(&contextual::locate(source)?, &config.contextual_layers)?;
+    let dir = contextual::locate(source)?;
+    let mut c = Contextual::load_tuned(&dir, &config.contextual_layers, tuned)?;
     if c.dim() as i64 != config.contextual_dim {
         return Err(Error::Data(format!(
             "the transformer {source:?} gives {}-wide features, the model was trained on {}",

@@ -112,6 +112,50 @@ impl Weights {
         self.other.retain(|n, _| !n.starts_with(prefix));
     }
 
+    /// Takes every tensor whose name starts with `prefix`, named without it.
+    pub fn take_prefixed(&mut self, prefix: &str) -> HashMap<String, Tensor> {
+        let names: Vec<String> = self
+            .tensors
+            .keys()
+            .filter(|n| n.starts_with(prefix))
+            .cloned()
+            .collect();
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let t = self.tensors.remove(&n)?;
+                Some((n[prefix.len()..].to_owned(), t))
+            })
+            .collect()
+    }
+
+    /// Replaces tensors by `changed` (a fine-tuned model's layers over its base), each of the
+    /// shape of the one it replaces; a name the file lacks is an error.
+    pub fn overlay(&mut self, changed: HashMap<String, Tensor>, origin: &Path) -> Result<()> {
+        for (name, t) in changed {
+            let Some(old) = self.tensors.get_mut(&name) else {
+                return Err(Error::checkpoint(
+                    origin,
+                    format!(
+                        "tensor {name:?} changes a tensor that {} lacks: the model was fine-tuned from another transformer",
+                        self.path.display()
+                    ),
+                ));
+            };
+            if old.shape != t.shape {
+                return Err(Error::checkpoint(
+                    origin,
+                    format!(
+                        "tensor {name:?} has shape {:?}, the transformer's has {:?}",
+                        t.shape, old.shape
+                    ),
+                ));
+            }
+            *old = t;
+        }
+        Ok(())
+    }
+
     /// Succeeds when every tensor was taken.
     pub fn finish(self) -> Result<()> {
         let mut left: Vec<&String> = self.tensors.keys().chain(self.other.keys()).collect();

@@ -129,6 +129,12 @@ pub struct ModelFlags => ModelConfig {
     /// own.
     #[arg(long)]
     context_tokens: usize,
+    /// Fine-tune the top this many of the transformer layers the contextual features use
+    /// (with --contextual-model, or --init-from a model that has them); they are trained with
+    /// the tagger at their own learning rate and stored in the model in half precision (about
+    /// 3.5 MB a MiniLM layer). 0: frozen.
+    #[arg(long)]
+    finetune_layers: usize,
     /// Tag scheme inside the model: bio or bioes.
     #[arg(long = "model-scheme", id = "model_scheme")]
     scheme: TagScheme,
@@ -199,6 +205,14 @@ pub struct TrainFlags => TrainOptions {
     /// above 1 softens it.
     #[arg(long, requires = "teacher")]
     teacher_temperature: f64,
+    /// With --finetune-layers: the transformer's learning rate as a share of the model's
+    /// (default 0.1).
+    #[arg(long)]
+    finetune_lr_scale: f64,
+    /// With --finetune-layers: steps over which the transformer's learning rate rises from 0
+    /// (default 500).
+    #[arg(long)]
+    finetune_warmup: u64,
 }
 }
 

@@ -61,12 +61,13 @@ pub fn save(out: &Path, trainer: &Trainer, state: &RunState) -> Result<()> {
     let partial = root.join(format!("{name}.partial"));
     let _ = std::fs::remove_dir_all(&partial);
     let written = (|| -> Result<()> {
-        model_dir::save(
+        model_dir::save_as(
             &partial,
             &trainer.vs,
             &trainer.model,
             &trainer.vocab,
             &Meta::new("checkpoint"),
+            model_dir::Precision::Exact,
         )?;
         trainer.average.save(&partial.join(AVERAGE))?;
         trainer.optimizer.save(&partial.join(OPTIMIZER))?;

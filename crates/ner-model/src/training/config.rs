@@ -179,6 +179,21 @@ impl RunConfig {
         if self.inputs.contextual_model.is_some() && self.inputs.contextual_layers.is_empty() {
             return Err("contextual_layers must name at least one layer".into());
         }
+        let transformer = self.inputs.contextual_model.is_some() || self.inputs.init_from.is_some();
+        if self.model.finetune_layers > 0 && !transformer {
+            return Err("finetune_layers needs contextual features to fine-tune (--contextual-model, or --init-from a model that has them)".into());
+        }
+        if let (Some(&top), true) = (
+            self.inputs.contextual_layers.iter().max(),
+            self.inputs.contextual_model.is_some(),
+        ) {
+            if self.model.finetune_layers > top {
+                return Err(format!(
+                    "finetune_layers is {}, but the contextual features use transformer layers up to {top}",
+                    self.model.finetune_layers
+                ));
+            }
+        }
         if self.inputs.keep_labels && self.inputs.init_from.is_none() {
             return Err("keep_labels needs a base model (--init-from DIR)".into());
         }

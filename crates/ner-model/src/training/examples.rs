@@ -6,7 +6,7 @@ use super::observer::Observer;
 use super::run::Corpora;
 use super::trainer::Trainer;
 use crate::context;
-use crate::contextual;
+use crate::contextual::{self, WordPieces};
 use crate::error::{ModelError, Result};
 use crate::vocab::{Encoded, Soft};
 use ner_core::corpus::{Corpus, LabelMap};
@@ -60,6 +60,7 @@ pub fn encode_examples(
     trainer: &Trainer,
     features: Option<Vec<Vec<f32>>>,
     soft: Option<Vec<Soft>>,
+    pieces: Option<&WordPieces>,
 ) -> Result<Vec<Encoded>> {
     let tags = &trainer.model.tags;
     let map = LabelMap::new(&train.labels, tags.labels());
@@ -75,6 +76,11 @@ pub fn encode_examples(
         .collect::<Result<Vec<Encoded>>>()?;
     if let Some(f) = features {
         contextual::attach(&mut sentences, f);
+    }
+    if let Some(p) = pieces {
+        for (e, s) in sentences.iter_mut().zip(&train.sentences) {
+            e.transformer = p.sentence(&s.tokens);
+        }
     }
     for (e, s) in sentences.iter_mut().zip(soft.into_iter().flatten()) {
         e.soft = Some(s);

@@ -7,6 +7,7 @@
 use super::options::{OptimizerKind, TrainOptions};
 use super::saved::{self, Saved};
 use crate::error::Result;
+use ner_tagger::bert::TUNED_PREFIX;
 use std::path::Path;
 use tch::nn::VarStore;
 use tch::Tensor;
@@ -36,6 +37,8 @@ struct Slot {
     first: Tensor,
     /// Adam's second moment (unused by SGD).
     second: Tensor,
+    /// A fine-tuned transformer's variable: it steps at a share of the rate, after a warm-up.
+    tuned: bool,
 }
 
 #[derive(Debug)]
@@ -43,6 +46,9 @@ pub struct Optimizer {
     kind: OptimizerKind,
     momentum: f64,
     lr: f64,
+    /// The fine-tuned transformer's share of `lr` and its warm-up in steps.
+    tuned_scale: f64,
+    warmup: u64,
     slots: Vec<Slot>,
     /// Steps taken so far.
     steps: u64,
@@ -66,6 +72,7 @@ impl Optimizer {
                 Slot {
                     first: zeros(),
                     second: zeros(),
+                    tuned: name.starts_with(TUNED_PREFIX),
                     name,
                     var,
                 }
@@ -75,6 +82,8 @@ impl Optimizer {
             kind: opts.optimizer,
             momentum: opts.momentum,
             lr: opts.lr_at(1),
+            tuned_scale: opts.finetune_lr_scale,
+            warmup: opts.finetune_warmup,
             slots,
             steps: 0,
             mu_product: 1.0,
@@ -131,23 +140,33 @@ impl Optimizer {
                 product: self.mu_product,
             }
         });
+        let tuned_lr = self.lr * self.tuned_scale * self.warmed(self.steps);
         tch::no_grad(|| {
             for s in &mut self.slots {
                 let g = s.var.grad();
                 if !g.defined() {
                     continue;
                 }
+                let lr = if s.tuned { tuned_lr } else { self.lr };
                 match self.kind {
-                    OptimizerKind::Sgd => sgd(s, &g, self.lr, self.momentum, t == 1),
-                    OptimizerKind::Adam => adam(s, &g, self.lr, t),
+                    OptimizerKind::Sgd => sgd(s, &g, lr, self.momentum, t == 1),
+                    OptimizerKind::Adam => adam(s, &g, lr, t),
                     OptimizerKind::Nadam => {
                         if let Some(n) = &nesterov {
-                            nadam(s, &g, self.lr, t, n);
+                            nadam(s, &g, lr, t, n);
                         }
                     }
                 }
             }
         });
+    }
+
+    /// The warm-up's factor at step `step` (1-based): `step / warmup`, at most 1.
+    fn warmed(&self, step: u64) -> f64 {
+        match self.warmup {
+            0 => 1.0,
+            w => (step as f64 / w as f64).min(1.0),
+        }
     }
 
     /// Writes the state (through a temporary file and a rename).
@@ -237,6 +256,31 @@ mod tests {
     /// for t in range(1, 4):
     ///     opt.zero_grad(); (p * torch.tensor([0.1, -0.3, 0.2], dtype=torch.float64) * t).sum().backward(); opt.step()
     /// ```
+    /// Plain SGD at rate 1 on a gradient of ones: the model's variable steps 1 each time, the
+    /// fine-tuned transformer's `scale · min(1, step / warmup)`.
+    #[test]
+    fn the_fine_tuned_transformer_steps_at_its_share_after_a_warm_up() {
+        let vs = VarStore::new(Device::Cpu);
+        let model = vs.root().zeros("w", &[1]);
+        let tuned = (vs.root() / "transformer").zeros("x", &[1]);
+        let opts = TrainOptions {
+            lr: Some(1.0),
+            momentum: 0.0,
+            finetune_lr_scale: 0.5,
+            finetune_warmup: 2,
+            ..Default::default()
+        };
+        let mut opt = Optimizer::new(&vs, &opts);
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            opt.zero_grad();
+            (&model + &tuned).sum(Kind::Float).backward();
+            opt.step();
+            seen.push((model.double_value(&[0]), tuned.double_value(&[0])));
+        }
+        assert_eq!(seen, [(-1.0, -0.25), (-2.0, -0.75), (-3.0, -1.25)]);
+    }
+
     #[test]
     fn nadam_takes_pytorchs_steps() {
         let expected = [

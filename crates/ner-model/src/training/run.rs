@@ -82,6 +82,9 @@ pub struct Run {
     /// The dev sentences as the model reads them (with their contextual features), encoded
     /// once: the vocabulary does not change during a run.
     dev: Vec<Encoded>,
+    /// The transformer, when the model fine-tunes it: the dev features are computed again
+    /// after every epoch.
+    tuned: Option<Contextual>,
 }
 
 impl std::fmt::Debug for Run {
@@ -132,7 +135,7 @@ impl Run {
         let tags = label_set(&data, &config, obs)?;
         let mut model_config = config.model.clone();
         let built = inputs::build(&data.train, &mut model_config, &config.inputs, obs)?;
-        let contextual = inputs::contextual(&mut model_config, &config.inputs, device, obs)?;
+        let mut contextual = inputs::contextual(&mut model_config, &config.inputs, device, obs)?;
         let mut trainer = Trainer::new(
             &model_config,
             built.vocab,
@@ -140,6 +143,9 @@ impl Run {
             config.train.clone(),
             device,
         )?;
+        if let Some(c) = contextual.as_mut() {
+            trainer.finetune(c);
+        }
         inputs::initialise(
             &mut trainer,
             built.vectors.as_ref(),
@@ -176,10 +182,25 @@ impl Run {
     ) -> Result<Run> {
         pseudo_label(&config, &mut data, obs)?;
         let mut base = model_dir::load(dir, Device::Cpu)?;
+        // A frozen base's transformer can be fine-tuned from here on (`--finetune-layers`).
+        let finetune_layers = config
+            .model
+            .finetune_layers
+            .max(base.model.config.finetune_layers);
         let config = RunConfig {
-            model: base.model.config.clone(),
+            model: crate::config::ModelConfig {
+                finetune_layers,
+                ..base.model.config.clone()
+            },
             ..config
         };
+        if finetune_layers > 0 && config.model.contextual_layers.is_empty() {
+            return Err(ModelError::Config(format!(
+                "{} has no contextual features whose transformer could be fine-tuned",
+                dir.display()
+            )));
+        }
+        config.model.validate().map_err(ModelError::Config)?;
         let tags = label_set(&data, &config, obs)?;
         let (mut vocab, added) = init_from::extend_vocab(&base.vocab, &data.train);
         let vectors = match &config.inputs.pretrained {
@@ -189,6 +210,10 @@ impl Run {
         let mut trainer = Trainer::new(&config.model, vocab, &tags, config.train.clone(), device)?;
         if let Some(t) = &base.model.subword_table {
             trainer.model.set_subword_table(t.shallow_clone(), device);
+        }
+        let mut contextual = base.contextual.take();
+        if let Some(c) = contextual.as_mut() {
+            trainer.finetune(c);
         }
         let copied = init_from::copy_weights(&base, &mut trainer)?;
         if let Some(v) = &vectors {
@@ -201,7 +226,6 @@ impl Run {
             base.model.tags.labels().names().join(" ")
         ));
         trainer.restart_average();
-        let contextual = base.contextual.take();
         Run::assemble(
             config,
             data,
@@ -233,7 +257,13 @@ impl Run {
             )?),
             None => None,
         };
-        let examples = encode_examples(&data.train, &trainer, features(&data.train)?, soft)?;
+        // A fine-tuned transformer runs inside each training step, on the words' pieces.
+        let tuned = trainer.model.tuning.is_some();
+        let (train_features, pieces) = match (&contextual, tuned) {
+            (Some(c), true) => (None, Some(c.word_pieces())),
+            _ => (features(&data.train)?, None),
+        };
+        let examples = encode_examples(&data.train, &trainer, train_features, soft, pieces)?;
         let dev = evaluate::encode(&trainer.vocab, &data.dev, features(&data.dev)?);
         Ok(Run {
             config,
@@ -244,6 +274,7 @@ impl Run {
             examples,
             state,
             dev,
+            tuned: contextual.filter(|_| tuned),
         })
     }
 
@@ -276,7 +307,7 @@ impl Run {
         let mut data = Corpora::read(&config)?;
         pseudo_label(&config, &mut data, obs)?;
         let mut ck = model_dir::load(&dir, Device::Cpu)?;
-        let contextual = ck.contextual.take();
+        let mut contextual = ck.contextual.take();
         let tags = ck.model.tags.clone();
         let mut trainer = Trainer::new(
             &ck.model.config,
@@ -285,6 +316,9 @@ impl Run {
             config.train.clone(),
             device,
         )?;
+        if let Some(c) = contextual.as_mut() {
+            trainer.finetune(c);
+        }
         if let Some(t) = ck.model.subword_table {
             trainer.model.set_subword_table(t, device);
         }
@@ -385,8 +419,7 @@ impl Run {
     ) -> Result<()> {
         self.trainer.average.swap();
         let t_eval = Instant::now();
-        let inference = Inference::plain(self.config.eval_batch_size, self.device);
-        let evaluated = evaluate_encoded(&self.trainer.model, &self.data.dev, &self.dev, inference);
+        let evaluated = self.evaluate_dev();
         let (report, _) = match evaluated {
             Ok(r) => r,
             Err(e) => {
@@ -414,6 +447,17 @@ impl Run {
             improved,
         });
         Ok(())
+    }
+
+    /// Scores dev with the current weights (the transformer's features computed again when
+    /// it is fine-tuned).
+    fn evaluate_dev(&mut self) -> Result<(Report, Vec<Vec<usize>>)> {
+        if let Some(c) = &self.tuned {
+            let features = corpus_features(Some(c), &self.trainer.model.config, &self.data.dev)?;
+            self.dev = evaluate::encode(&self.trainer.vocab, &self.data.dev, features);
+        }
+        let inference = Inference::plain(self.config.eval_batch_size, self.device);
+        evaluate_encoded(&self.trainer.model, &self.data.dev, &self.dev, inference)
     }
 
     /// Updates the run state with epoch `epoch`'s dev F1; whether it is the best so far.

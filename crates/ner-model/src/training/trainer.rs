@@ -109,6 +109,15 @@ impl Trainer {
         })
     }
 
+    /// Fine-tunes the top `config.finetune_layers` layers of `c`'s transformer with the
+    /// model (nothing when that is 0): they become variables, which the optimiser (started
+    /// again, before any step) and the weight average take in.
+    pub fn finetune(&mut self, c: &mut crate::contextual::Contextual) {
+        self.model.finetune(&self.vs.root(), c);
+        self.optimizer = Optimizer::new(&self.vs, &self.opts);
+        self.restart_average();
+    }
+
     /// Starts the weight average again from the current weights.
     pub fn restart_average(&mut self) {
         self.average = WeightAverage::start(&self.vs, self.opts.ema);
@@ -200,7 +209,16 @@ impl Trainer {
 
     /// One optimisation step on a batch; returns its loss and token count.
     fn step(&mut self, epoch: usize, items: &[&Encoded]) -> Result<(f64, usize)> {
-        let batch = Batch::new(items, self.device);
+        let mut batch = Batch::new(items, self.device);
+        if let Some(t) = &self.model.tuning {
+            let t_max = batch.max_len() as usize;
+            batch.transformer = t.pieces(items, t_max, self.device);
+            if batch.transformer.is_none() && batch.contextual.is_none() {
+                return Err(ModelError::Data(
+                    "fine-tuning the transformer needs every training word's pieces".into(),
+                ));
+            }
+        }
         let Some(loss) = self.model.loss(&batch, true, self.opts.teacher_weight) else {
             return Err(ModelError::Data("training sentences need gold tags".into()));
         };
