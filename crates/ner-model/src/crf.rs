@@ -98,12 +98,7 @@ impl Crf {
                 trans.reshape([-1]).take(&(prev * self.k + next)) * maskf.narrow(1, 1, t_len - 1);
             score += tr.sum_dim_intlist([1].as_slice(), false, em.kind());
         }
-        let lengths = mask
-            .to_kind(Kind::Int64)
-            .sum_dim_intlist([1].as_slice(), false, Kind::Int64);
-        let last = tags
-            .gather(1, &(lengths - 1).unsqueeze(1), false)
-            .squeeze_dim(1);
+        let last = at_last(tags, mask);
         score + end.take(&last)
     }
 
@@ -121,20 +116,15 @@ impl Crf {
         // Padding may hold anything (a gathered sentence repeats position 0 there).
         let unary = unary * mask.to_kind(em.kind()).unsqueeze(2);
         let sum = |x: Tensor, dims: &[i64]| x.sum_dim_intlist(dims, false, em.kind());
-        let lengths = mask
-            .to_kind(Kind::Int64)
-            .sum_dim_intlist([1].as_slice(), false, Kind::Int64);
-        let index = (lengths - 1)
-            .view([-1, 1, 1])
-            .expand([-1, 1, self.k], false);
-        let last = unary.gather(1, &index, false).squeeze_dim(1);
+        let last = at_last(&unary, mask);
         sum(em * &unary, &[1, 2])
             + sum(unary.select(1, 0) * start.unsqueeze(0), &[1])
             + sum(last * end.unsqueeze(0), &[1])
             + sum(pairs * trans.unsqueeze(0), &[1, 2])
     }
 
-    /// Negative log-likelihood of the gold paths, `[B]`.
+    /// Negative log-likelihood of the gold paths, `[B]` (the plain likelihood; training's
+    /// loss computes its two terms itself to mix in a teacher).
     pub fn nll(&self, em: &Tensor, tags: &Tensor, mask: &Tensor) -> Tensor {
         self.log_partition(em, mask) - self.path_score(em, tags, mask)
     }
@@ -154,4 +144,19 @@ impl Crf {
             tch::TchError::Shape("CRF parameters do not match the tag set".to_owned())
         })
     }
+}
+
+/// Each sentence's row of `x` (`[B, T]` or `[B, T, K]`) at its last real token (`mask [B, T]`).
+fn at_last(x: &Tensor, mask: &Tensor) -> Tensor {
+    let lengths = mask
+        .to_kind(Kind::Int64)
+        .sum_dim_intlist([1].as_slice(), false, Kind::Int64);
+    let mut index = (lengths - 1).unsqueeze(1);
+    let mut shape = vec![-1, 1];
+    if let Some(&k) = x.size().get(2) {
+        index = index.unsqueeze(2);
+        shape.push(k);
+    }
+    x.gather(1, &index.expand(shape.as_slice(), false), false)
+        .squeeze_dim(1)
 }
