@@ -20,6 +20,14 @@ use ner_model::{CellKind, ModelConfig};
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 
+/// libtorch's random generator is one per process, and a training run draws from it: the
+/// tests of this file take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn tiny_bert() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ner-tagger/tests/fixtures/tiny-bert")
 }
@@ -63,6 +71,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn a_batch_reads_its_windows_as_serving_reads_them() {
+    let _turn = turn();
     tch::set_num_threads(1);
     let (vs, mut model, vocab) = common::build(&config(), 1);
     let mut c = contextual::load(&tiny_bert(), &[0, 2], Device::Cpu).unwrap();
@@ -113,6 +122,7 @@ fn a_batch_reads_its_windows_as_serving_reads_them() {
 
 #[test]
 fn only_the_top_layers_are_variables_and_they_get_gradients() {
+    let _turn = turn();
     tch::set_num_threads(1);
     let (vs, mut model, vocab) = common::build(&config(), 2);
     let before = vs.variables().len();
@@ -180,6 +190,7 @@ fn saved_model() -> (tempfile::TempDir, PathBuf, Contextual) {
 
 #[test]
 fn saved_layers_are_half_precision_and_load_to_the_same_hidden_states() {
+    let _turn = turn();
     let (_dir, path, before) = saved_model();
     let stored = Tensor::read_safetensors(path.join("model.safetensors")).unwrap();
     let tuned: Vec<&(String, Tensor)> = stored
@@ -214,6 +225,7 @@ fn saved_layers_are_half_precision_and_load_to_the_same_hidden_states() {
 
 #[test]
 fn the_native_tagger_runs_the_fine_tuned_layers_as_libtorch_does() {
+    let _turn = turn();
     let (_dir, path, _) = saved_model();
     let (sentences, documents) = sentences();
     let mut torch = ner_model::tagger::Tagger::load(&path, Default::default()).unwrap();
@@ -256,6 +268,7 @@ fn the_native_tagger_runs_the_fine_tuned_layers_as_libtorch_does() {
 
 #[test]
 fn weights_without_a_fine_tuned_tensor_are_refused() {
+    let _turn = turn();
     let (_dir, path, _) = saved_model();
     let name = "transformer.encoder.layer.1.output.dense.bias";
     let mut weights = Tensor::read_safetensors(path.join("model.safetensors")).unwrap();
@@ -324,6 +337,7 @@ fn write_corpus(path: &std::path::Path, n: usize, offset: usize) {
 
 #[test]
 fn a_resumed_fine_tuning_run_ends_bit_identical_to_an_uninterrupted_one() {
+    let _turn = turn();
     use ner_model::training::{DataConfig, Observer, Run, RunConfig, Silent, TrainOptions};
     struct StopAfterOne(bool);
     impl Observer for StopAfterOne {
@@ -350,7 +364,7 @@ fn a_resumed_fine_tuning_run_ends_bit_identical_to_an_uninterrupted_one() {
             patience: 0,
             ema: 0.9,
             finetune_warmup: 3,
-            finetune_lr_scale: 0.5,
+            finetune_lr: 0.01,
             ..Default::default()
         },
         data: DataConfig {

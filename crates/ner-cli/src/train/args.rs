@@ -205,10 +205,10 @@ pub struct TrainFlags => TrainOptions {
     /// above 1 softens it.
     #[arg(long, requires = "teacher")]
     teacher_temperature: f64,
-    /// With --finetune-layers: the transformer's learning rate as a share of the model's
-    /// (default 0.1).
+    /// With --finetune-layers: the transformer's learning rate (default 3e-5); its layers
+    /// step with Adam whatever --optimizer says.
     #[arg(long)]
-    finetune_lr_scale: f64,
+    finetune_lr: f64,
     /// With --finetune-layers: steps over which the transformer's learning rate rises from 0
     /// (default 500).
     #[arg(long)]

@@ -50,10 +50,11 @@ pub struct TrainOptions {
     /// With a teacher: its scores are divided by this before its posterior is taken (above 1:
     /// a softer posterior, Hinton et al.'s temperature).
     pub teacher_temperature: f64,
-    /// A fine-tuned transformer's learning rate as a share of the model's: pretrained layers
-    /// move in smaller steps than freshly initialised ones (Howard & Ruder 2018; Sun et al.
-    /// 2019).
-    pub finetune_lr_scale: f64,
+    /// A fine-tuned transformer's learning rate. Its layers step with Adam whatever the
+    /// tagger's optimiser, at a small rate, as BERT is fine-tuned (Devlin et al. 2019; Sun et
+    /// al. 2019): SGD's steps scale with gradients that are orders of magnitude smaller in the
+    /// pretrained layers than in the tagger, and barely move them.
+    pub finetune_lr: f64,
     /// The fine-tuned transformer's learning rate rises linearly from 0 over this many first
     /// steps (a warm-up, as BERT's fine-tuning does), so the tagger's first, large gradients
     /// do not wreck the pretrained layers.
@@ -77,7 +78,7 @@ impl Default for TrainOptions {
             freeze_encoder_epochs: 0,
             teacher_weight: 0.5,
             teacher_temperature: 1.0,
-            finetune_lr_scale: 0.1,
+            finetune_lr: 3e-5,
             finetune_warmup: 500,
         }
     }
@@ -142,10 +143,10 @@ impl TrainOptions {
                 self.teacher_temperature
             ));
         }
-        if !(self.finetune_lr_scale > 0.0 && self.finetune_lr_scale.is_finite()) {
+        if !(self.finetune_lr > 0.0 && self.finetune_lr.is_finite()) {
             return Err(format!(
-                "finetune_lr_scale must be positive, got {}",
-                self.finetune_lr_scale
+                "finetune_lr must be positive, got {}",
+                self.finetune_lr
             ));
         }
         if let Some(d) = self.lr_decay.filter(|d| !(*d >= 0.0 && d.is_finite())) {
