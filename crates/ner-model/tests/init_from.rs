@@ -322,3 +322,23 @@ fn pretrained_vectors_start_the_words_new_to_the_base_model_mapped_into_its_spac
         .narrow(0, 0, rows)
         .equal(&trained));
 }
+
+#[test]
+fn fine_tuning_a_base_without_contextual_features_is_refused() {
+    let (_tmp, base) = random_base();
+    let mut config = run_config(
+        &base,
+        (fixture("en-train.conll"), fixture("en-dev.conll")),
+        0,
+    );
+    config.model.finetune_layers = 2;
+    let out = tempfile::tempdir().unwrap();
+    let err = Run::start(config, &out.path().join("run"), Device::Cpu, &mut Silent)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("no contextual features whose transformer could be fine-tuned"),
+        "{err}"
+    );
+}

@@ -182,25 +182,7 @@ impl Run {
     ) -> Result<Run> {
         pseudo_label(&config, &mut data, obs)?;
         let mut base = model_dir::load(dir, Device::Cpu)?;
-        // A frozen base's transformer can be fine-tuned from here on (`--finetune-layers`).
-        let finetune_layers = config
-            .model
-            .finetune_layers
-            .max(base.model.config.finetune_layers);
-        let config = RunConfig {
-            model: crate::config::ModelConfig {
-                finetune_layers,
-                ..base.model.config.clone()
-            },
-            ..config
-        };
-        if finetune_layers > 0 && config.model.contextual_layers.is_empty() {
-            return Err(ModelError::Config(format!(
-                "{} has no contextual features whose transformer could be fine-tuned",
-                dir.display()
-            )));
-        }
-        config.model.validate().map_err(ModelError::Config)?;
+        let config = base_architecture(config, &base.model.config, dir)?;
         let tags = label_set(&data, &config, obs)?;
         let (mut vocab, added) = init_from::extend_vocab(&base.vocab, &data.train);
         let vectors = match &config.inputs.pretrained {
@@ -541,6 +523,28 @@ impl Run {
         obs.test_evaluated(&report);
         Ok(report)
     }
+}
+
+/// `config` with the base model's architecture, fine-tuning as many transformer layers as the
+/// run asks (`--finetune-layers`) or as the base already did, whichever is more.
+fn base_architecture(
+    config: RunConfig,
+    base: &crate::config::ModelConfig,
+    dir: &Path,
+) -> Result<RunConfig> {
+    let finetune_layers = config.model.finetune_layers.max(base.finetune_layers);
+    if finetune_layers > 0 && base.contextual_layers.is_empty() {
+        return Err(ModelError::Config(format!(
+            "{} has no contextual features whose transformer could be fine-tuned",
+            dir.display()
+        )));
+    }
+    let model = crate::config::ModelConfig {
+        finetune_layers,
+        ..base.clone()
+    };
+    model.validate().map_err(ModelError::Config)?;
+    Ok(RunConfig { model, ..config })
 }
 
 /// With `--keep-labels`, adds the base model's confident predictions of the labels the
