@@ -3,7 +3,7 @@
 # one command, resumable (run it again after an interruption).
 #
 #   scripts/train-conll.sh [--model fast|accurate] [--train F --dev F --test F] [--out DIR]
-#                          [--scratch] [--finetune] [-- extra ner train flags, which override
+#                          [--scratch] [--frozen] [-- extra ner train flags, which override
 #                          the script's]
 #
 # fast (models/en-conll03): word, character, casing and frozen subword features, document
@@ -13,9 +13,9 @@
 #   transformer all-MiniLM-L6-v2 (its layers 1-4, pooled per word, mixed by learned weights),
 #   which scripts/setup.sh installs into the cache; windows of 128 tokens; SGD (lr 0.015,
 #   decay 0.05) for up to 40 epochs (Nadam was tried and trailed on dev: the model card).
-#   --finetune then fine-tunes MiniLM's layers 1-4 from that model into OUT-finetuned (Adam at
-#   3e-5 after 500 warm-up steps for the transformer, SGD at lr 0.006 for the rest, up to 8
-#   epochs, patience 3).
+#   Then MiniLM's layers 1-4 are fine-tuned from that model into OUT-finetuned, the shipped
+#   model (Adam at 3e-5 after 500 warm-up steps for the transformer, SGD at lr 0.006 for the
+#   rest, up to 8 epochs, patience 3); --frozen stops after the first stage.
 #
 # Data: --train, --dev and --test, or --data DIR holding train.txt, valid.txt and test.txt (or
 # $NER_CONLL_DIR). CoNLL-2003 is distributed by the University of Antwerp's CLiPS group (the
@@ -33,7 +33,7 @@ TRAIN= DEV= TEST=
 MODEL=fast
 OUT=
 SCRATCH=0
-FINETUNE=0
+FROZEN=0
 EXTRA=()
 while (($#)); do
   case $1 in
@@ -44,7 +44,7 @@ while (($#)); do
     --test) TEST=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --scratch) SCRATCH=1; shift ;;
-    --finetune) FINETUNE=1; shift ;;
+    --frozen) FROZEN=1; shift ;;
     --) shift; EXTRA=("$@"); set --; break ;; # (setup.sh, sourced below, reads "$@")
     *) echo "unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -54,8 +54,8 @@ case $MODEL in
   accurate) NAME=en-conll03-ctx ;;
   *) echo "unknown --model $MODEL: expected fast or accurate" >&2; exit 2 ;;
 esac
-if ((FINETUNE)) && [[ $MODEL != accurate ]]; then
-  echo "--finetune fine-tunes the transformer of the accurate model: add --model accurate" >&2
+if ((FROZEN)) && [[ $MODEL != accurate ]]; then
+  echo "--frozen leaves the transformer of the accurate model frozen: add --model accurate" >&2
   exit 2
 fi
 OUT=${OUT:-$ROOT/runs/$NAME}
@@ -96,7 +96,7 @@ fi
 NER_SWITCHES="--scratch --init-words-from-subword --quiet"
 ner_override ARGS "${EXTRA[@]}"
 ner_train_or_resume "$NER" "$OUT" "$TEST" "${ARGS[@]}" "${EXTRA[@]}"
-if ((FINETUNE)); then
+if [[ $MODEL == accurate ]] && ((FROZEN == 0)); then
   # Stage 2: the transformer's layers 1-4 trained with the model, from where stage 1 ended.
   TUNED=(--init-from "$OUT" --train "$TRAIN" --dev "$DEV" --test "$TEST" --out "$OUT-finetuned"
          --name "$NAME" --threads 1 --finetune-layers 4 --epochs 8 --patience 3 --lr 0.006)
