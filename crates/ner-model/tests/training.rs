@@ -227,3 +227,29 @@ fn a_second_start_in_the_same_directory_is_refused() {
         .unwrap();
     assert_eq!(r.epochs_done, 1);
 }
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_restarts_with_clean_metrics() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let c = config(OptimizerKind::Sgd);
+    drop(Run::start(c, &dir, Device::Cpu, &mut Silent).unwrap());
+    // Killed after the first epoch's metrics line was written, before its checkpoint.
+    std::fs::write(dir.join("metrics.jsonl"), "{\"epoch\":1}\n").unwrap();
+    Run::resume(&dir, Device::Cpu, &mut Silent)
+        .unwrap()
+        .fit(&mut Silent)
+        .unwrap();
+    let epochs: Vec<u64> = std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(epochs, [1, 2, 3]);
+}

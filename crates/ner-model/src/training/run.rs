@@ -283,6 +283,8 @@ impl Run {
         let Some((dir, state)) = checkpoint else {
             // Stopped during the first epoch: start again with the stored configuration.
             obs.info("no epoch completed yet: starting the run again from its configuration");
+            // A kill between the first epoch's metrics line and its checkpoint leaves the line.
+            truncate_metrics(out, 0)?;
             let data = Corpora::read(&config)?;
             return Run::prepare(config, data, out, device, obs);
         };
