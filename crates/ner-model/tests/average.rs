@@ -62,7 +62,9 @@ fn average_follows_the_formula_and_survives_a_round_trip() {
     };
     let mut trainer = Trainer::new(&config, vocab, &tags, opts, Device::Cpu).unwrap();
     let w0 = weights(&trainer);
-    trainer.epoch(1, &data, &|| false, |_| {}).unwrap();
+    trainer
+        .epoch(1, &data, data.len(), &|| false, |_| {})
+        .unwrap();
     let w1 = weights(&trainer);
     assert!(max_diff(&w0, &w1) > 1e-4, "the step changed nothing");
     // After one step the warm-up decay is min(0.5, 2/11) = 2/11.
@@ -80,7 +82,9 @@ fn average_follows_the_formula_and_survives_a_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("average.safetensors");
     trainer.average.save(&path).unwrap();
-    trainer.epoch(2, &data, &|| false, |_| {}).unwrap();
+    trainer
+        .epoch(2, &data, data.len(), &|| false, |_| {})
+        .unwrap();
     trainer.average.load(&path, 1).unwrap();
     trainer.average.swap();
     assert!(max_diff(&weights(&trainer), &want) < 1e-6);

@@ -310,3 +310,106 @@ mod teacher {
         assert!(docs[before..].iter().all(|&d| d >= before));
     }
 }
+
+mod transfer_set {
+    use super::*;
+    use ner_core::conll::ReaderOptions;
+    use ner_core::corpus::Corpus;
+    use ner_model::training::{
+        BatchProgress, DataConfig, InputConfig, Observer, Run, RunConfig, TrainOptions,
+    };
+    use std::path::{Path, PathBuf};
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures")
+            .join(name)
+    }
+
+    /// Counts an epoch's batches and keeps the last progress report.
+    #[derive(Default)]
+    struct Steps {
+        batches: usize,
+        sentences_done: usize,
+    }
+
+    impl Observer for Steps {
+        fn batch_done(&mut self, p: &BatchProgress) {
+            self.batches += 1;
+            self.sentences_done = p.sentences_done;
+        }
+    }
+
+    /// Batches of at most `budget` tokens filled greedily from the lengths sorted.
+    fn greedy(mut lens: Vec<usize>, budget: usize) -> usize {
+        lens.sort_unstable();
+        let (mut batches, mut tokens) = (0, budget);
+        for len in lens {
+            if tokens + len > budget {
+                batches += 1;
+                tokens = 0;
+            }
+            tokens += len;
+        }
+        batches
+    }
+
+    /// Document-less sentences from `--unlabelled` are packed by tokens: an epoch makes the
+    /// labelled windows' batches of two plus the batches that filling 2 × 64 tokens from the
+    /// sorted lengths makes (the fixtures fit in one pool), and trains on every sentence once.
+    #[test]
+    fn unlabelled_sentences_are_batched_by_tokens() {
+        let (dir, teacher) = common::saved(&ModelConfig::default(), 5, "teacher");
+        // The teacher tags LOC, ORG and PER: the training file's MISC becomes O.
+        let text = std::fs::read_to_string(fixture("en-train.conll")).unwrap();
+        let train = dir.path().join("train.conll");
+        std::fs::write(&train, text.replace("B-MISC", "O").replace("I-MISC", "O")).unwrap();
+        let text = std::fs::read_to_string(fixture("en-dev.conll")).unwrap();
+        let plain = dir.path().join("plain.conll");
+        std::fs::write(&plain, text.replace("-DOCSTART- -X- -X- O\n", "")).unwrap();
+        let config = RunConfig {
+            model: ModelConfig {
+                word_dim: 8,
+                hidden: 6,
+                context_tokens: 64,
+                ..Default::default()
+            },
+            train: TrainOptions {
+                epochs: 1,
+                batch_size: 2,
+                patience: 0,
+                ..Default::default()
+            },
+            data: DataConfig {
+                train: train.clone(),
+                dev: fixture("en-dev.conll"),
+                test: None,
+                columns: Default::default(),
+            },
+            inputs: InputConfig {
+                teacher: Some(teacher),
+                unlabelled: Some(plain.clone()),
+                ..Default::default()
+            },
+            name: None,
+            eval_batch_size: 16,
+        };
+        let mut steps = Steps::default();
+        let out = dir.path().join("run");
+        let mut run = Run::start(config, &out, Device::Cpu, &mut steps).unwrap();
+        run.fit(&mut steps).unwrap();
+
+        let labelled = Corpus::read(&train, Default::default(), None).unwrap();
+        let lens: Vec<usize> = labelled.sentences.iter().map(|s| s.len()).collect();
+        let docs = ner_tagger::evaluation::documents(&labelled);
+        let windows = context::windows(&lens, &docs, 64).len();
+        let extra = Corpus::read(&plain, ReaderOptions::tokens_only(), None).unwrap();
+        let packed = greedy(extra.sentences.iter().map(|s| s.len()).collect(), 128);
+        assert!(packed * 4 < extra.sentences.len(), "{packed} batches");
+        assert_eq!(steps.batches, windows.div_ceil(2) + packed);
+        assert_eq!(
+            steps.sentences_done,
+            labelled.sentences.len() + extra.sentences.len()
+        );
+    }
+}

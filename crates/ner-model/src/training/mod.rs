@@ -7,7 +7,7 @@
 //! - [`options`] — optimisation settings; [`config`] — the whole run's configuration;
 //! - [`optimizer`] — SGD with momentum, Adam and Nadam, whose state is saved;
 //! - [`average`] — the weights' moving average;
-//! - [`trainer`] — one model's epoch loop;
+//! - [`trainer`] — one model's epoch loop; [`batching`] — its batches;
 //! - [`recipe`] — the tuned starting configurations for a user's corpus;
 //! - [`inputs`] — vocabulary and pretrained inputs of a fresh run;
 //! - [`init_from`] — starting from a trained model; [`keep_labels`] — its pseudo-labels;
@@ -17,6 +17,7 @@
 //! - [`run`] — the run itself.
 
 pub mod average;
+pub mod batching;
 pub mod checkpoint;
 pub mod config;
 pub mod continuation;

@@ -38,6 +38,8 @@ pub struct Corpora {
     pub train: Corpus,
     pub dev: Corpus,
     pub test: Option<Corpus>,
+    /// How many of `train`'s sentences, at its end, came from `--unlabelled`.
+    pub unlabelled: usize,
 }
 
 impl Corpora {
@@ -47,16 +49,22 @@ impl Corpora {
         let read = |p: &Path| Corpus::read(p, d.columns.reader_options(), d.columns.scheme);
         let mut train = read(&d.train)?;
         let (dev, test) = (read(&d.dev)?, d.test.as_deref().map(read).transpose()?);
+        let mut unlabelled = 0;
         if let (Some(path), Some(dir)) = (&config.inputs.unlabelled, &config.inputs.teacher) {
             let mut teacher = Teacher::load(dir)?;
             let tokens = ReaderOptions {
                 tag_columns: Vec::new(),
                 ..d.columns.reader_options()
             };
-            let unlabelled = Corpus::read(path, tokens, d.columns.scheme)?;
-            teacher::join_unlabelled(&mut train, unlabelled, &mut teacher)?;
+            let sentences = Corpus::read(path, tokens, d.columns.scheme)?;
+            unlabelled = teacher::join_unlabelled(&mut train, sentences, &mut teacher)?;
         }
-        Ok(Corpora { train, dev, test })
+        Ok(Corpora {
+            train,
+            dev,
+            test,
+            unlabelled,
+        })
     }
 }
 
@@ -78,6 +86,8 @@ pub struct Run {
     data: Corpora,
     trainer: Trainer,
     examples: Vec<Encoded>,
+    /// The first example made of `--unlabelled` sentences (batched by tokens).
+    packed_from: usize,
     state: RunState,
     /// The dev sentences as the model reads them (with their contextual features), encoded
     /// once: the vocabulary does not change during a run.
@@ -246,6 +256,7 @@ impl Run {
             _ => (features(&data.train)?, None),
         };
         let examples = encode_examples(&data.train, &trainer, train_features, soft, pieces)?;
+        let packed_from = first_unlabelled(&examples, &data);
         let dev = evaluate::encode(&trainer.vocab, &data.dev, features(&data.dev)?);
         Ok(Run {
             config,
@@ -254,6 +265,7 @@ impl Run {
             data,
             trainer,
             examples,
+            packed_from,
             state,
             dev,
             tuned: contextual.filter(|_| tuned),
@@ -383,9 +395,11 @@ impl Run {
         obs.epoch_started(epoch, self.config.train.epochs, self.examples.len());
         let obs_cell = std::cell::RefCell::new(obs);
         let stop = || obs_cell.borrow().should_stop();
-        self.trainer.epoch(epoch, &self.examples, &stop, |p| {
-            obs_cell.borrow_mut().batch_done(p)
-        })
+        let examples = &self.examples;
+        self.trainer
+            .epoch(epoch, examples, self.packed_from, &stop, |p| {
+                obs_cell.borrow_mut().batch_done(p)
+            })
     }
 
     /// No epoch is left under the run's limits: the last one ran, or early stopping ended it.
@@ -570,4 +584,20 @@ fn pseudo_label(config: &RunConfig, data: &mut Corpora, obs: &mut dyn Observer) 
         added.sentences
     ));
     Ok(())
+}
+
+/// The index of the first example whose sentences came from `--unlabelled` (the examples'
+/// count when none did). Examples hold the training sentences in order, and a window never
+/// joins two documents, so the labelled sentences fill the examples before it.
+fn first_unlabelled(examples: &[Encoded], data: &Corpora) -> usize {
+    let labelled = data.train.sentences.len() - data.unlabelled.min(data.train.sentences.len());
+    let mut sentences = 0;
+    examples
+        .iter()
+        .position(|e| {
+            let before = sentences;
+            sentences += e.sentences();
+            before >= labelled
+        })
+        .unwrap_or(examples.len())
 }

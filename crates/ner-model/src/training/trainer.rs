@@ -6,6 +6,7 @@
 //! uninterrupted one draws.
 
 use super::average::WeightAverage;
+use super::batching::{self, Plan};
 use super::optimizer::Optimizer;
 use super::options::TrainOptions;
 use crate::batch::Batch;
@@ -15,7 +16,6 @@ use crate::model::BiLstmCrf;
 use crate::vocab::{Encoded, Vocab};
 use ner_core::TagSet;
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -141,27 +141,14 @@ impl Trainer {
         tch::manual_seed((seed as i64).wrapping_mul(7919).wrapping_add(epoch as i64));
     }
 
-    /// Length-bucketed batches in random order: sentences are shuffled, cut into pools of 50
-    /// batches, each pool sorted by length and cut into batches, and the batches shuffled.
-    fn batches(&mut self, n: usize, lens: impl Fn(usize) -> usize) -> Vec<Vec<usize>> {
-        let bs = self.opts.batch_size.max(1);
-        let mut idx: Vec<usize> = (0..n).collect();
-        idx.shuffle(&mut self.rng);
-        let mut batches = Vec::new();
-        for pool in idx.chunks_mut(bs * 50) {
-            pool.sort_by_key(|&i| lens(i));
-            batches.extend(pool.chunks(bs).map(<[usize]>::to_vec));
-        }
-        batches.shuffle(&mut self.rng);
-        batches
-    }
-
-    /// Trains epoch `epoch` (1-based) over `data`. `progress` is called after every batch;
+    /// Trains epoch `epoch` (1-based) over `data`, whose examples from `packed_from` on are
+    /// batched by tokens (see [`super::batching`]). `progress` is called after every batch;
     /// when `stop()` turns true the epoch ends after the current batch, marked interrupted.
     pub fn epoch(
         &mut self,
         epoch: usize,
         data: &[Encoded],
+        packed_from: usize,
         stop: &dyn Fn() -> bool,
         mut progress: impl FnMut(&BatchProgress),
     ) -> Result<EpochStats> {
@@ -169,7 +156,13 @@ impl Trainer {
         let lr = self.opts.lr_at(epoch);
         self.optimizer.set_lr(lr);
         let usable: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
-        let batches = self.batches(usable.len(), |i| data[usable[i]].len());
+        let lens: Vec<usize> = usable.iter().map(|&i| data[i].len()).collect();
+        let plan = Plan {
+            batch_size: self.opts.batch_size,
+            token_budget: self.opts.batch_size * self.model.config.context_tokens,
+            packed_from: usable.partition_point(|&i| i < packed_from),
+        };
+        let batches = batching::batches(&mut self.rng, &lens, &plan);
         let sentences = usable.iter().map(|&i| data[i].sentences()).sum();
         let start = Instant::now();
         let (mut total, mut done, mut tokens, mut n_batches) = (0.0, 0usize, 0usize, 0usize);
