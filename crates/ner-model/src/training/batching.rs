@@ -32,15 +32,11 @@ pub fn batches(rng: &mut StdRng, lens: &[usize], plan: &Plan) -> Vec<Vec<usize>>
     let from = plan.packed_from.min(lens.len());
     let mut idx: Vec<usize> = (0..from).collect();
     idx.shuffle(rng);
-    let mut out = Vec::new();
-    for pool in idx.chunks_mut(bs * POOL_BATCHES) {
-        pool.sort_by_key(|&i| lens[i]);
-        out.extend(pool.chunks(bs).map(<[usize]>::to_vec));
-    }
+    let mut out = counted(&mut idx, lens, bs);
     if from < lens.len() {
         let mut rest: Vec<usize> = (from..lens.len()).collect();
         rest.shuffle(rng);
-        out.extend(packed(&rest, lens, bs, plan.token_budget));
+        out.extend(packed(&mut rest, lens, bs, plan.token_budget));
     }
     out.shuffle(rng);
     out
@@ -49,16 +45,9 @@ pub fn batches(rng: &mut StdRng, lens: &[usize], plan: &Plan) -> Vec<Vec<usize>>
 /// `idx` cut into pools of about 50 batches' tokens, each sorted by length and cut into
 /// batches of at most `budget` tokens (an example longer than that alone); by `bs` examples
 /// when `budget` is 0.
-fn packed(idx: &[usize], lens: &[usize], bs: usize, budget: usize) -> Vec<Vec<usize>> {
+fn packed(idx: &mut [usize], lens: &[usize], bs: usize, budget: usize) -> Vec<Vec<usize>> {
     if budget == 0 {
-        let mut idx = idx.to_vec();
-        return idx
-            .chunks_mut(bs * POOL_BATCHES)
-            .flat_map(|pool| {
-                pool.sort_by_key(|&i| lens[i]);
-                pool.chunks(bs).map(<[usize]>::to_vec).collect::<Vec<_>>()
-            })
-            .collect();
+        return counted(idx, lens, bs);
     }
     let mut out = Vec::new();
     for mut pool in pools(idx, lens, budget * POOL_BATCHES) {
@@ -75,6 +64,16 @@ fn packed(idx: &[usize], lens: &[usize], bs: usize, budget: usize) -> Vec<Vec<us
         if !batch.is_empty() {
             out.push(batch);
         }
+    }
+    out
+}
+
+/// `idx` cut into pools of 50 batches, each sorted by length and cut into batches of `bs`.
+fn counted(idx: &mut [usize], lens: &[usize], bs: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for pool in idx.chunks_mut(bs * POOL_BATCHES) {
+        pool.sort_by_key(|&i| lens[i]);
+        out.extend(pool.chunks(bs).map(<[usize]>::to_vec));
     }
     out
 }
