@@ -89,3 +89,34 @@ fn a_new_run_gets_all_the_flags() {
     bash(&body);
     assert_eq!(calls(dir.path())[0], "train --train T --threads 1");
 }
+
+/// Runs `scripts/train-conll.sh` with `args`; returns its exit code and standard error.
+fn train_conll(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new("bash")
+        .arg(repo().join("scripts/train-conll.sh"))
+        .args(args)
+        .env_remove("NER_TRANSFER_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The transfer set belongs to the fast model's recipe; the refusals come before any set-up.
+#[test]
+fn train_conll_refuses_a_transfer_set_it_cannot_use() {
+    let (code, err) = train_conll(&["--model", "accurate", "--unlabelled", "x.txt"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("use them with --model fast"), "{err}");
+    let (code, err) = train_conll(&["--teacher", "models/en-conll03-ctx"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--teacher goes with --unlabelled FILE"),
+        "{err}"
+    );
+    let (code, err) = train_conll(&["--unlabelled", "/nonexistent/transfer.txt"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("missing /nonexistent/transfer.txt"), "{err}");
+}
