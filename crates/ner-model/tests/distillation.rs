@@ -411,5 +411,14 @@ mod transfer_set {
             steps.sentences_done,
             labelled.sentences.len() + extra.sentences.len()
         );
+        // The model's meta.json names what it was distilled from.
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("meta.json")).unwrap()).unwrap();
+        let training = &meta["training"];
+        assert_eq!(training["unlabelled_sentences"], extra.sentences.len());
+        assert_eq!(training["unlabelled"].as_str(), plain.to_str());
+        assert!(training["teacher"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("teacher")));
     }
 }

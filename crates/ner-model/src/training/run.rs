@@ -491,13 +491,17 @@ impl Run {
         })
     }
 
+    /// What `meta.json` records of the training; `train_sentences` counts the `--unlabelled`
+    /// ones too (`unlabelled_sentences` of them), which the teacher tagged.
     fn training_meta(&self) -> serde_json::Value {
-        let d = &self.data;
+        let (d, inputs) = (&self.data, &self.config.inputs);
         serde_json::json!({
             "train": d.train.path, "dev": d.dev.path, "test": d.test.as_ref().map(|t| &t.path),
             "train_sentences": d.train.sentences.len(), "train_tokens": d.train.tokens(),
             "file_scheme": d.train.scheme, "options": self.config.train,
-            "pretrained": self.config.inputs.pretrained, "run_config": RUN_CONFIG,
+            "pretrained": inputs.pretrained, "teacher": inputs.teacher,
+            "unlabelled": inputs.unlabelled, "unlabelled_sentences": d.unlabelled,
+            "run_config": RUN_CONFIG,
         })
     }
 
