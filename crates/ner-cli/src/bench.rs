@@ -86,7 +86,7 @@ fn bench_run(train: &Corpus, take: usize, batch_size: usize, out: &Path) -> Resu
         dev: train.clone(),
         train: train.clone(),
         test: None,
-        unlabelled: 0,
+        unlabelled_scores: Vec::new(),
     };
     let mut run = Run::prepare(config, data, out, ner_model::Device::Cpu, &mut Silent)?;
     run.limit_examples(take);

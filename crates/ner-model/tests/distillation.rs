@@ -138,8 +138,8 @@ mod teacher {
         let data = corpus("en-dev.conll");
         let tags = |names: [&str; 3]| TagSet::new(TagScheme::Bio, LabelSet::frozen_from(names));
         let (a, b) = (tags(["LOC", "ORG", "PER"]), tags(["PER", "LOC", "ORG"]));
-        let soft_a = teacher.posteriors(&data, &a, 1.0).unwrap();
-        let soft_b = teacher.posteriors(&data, &b, 1.0).unwrap();
+        let soft_a = teacher.posteriors(&data, &a, 1.0, &[]).unwrap();
+        let soft_b = teacher.posteriors(&data, &b, 1.0, &[]).unwrap();
         let k = a.len();
         let index_in_b: Vec<usize> = (0..k)
             .map(|i| {
@@ -187,7 +187,7 @@ mod teacher {
                 .collect();
             rows.iter().sum::<f32>() / rows.len() as f32
         };
-        let hot = teacher.posteriors(&data, &a, 4.0).unwrap();
+        let hot = teacher.posteriors(&data, &a, 4.0, &[]).unwrap();
         assert!(
             peak(&hot) < peak(&soft_a),
             "{} vs {}",
@@ -195,7 +195,7 @@ mod teacher {
             peak(&soft_a)
         );
         // A student with other labels is refused, naming both.
-        let err = teacher.posteriors(&data, &tags(["LOC", "MISC", "PER"]), 1.0);
+        let err = teacher.posteriors(&data, &tags(["LOC", "MISC", "PER"]), 1.0, &[]);
         let message = err.unwrap_err().to_string();
         assert!(
             message.contains("MISC") && message.contains("ORG"),
@@ -219,8 +219,8 @@ mod teacher {
         );
         assert!(three.tokens() > 2 * 4096, "{}", three.tokens());
         let tags = TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["LOC", "ORG", "PER"]));
-        let want = teacher.posteriors(&one, &tags, 1.0).unwrap();
-        let got = teacher.posteriors(&three, &tags, 1.0).unwrap();
+        let want = teacher.posteriors(&one, &tags, 1.0, &[]).unwrap();
+        let got = teacher.posteriors(&three, &tags, 1.0, &[]).unwrap();
         assert_eq!(got.len(), 5 * want.len());
         for (i, g) in got.iter().enumerate() {
             assert_eq!(g, &want[i % want.len()], "sentence {i}");
@@ -249,7 +249,7 @@ mod teacher {
         let mut tagger = ner_tagger::Tagger::load(&path, Default::default()).unwrap();
         let best = tagger.best_paths(&words, &docs).unwrap();
         let added = join_unlabelled(&mut train, extra.clone(), &mut teacher).unwrap();
-        assert_eq!(added, extra.sentences.len());
+        assert_eq!(added.len(), extra.sentences.len());
         let documents: Vec<usize> = train.sentences[before..]
             .iter()
             .map(|s| s.document)
@@ -285,6 +285,23 @@ mod teacher {
             assert_eq!(got, want, "{:?}", s.tokens);
             assert_eq!(s.raw_tags[0], got);
         }
+    }
+
+    /// The scores kept from tagging the unlabelled sentences give the posteriors a second
+    /// pass of the teacher over the joined corpus gives.
+    #[test]
+    fn kept_scores_give_the_posteriors_of_a_second_pass() {
+        let (_dir, path) = random_teacher();
+        let mut teacher = Teacher::load(&path).unwrap();
+        let mut train = corpus("en-train.conll");
+        let tokens = ner_core::conll::ReaderOptions::tokens_only();
+        let unlabelled = Corpus::read(&fixture("en-dev.conll"), tokens, None).unwrap();
+        let kept = join_unlabelled(&mut train, unlabelled, &mut teacher).unwrap();
+        let tags = TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["PER", "LOC", "ORG"]));
+        let reused = teacher.posteriors(&train, &tags, 2.0, &kept).unwrap();
+        let again = teacher.posteriors(&train, &tags, 2.0, &[]).unwrap();
+        assert_eq!(reused.len(), train.sentences.len());
+        assert_eq!(reused, again);
     }
 
     /// A training file without documents keeps its sentences apart after the join.

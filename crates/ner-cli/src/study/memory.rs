@@ -189,7 +189,7 @@ fn run_one(args: &MemoryArgs, v: Variant, distance: usize, seed: u64) -> Result<
         train: memory_task::corpus(distance, args.train_sentences, seed),
         dev: memory_task::corpus(distance, args.test_sentences / 2, seed + 1_000),
         test: None,
-        unlabelled: 0,
+        unlabelled_scores: Vec::new(),
     };
     let config = run_config(args, v, distance, seed);
     let mut progress = Progress::new(!args.verbose);

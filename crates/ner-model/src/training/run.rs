@@ -38,8 +38,10 @@ pub struct Corpora {
     pub train: Corpus,
     pub dev: Corpus,
     pub test: Option<Corpus>,
-    /// How many of `train`'s sentences, at its end, came from `--unlabelled`.
-    pub unlabelled: usize,
+    /// The teacher's scores of each of `train`'s last sentences that came from
+    /// `--unlabelled`, kept from tagging them so that their posteriors need no second pass
+    /// (see [`Teacher::posteriors`]).
+    pub unlabelled_scores: Vec<Vec<f32>>,
 }
 
 impl Corpora {
@@ -49,7 +51,7 @@ impl Corpora {
         let read = |p: &Path| Corpus::read(p, d.columns.reader_options(), d.columns.scheme);
         let mut train = read(&d.train)?;
         let (dev, test) = (read(&d.dev)?, d.test.as_deref().map(read).transpose()?);
-        let mut unlabelled = 0;
+        let mut unlabelled_scores = Vec::new();
         if let (Some(path), Some(dir)) = (&config.inputs.unlabelled, &config.inputs.teacher) {
             let mut teacher = Teacher::load(dir)?;
             let tokens = ReaderOptions {
@@ -57,14 +59,19 @@ impl Corpora {
                 ..d.columns.reader_options()
             };
             let sentences = Corpus::read(path, tokens, d.columns.scheme)?;
-            unlabelled = teacher::join_unlabelled(&mut train, sentences, &mut teacher)?;
+            unlabelled_scores = teacher::join_unlabelled(&mut train, sentences, &mut teacher)?;
         }
         Ok(Corpora {
             train,
             dev,
             test,
-            unlabelled,
+            unlabelled_scores,
         })
+    }
+
+    /// How many of `train`'s sentences, at its end, came from `--unlabelled`.
+    pub fn unlabelled(&self) -> usize {
+        self.unlabelled_scores.len()
     }
 }
 
@@ -246,6 +253,7 @@ impl Run {
                 &data.train,
                 &trainer.model.tags,
                 config.train.teacher_temperature,
+                &data.unlabelled_scores,
             )?),
             None => None,
         };
@@ -500,7 +508,7 @@ impl Run {
             "train_sentences": d.train.sentences.len(), "train_tokens": d.train.tokens(),
             "file_scheme": d.train.scheme, "options": self.config.train,
             "pretrained": inputs.pretrained, "teacher": inputs.teacher,
-            "unlabelled": inputs.unlabelled, "unlabelled_sentences": d.unlabelled,
+            "unlabelled": inputs.unlabelled, "unlabelled_sentences": d.unlabelled(),
             "run_config": RUN_CONFIG,
         })
     }
@@ -594,7 +602,7 @@ fn pseudo_label(config: &RunConfig, data: &mut Corpora, obs: &mut dyn Observer) 
 /// count when none did). Examples hold the training sentences in order, and a window never
 /// joins two documents, so the labelled sentences fill the examples before it.
 fn first_unlabelled(examples: &[Encoded], data: &Corpora) -> usize {
-    let labelled = data.train.sentences.len() - data.unlabelled.min(data.train.sentences.len());
+    let labelled = data.train.sentences.len() - data.unlabelled().min(data.train.sentences.len());
     let mut sentences = 0;
     examples
         .iter()

@@ -43,33 +43,22 @@ impl Teacher {
 
     /// The teacher's posterior of every sentence of `corpus` at `temperature`, in the
     /// indices of the student's `tags` (which must be the teacher's: same scheme and labels,
-    /// in any order).
+    /// in any order). The last `known.len()` sentences' scores are `known` (what
+    /// [`join_unlabelled`] kept of its pass), so the teacher reads only the others.
     pub fn posteriors(
         &mut self,
         corpus: &Corpus,
         tags: &TagSet,
         temperature: f64,
+        known: &[Vec<f32>],
     ) -> Result<Vec<Soft>> {
         let from = self.index_map(tags)?;
         let tr = scaled(self.tagger.transitions(), temperature)?;
-        let k = tags.len();
+        let soft = |em: &[f32]| posterior(&tr, em, temperature, &from);
+        let read = corpus.sentences.len().saturating_sub(known.len());
         let mut out = Vec::with_capacity(corpus.sentences.len());
-        self.for_each_emissions(corpus, |em| {
-            let e: Vec<f32> = em
-                .iter()
-                .map(|x| (*x as f64 / temperature) as f32)
-                .collect();
-            let fb = ForwardBackward::new(&tr, &e);
-            let counts = fb.expected_transitions(&tr, &e);
-            out.push(Soft {
-                unary: (0..e.len())
-                    .map(|x| fb.marginal(x / k, from[x % k]) as f32)
-                    .collect(),
-                pairs: (0..k * k)
-                    .map(|x| counts[from[x / k] * k + from[x % k]] as f32)
-                    .collect(),
-            });
-        })?;
+        self.for_each_emissions(corpus, read, |em| out.push(soft(em)))?;
+        out.extend(known.iter().map(|em| soft(em)));
         Ok(out)
     }
 
@@ -102,15 +91,18 @@ impl Teacher {
 
     /// Sets every sentence's first tag column to the teacher's best path, in `corpus`'s
     /// labels and scheme (the labels the teacher has and `corpus` lacks are left out).
-    pub fn label(&mut self, corpus: &mut Corpus) -> Result<()> {
+    /// Returns the teacher's scores of each sentence (in its own tag order).
+    pub fn label(&mut self, corpus: &mut Corpus) -> Result<Vec<Vec<f32>>> {
         let theirs = self.tagger.tag_set().clone();
         let tr = self.tagger.transitions().clone();
         let mut paths = Vec::with_capacity(corpus.sentences.len());
+        let mut scores = Vec::with_capacity(corpus.sentences.len());
         let mut viterbi = Viterbi::new();
-        self.for_each_emissions(corpus, |em| {
+        self.for_each_emissions(corpus, corpus.sentences.len(), |em| {
             let mut path = Vec::new();
             viterbi.decode(&tr, em, &mut path);
             paths.push(path);
+            scores.push(em.to_vec());
         })?;
         for (s, path) in corpus.sentences.iter_mut().zip(paths) {
             let tags: Vec<Tag> = path.iter().map(|&j| theirs.tag(j)).collect();
@@ -129,21 +121,25 @@ impl Teacher {
                 .collect()];
             s.tags = vec![typed];
         }
-        Ok(())
+        Ok(scores)
     }
 
-    /// Calls `f(emissions)` for every sentence of `corpus` in order, running the teacher
-    /// over stretches of whole documents of about [`CHUNK_TOKENS`] tokens, so that its memory
-    /// does not grow with the corpus (a transformer's hidden states are large).
-    fn for_each_emissions(&mut self, corpus: &Corpus, mut f: impl FnMut(&[f32])) -> Result<()> {
+    /// Calls `f(emissions)` for each of the first `until` sentences of `corpus` in order
+    /// (`until` must end a document), running the teacher over stretches of whole documents of
+    /// about [`CHUNK_TOKENS`] tokens, so that its memory does not grow with the corpus (a
+    /// transformer's hidden states are large).
+    fn for_each_emissions(
+        &mut self,
+        corpus: &Corpus,
+        until: usize,
+        mut f: impl FnMut(&[f32]),
+    ) -> Result<()> {
         let docs = documents(corpus);
         let mut start = 0;
-        while start < corpus.sentences.len() {
+        while start < until {
             let mut end = start;
             let mut tokens = 0;
-            while end < corpus.sentences.len()
-                && (tokens < CHUNK_TOKENS || docs[end] == docs[end - 1])
-            {
+            while end < until && (tokens < CHUNK_TOKENS || docs[end] == docs[end - 1]) {
                 tokens += corpus.sentences[end].len();
                 end += 1;
             }
@@ -178,17 +174,38 @@ fn scaled(tr: &Transitions, temperature: f64) -> Result<Transitions> {
     .ok_or_else(|| ModelError::Config("the teacher's CRF does not match its tags".into()))
 }
 
+/// The posterior of one sentence whose teacher scores are `em` (teacher's tag order; `tr`
+/// already scaled): marginals and expected transition counts in the student's order, whose
+/// tag `i` is the teacher's `from[i]`.
+fn posterior(tr: &Transitions, em: &[f32], temperature: f64, from: &[usize]) -> Soft {
+    let k = from.len();
+    let e: Vec<f32> = em
+        .iter()
+        .map(|x| (*x as f64 / temperature) as f32)
+        .collect();
+    let fb = ForwardBackward::new(tr, &e);
+    let counts = fb.expected_transitions(tr, &e);
+    Soft {
+        unary: (0..e.len())
+            .map(|x| fb.marginal(x / k, from[x % k]) as f32)
+            .collect(),
+        pairs: (0..k * k)
+            .map(|x| counts[from[x / k] * k + from[x % k]] as f32)
+            .collect(),
+    }
+}
+
 /// Appends the sentences of `unlabelled` to `train`, labelled with the teacher's best paths,
 /// their documents after `train`'s (a file without `-DOCSTART-` lines: each sentence alone).
-/// Returns how many were added.
+/// Returns the teacher's scores of each added sentence, for [`Teacher::posteriors`].
 pub fn join_unlabelled(
     train: &mut Corpus,
     mut unlabelled: Corpus,
     teacher: &mut Teacher,
-) -> Result<usize> {
+) -> Result<Vec<Vec<f32>>> {
     unlabelled.labels = train.labels.clone();
     unlabelled.scheme = train.scheme;
-    teacher.label(&mut unlabelled)?;
+    let scores = teacher.label(&mut unlabelled)?;
     // Written out, so that a training file without documents keeps its sentences apart.
     let own = documents(train);
     for (s, d) in train.sentences.iter_mut().zip(own) {
@@ -200,11 +217,10 @@ pub fn join_unlabelled(
         .map(|s| s.document + 1)
         .max()
         .unwrap_or(0);
-    let n = unlabelled.sentences.len();
     let docs = documents(&unlabelled);
     for (mut s, d) in unlabelled.sentences.into_iter().zip(docs) {
         s.document = first + d;
         train.sentences.push(s);
     }
-    Ok(n)
+    Ok(scores)
 }
