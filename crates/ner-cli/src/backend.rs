@@ -1,11 +1,11 @@
-//! What runs the network: the native tagger (ner-tagger, plain Rust), or libtorch (ner-model)
-//! in the build with the `torch` feature, which also trains. Both read the same model
-//! directories and give the same results; the CLI and the server see one [`Tagger`].
+//! What runs the network: the native forward pass (ner-tagger, plain Rust), or libtorch
+//! (ner-model) in the build with the `torch` feature, which also trains. The CLI chooses one
+//! and hands its network to ner-tagger's one [`Tagger`]: both read the same model directories
+//! and give the same results.
 
 use anyhow::Result;
-use ner_core::{TagSet, Tagged};
-use ner_tagger::directory::Meta;
-use ner_tagger::{EncoderThreading, ModelConfig, TagRequest};
+use ner_tagger::contextual::Encoder;
+use ner_tagger::{EncoderThreading, Network, TaggerOptions};
 use std::path::Path;
 
 /// What the build without libtorch says when asked for something only the other has.
@@ -41,7 +41,7 @@ pub struct Options {
     /// Sentences per forward pass.
     pub batch_size: usize,
     /// Threads in all (`None`: the machine's cores).
-    pub threads: Option<i32>,
+    pub threads: Option<usize>,
     /// cpu, cuda or cuda:N (anything but cpu runs libtorch).
     pub device: String,
     pub backend: Backend,
@@ -53,7 +53,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            batch_size: 64,
+            batch_size: ner_tagger::DEFAULT_BATCH_SIZE,
             threads: None,
             device: "cpu".into(),
             backend: Backend::Native,
@@ -62,110 +62,32 @@ impl Default for Options {
     }
 }
 
-/// A loaded model on one of the backends.
-#[derive(Debug)]
-pub enum Tagger {
-    Native(Box<ner_tagger::Tagger>),
-    #[cfg(feature = "torch")]
-    Torch(Box<ner_model::Tagger>),
-}
+/// ner-tagger's one tagger, over the network of whichever backend was chosen.
+pub type Tagger = ner_tagger::Tagger<Box<dyn Network>, Box<dyn Encoder>>;
 
-impl Tagger {
-    pub fn load(dir: &Path, opts: &Options) -> Result<Tagger> {
-        if opts.backend == Backend::Native && opts.device == "cpu" {
-            let native = ner_tagger::TaggerOptions {
-                batch_size: opts.batch_size,
-                threads: opts.threads.map(|t| t.max(1) as usize),
-            };
-            return Ok(Tagger::Native(Box::new(ner_tagger::Tagger::load(
-                dir, native,
-            )?)));
-        }
-        torch(dir, opts)
+/// Loads the model in `dir` on the backend `opts` names.
+pub fn load(dir: &Path, opts: &Options) -> Result<Tagger> {
+    if opts.backend == Backend::Native && opts.device == "cpu" {
+        let native = TaggerOptions {
+            batch_size: opts.batch_size,
+            threads: opts.threads,
+        };
+        return Ok(ner_tagger::Tagger::load(dir, native)?.boxed());
     }
-
-    pub fn tag_set(&self) -> &TagSet {
-        match self {
-            Tagger::Native(t) => t.tag_set(),
-            #[cfg(feature = "torch")]
-            Tagger::Torch(t) => t.tag_set(),
-        }
-    }
-
-    pub fn config(&self) -> &ModelConfig {
-        match self {
-            Tagger::Native(t) => t.config(),
-            #[cfg(feature = "torch")]
-            Tagger::Torch(t) => &t.model().model.config,
-        }
-    }
-
-    pub fn meta(&self) -> &Meta {
-        match self {
-            Tagger::Native(t) => t.meta(),
-            #[cfg(feature = "torch")]
-            Tagger::Torch(t) => &t.model().meta,
-        }
-    }
-
-    /// The native first-layer memo's hits and misses so far (`None` on libtorch).
-    pub fn memo_counts(&self) -> Option<(u64, u64)> {
-        match self {
-            Tagger::Native(t) => Some(t.memo_counts()),
-            #[cfg(feature = "torch")]
-            Tagger::Torch(_) => None,
-        }
-    }
-
-    /// Tags sentences, each a document of its own.
-    pub fn tag<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        req: TagRequest,
-    ) -> Result<Vec<Tagged>> {
-        let documents: Vec<usize> = (0..sentences.len()).collect();
-        self.tag_documents(sentences, &documents, req)
-    }
-
-    /// Tags sentences of documents (`documents[i]` for sentence `i`, consecutive).
-    pub fn tag_documents<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-        req: TagRequest,
-    ) -> Result<Vec<Tagged>> {
-        Ok(match self {
-            Tagger::Native(t) => t.tag_documents(sentences, documents, req)?,
-            #[cfg(feature = "torch")]
-            Tagger::Torch(t) => t.tag_documents(sentences, documents, req)?,
-        })
-    }
-
-    /// The best tag path of every sentence of documents.
-    pub fn best_paths<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-    ) -> Result<Vec<Vec<usize>>> {
-        Ok(match self {
-            Tagger::Native(t) => t.best_paths(sentences, documents)?,
-            #[cfg(feature = "torch")]
-            Tagger::Torch(t) => t.best_paths(sentences, documents)?,
-        })
-    }
+    torch(dir, opts)
 }
 
 #[cfg(feature = "torch")]
 fn torch(dir: &Path, opts: &Options) -> Result<Tagger> {
-    let options = ner_model::TaggerOptions {
-        batch_size: opts.batch_size,
-        threads: opts.threads,
+    let options = ner_model::TorchOptions {
+        tagger: TaggerOptions {
+            batch_size: opts.batch_size,
+            threads: opts.threads,
+        },
         device: crate::device::parse_device(&opts.device)?,
         threading: opts.threading,
     };
-    Ok(Tagger::Torch(Box::new(ner_model::Tagger::load(
-        dir, options,
-    )?)))
+    Ok(ner_model::tagger::load(dir, options)?.boxed())
 }
 
 #[cfg(not(feature = "torch"))]

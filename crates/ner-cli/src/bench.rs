@@ -3,11 +3,11 @@
 //! model of the default configuration (or `--model DIR`) is used. Training is timed through
 //! the library's training run, as `ner train` runs it.
 
-use crate::backend::{Backend, Options, Tagger};
+use crate::backend::{self, Backend, Options, Tagger};
 use crate::data::{read_corpus, ColumnArgs};
 use anyhow::Result;
 use ner_core::corpus::Corpus;
-use ner_tagger::TagRequest;
+use ner_tagger::DecodeOptions;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -151,11 +151,11 @@ fn fresh_model(_train: &Corpus, _dir: &Path) -> Result<PathBuf> {
 fn tagger(args: &Args, backend: Backend, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
     let opts = Options {
         batch_size,
-        threads: Some(args.threads),
+        threads: Some(args.threads.max(1) as usize),
         backend,
         ..Default::default()
     };
-    Tagger::load(model_dir, &opts)
+    backend::load(model_dir, &opts)
 }
 
 /// Tokens/s over the test set at one batch size (batch 1 tags sentence by sentence, as a
@@ -172,7 +172,7 @@ fn inference(
     let chunk = if bs == 1 { 1 } else { sentences.len() };
     let run = |tg: &mut Tagger, s: &[Vec<&str>]| -> Result<()> {
         for c in s.chunks(chunk) {
-            tg.tag(c, TagRequest::default())?;
+            tg.tag(c, DecodeOptions::default())?;
         }
         Ok(())
     };
@@ -208,12 +208,12 @@ fn latency(args: &Args, backend: Backend, model_dir: &Path) -> Result<()> {
             .collect();
     let one = vec![s15];
     for _ in 0..20 {
-        tg.tag(&one, TagRequest::default())?;
+        tg.tag(&one, DecodeOptions::default())?;
     }
     let mut lat = Vec::new();
     for _ in 0..300 {
         let t0 = Instant::now();
-        tg.tag(&one, TagRequest::default())?;
+        tg.tag(&one, DecodeOptions::default())?;
         lat.push(t0.elapsed().as_secs_f64() * 1e3);
     }
     lat.sort_by(f64::total_cmp);

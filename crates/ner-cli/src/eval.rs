@@ -1,6 +1,6 @@
 //! `ner eval`: the conlleval-style report of a model on a CoNLL file.
 
-use crate::backend::{Backend, Options, Tagger};
+use crate::backend::{self, Backend, Options};
 use crate::data::{read_corpus, ColumnArgs};
 use anyhow::{Context, Result};
 use ner_core::conll::write_sentence;
@@ -28,7 +28,7 @@ pub struct Args {
     batch_size: usize,
     /// Threads (default: the machine's cores).
     #[arg(long)]
-    threads: Option<i32>,
+    threads: Option<usize>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -49,7 +49,7 @@ pub fn run(args: Args) -> Result<()> {
         backend: args.backend,
         ..Default::default()
     };
-    let mut tagger = Tagger::load(&args.model, &opts)?;
+    let mut tagger = backend::load(&args.model, &opts)?;
     let sentences: Vec<Vec<&str>> = corpus
         .sentences
         .iter()
@@ -60,7 +60,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(backend) => {
             let other = Options { backend, ..opts };
             let theirs =
-                Tagger::load(&args.model, &other)?.best_paths(&sentences, &documents(&corpus))?;
+                backend::load(&args.model, &other)?.best_paths(&sentences, &documents(&corpus))?;
             Some(differing_tags(&predictions, &theirs))
         }
         None => None,

@@ -1,14 +1,15 @@
 //! `ner predict`: tags raw text, JSONL or CoNLL tokens from files or standard input, streaming
 //! in chunks so that memory stays bounded whatever the input size.
 
-use crate::backend::{Backend, Options, Tagger};
+use crate::backend::{self, Backend, Options, Tagger};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ner_core::conll::{write_sentence, Reader, ReaderOptions, Sentence};
 use ner_core::document::{sentences_of, Document};
 use ner_core::offsets::OffsetUnit;
+use ner_core::results::{self, ResultError, ResultOptions};
 use ner_core::Tagged;
-use ner_tagger::TagRequest;
+use ner_tagger::DecodeOptions;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -61,7 +62,7 @@ pub struct Args {
     max_sentence_tokens: usize,
     /// libtorch intra-op threads (and the native path's two directions when 2 or more).
     #[arg(long)]
-    threads: Option<i32>,
+    threads: Option<usize>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -71,7 +72,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut tagger = Tagger::load(
+    let mut tagger = backend::load(
         &args.model,
         &Options {
             batch_size: args.batch_size,
@@ -157,7 +158,7 @@ impl Sink {
 }
 
 /// What every sentence gets: tags with probabilities.
-const REQUEST: TagRequest = TagRequest {
+const REQUEST: DecodeOptions = DecodeOptions {
     probabilities: true,
     nbest: 0,
 };
@@ -213,6 +214,10 @@ fn tag_conll(
             .map(|s| s.tokens.iter().map(String::as_str).collect())
             .collect();
         let tagged = tagger.tag(&toks, REQUEST)?;
+        if tagged.len() != chunk.len() {
+            let (expected, got) = (chunk.len(), tagged.len());
+            return Err(ResultError::WrongCount { expected, got }.into());
+        }
         for (s, t) in chunk.iter().zip(&tagged) {
             write_tagged_sentence(tagger, s, t, format, out)?;
         }
@@ -304,12 +309,10 @@ fn tag_texts(
         // A text's sentences form one document, as the server reads them.
         let (all, documents) = sentences_of(&prepared);
         let tagged = tagger.tag_documents(&all, &documents, REQUEST)?;
-        let labels = tagger.tag_set().labels();
-        let mut at = 0;
-        for (doc, (text, extra)) in prepared.iter().zip(&docs) {
-            let n = doc.num_sentences();
-            let entities = doc.entities(&tagged[at..at + n], labels, |_| true, args.offsets);
-            at += n;
+        let options = ResultOptions::new(false, 0, None, args.offsets)?;
+        let answers = results::build(&prepared, &tagged, tagger.tag_set(), &options)?;
+        for (answer, (text, extra)) in answers.into_iter().zip(&docs) {
+            let entities = answer.entities;
             let mut obj = match extra {
                 serde_json::Value::Object(m) => m.clone(),
                 _ => serde_json::Map::new(),

@@ -9,6 +9,7 @@
 //! - [`metrics`] — entity-level P/R/F1 counted exactly as conlleval counts;
 //! - [`tokenize`] and [`offsets`]: raw text to words with offsets in chars, bytes or UTF-16;
 //! - [`viterbi`] — best and k-best CRF paths with the scheme's forbidden moves excluded.
+//! - [`results`] — a batch's decoded sentences as each text's answer: entities, tokens, n-best.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -21,6 +22,7 @@ pub mod document;
 pub mod label;
 pub mod metrics;
 pub mod offsets;
+pub mod results;
 pub mod scheme;
 pub mod span;
 pub mod tokenize;

@@ -9,7 +9,7 @@
 //! - [`batch`] — padding; [`transformer`] — the transformer on libtorch, the reference;
 //!   [`finetune`] — training its top layers with the model;
 //! - [`checkpoint`] — model directories written atomically and read into libtorch;
-//! - [`tagger`] — the torch backend, with its [`threading`];
+//! - [`tagger`] — libtorch's network for ner-tagger's one `Tagger`, with its [`threading`];
 //! - [`training`] — a training run: epochs, selection, checkpoints, resume, observers.
 #![cfg_attr(
     not(test),
@@ -34,11 +34,11 @@ pub mod training;
 pub mod transformer;
 
 pub use ner_tagger::{config, context, lexicon, vocab};
-pub use ner_tagger::{TagRequest, VERSION};
+pub use ner_tagger::{DecodeOptions, VERSION};
 
 pub use config::{CellKind, ModelConfig};
 pub use error::{ModelError, Result};
-pub use tagger::{Tagger, TaggerOptions};
+pub use tagger::{TorchNet, TorchOptions, TorchTagger};
 pub use threading::EncoderThreading;
 
 pub use tch::Device;

@@ -68,10 +68,9 @@ pub fn pack(vs: &VarStore, model: &BiLstmCrf, vocab: &Vocab) -> Result<NativeMod
 
 /// [`pack`] with fresh buffers, as the native tagger runs it.
 pub fn native(vs: &VarStore, model: &BiLstmCrf, vocab: &Vocab, parallel: bool) -> Result<Native> {
-    Ok(Native {
-        model: pack(vs, model, vocab)?,
-        workspace: Workspace::default(),
-        tags: model.tags.len(),
+    Ok(Native::new(
+        pack(vs, model, vocab)?,
+        model.tags.len(),
         parallel,
-    })
+    ))
 }

@@ -1,161 +1,78 @@
-//! The torch backend's `Tagger`: a loaded model on libtorch, on the thread that created it,
-//! tagging batches of tokenised sentences as ner-tagger's native tagger does (the same
-//! batching, document windows and decoding), so that the two can be compared; it also runs
-//! on CUDA devices.
+//! libtorch's [`Network`] for ner-tagger's one [`Tagger`]: a loaded model on the thread that
+//! created it, batched, windowed and decoded exactly as the native network is (the same
+//! `Tagger`), so that the two can be compared; it also runs on CUDA devices. [`Inference`]
+//! runs a model that is being trained, borrowed, through the same batching.
 
 use crate::batch::Batch;
 use crate::checkpoint::{self, LoadedModel};
-use crate::error::{ModelError, Result};
+use crate::error::Result;
 use crate::model::BiLstmCrf;
 use crate::threading::{EncoderThreading, Threading};
+use crate::transformer::Bert;
 use crate::vocab::Encoded;
 use ner_core::viterbi::Viterbi;
-use ner_core::{TagSet, Tagged};
-use ner_tagger::batching::{self, Network};
-use ner_tagger::tagger::Native;
-pub use ner_tagger::TagRequest;
-use ner_tagger::{Codec, Emissions, Piece, Runner};
+use ner_tagger::batching;
+use ner_tagger::tagger::{Native, Parts};
+use ner_tagger::{Network, Tagger, TaggerOptions};
 use std::path::Path;
-use std::sync::Arc;
 use tch::{Device, Kind};
 
-/// How the tagger runs.
+/// How libtorch's tagger runs: the tagger's options, the device, and how two or more CPU
+/// threads are used.
 #[derive(Debug, Clone)]
-pub struct TaggerOptions {
-    /// Sentences per forward pass.
-    pub batch_size: usize,
-    /// libtorch intra-op threads in all (`None`: libtorch's count on the creating thread).
-    pub threads: Option<i32>,
+pub struct TorchOptions {
+    /// Batch size and threads (`None`: libtorch's count on the creating thread).
+    pub tagger: TaggerOptions,
+    /// Where the model runs.
     pub device: Device,
     /// How two or more threads are used on the CPU.
     pub threading: EncoderThreading,
 }
 
-impl Default for TaggerOptions {
+impl Default for TorchOptions {
     fn default() -> Self {
-        TaggerOptions {
-            batch_size: 64,
-            threads: None,
+        TorchOptions {
+            tagger: TaggerOptions::default(),
             device: Device::Cpu,
-            threading: EncoderThreading::Auto,
+            threading: EncoderThreading::default(),
         }
     }
 }
 
-/// A loaded model on libtorch: the shared [`Codec`] and a [`Runner`] of libtorch's network.
-pub struct Tagger {
-    codec: Arc<Codec>,
-    runner: Runner<TorchNet, crate::transformer::Bert>,
+/// ner-tagger's [`Tagger`] over libtorch's network and transformer.
+pub type TorchTagger = Tagger<TorchNet, Bert>;
+
+/// Loads the model in `dir` onto `opts.device`.
+pub fn load(dir: &Path, opts: TorchOptions) -> Result<TorchTagger> {
+    let loaded = checkpoint::load(dir, opts.device)?;
+    let version = ner_tagger::weights::file_version(&dir.join(ner_tagger::directory::WEIGHTS))?;
+    from_loaded(loaded, version, opts)
 }
 
-impl std::fmt::Debug for Tagger {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tagger")
-            .field("model", &self.runner.net.loaded)
-            .field("threading", &self.runner.net.threading)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Tagger {
-    /// Loads the model in `dir` onto `opts.device`.
-    pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Self> {
-        let loaded = checkpoint::load(dir, opts.device)?;
-        Self::from_loaded(loaded, opts)
-    }
-
-    /// A tagger of a model already in memory.
-    pub fn from_loaded(mut loaded: LoadedModel, opts: TaggerOptions) -> Result<Self> {
-        let transitions = loaded.model.crf.transitions()?;
-        let contextual = loaded.contextual.take();
-        let pieces = contextual.as_ref().map(|c| c.word_pieces().clone());
-        let codec = Codec::new(
-            loaded.vocab.clone(),
-            loaded.model.tags.clone(),
-            transitions,
-            pieces,
-        );
-        let runner = Runner {
-            context_tokens: loaded.model.config.context_tokens,
-            batch_size: opts.batch_size,
-            contextual,
-            net: TorchNet {
-                loaded,
-                device: opts.device,
-                threading: Threading::new(opts.threads, opts.threading),
-            },
-        };
-        Ok(Tagger {
-            codec: Arc::new(codec),
-            runner,
-        })
-    }
-
-    /// The request side (encoding, decoding) and the network side, apart.
-    pub fn split(self) -> (Arc<Codec>, Runner<TorchNet, crate::transformer::Bert>) {
-        (self.codec, self.runner)
-    }
-
-    /// The loaded model (its transformer is the runner's).
-    pub fn model(&self) -> &LoadedModel {
-        &self.runner.net.loaded
-    }
-
-    pub fn tag_set(&self) -> &TagSet {
-        self.codec.tag_set()
-    }
-
-    pub fn threading(&self) -> &Threading {
-        &self.runner.net.threading
-    }
-
-    /// Tags sentences, each a document of its own; results in input order.
-    pub fn tag<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        req: TagRequest,
-    ) -> Result<Vec<Tagged>> {
-        let documents: Vec<usize> = (0..sentences.len()).collect();
-        self.tag_documents(sentences, &documents, req)
-    }
-
-    /// Tags sentences of documents (`documents[i]` for sentence `i`, consecutive), as
-    /// [`ner_tagger::Tagger::tag_documents`] does.
-    pub fn tag_documents<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-        req: TagRequest,
-    ) -> Result<Vec<Tagged>> {
-        let em = self.emissions(sentences, documents)?;
-        let parallel = self.runner.net.threading.threads() >= 2;
-        Ok(self.codec.decode(&em, req, parallel))
-    }
-
-    /// The best tag path of every sentence of documents.
-    pub fn best_paths<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-    ) -> Result<Vec<Vec<usize>>> {
-        let em = self.emissions(sentences, documents)?;
-        Ok(self.codec.best_paths(&em))
-    }
-
-    /// Sentences of documents as network input.
-    pub fn encode<S: AsRef<str> + Sync>(&self, sentences: &[Vec<S>], documents: &[usize]) -> Piece {
-        self.codec.encode(sentences, documents.to_vec(), false)
-    }
-
-    /// Every sentence's emissions.
-    pub fn emissions<S: AsRef<str> + Sync>(
-        &mut self,
-        sentences: &[Vec<S>],
-        documents: &[usize],
-    ) -> Result<Emissions> {
-        let piece = self.encode(sentences, documents);
-        self.runner.run(piece)
-    }
+/// The tagger of a model already in memory; `version` names its weights.
+pub fn from_loaded(
+    mut loaded: LoadedModel,
+    version: String,
+    opts: TorchOptions,
+) -> Result<TorchTagger> {
+    let threads = opts.tagger.threads.map(|t| t as i32);
+    let threading = Threading::new(threads, opts.threading);
+    let parts = Parts {
+        vocab: loaded.vocab.clone(),
+        tags: loaded.model.tags.clone(),
+        config: loaded.model.config.clone(),
+        meta: loaded.meta.clone(),
+        transitions: loaded.model.crf.transitions()?,
+        version,
+        threads: threading.threads().max(1) as usize,
+    };
+    let contextual = loaded.contextual.take();
+    let net = TorchNet {
+        loaded,
+        device: opts.device,
+        threading,
+    };
+    Ok(parts.tagger(net, contextual, opts.tagger.batch_size))
 }
 
 /// libtorch's network over a loaded model, owned: the runner of the torch [`Tagger`].
@@ -173,12 +90,23 @@ impl std::fmt::Debug for TorchNet {
     }
 }
 
+impl TorchNet {
+    /// The loaded model (its transformer is the runner's).
+    pub fn model(&self) -> &LoadedModel {
+        &self.loaded
+    }
+
+    /// How it uses the CPU's threads.
+    pub fn threading(&self) -> &Threading {
+        &self.threading
+    }
+}
+
 impl Network for TorchNet {
-    type Error = ModelError;
     fn tags(&self) -> usize {
         self.loaded.model.tags.len()
     }
-    fn emissions(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> Result<()> {
+    fn emissions(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> ner_tagger::Result<()> {
         let mut torch = Torch {
             model: &self.loaded.model,
             device: self.device,
@@ -196,11 +124,17 @@ struct Torch<'a, 'b> {
 }
 
 impl Network for Torch<'_, '_> {
-    type Error = ModelError;
     fn tags(&self) -> usize {
         self.model.tags.len()
     }
-    fn emissions(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> Result<()> {
+    fn emissions(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> ner_tagger::Result<()> {
+        self.run(batch, out)
+            .map_err(|e| ner_tagger::Error::Network(Box::new(e)))
+    }
+}
+
+impl Torch<'_, '_> {
+    fn run(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> Result<()> {
         let helper = match (&mut self.threading, self.device) {
             (Some(t), Device::Cpu) => t.prepare(batch.len()),
             _ => None,
@@ -284,7 +218,6 @@ impl Inference<'_> {
         match self.native {
             Some(native) => {
                 batching::for_each_in_context(native, data, documents, context, size, f)?;
-                Ok(())
             }
             None => {
                 let mut torch = Torch {
@@ -292,9 +225,10 @@ impl Inference<'_> {
                     device: self.device,
                     threading: self.threading,
                 };
-                batching::for_each_in_context(&mut torch, data, documents, context, size, f)
+                batching::for_each_in_context(&mut torch, data, documents, context, size, f)?;
             }
         }
+        Ok(())
     }
 
     /// The best tag path of every sentence, in input order (`documents` as for

@@ -228,7 +228,7 @@ fn the_native_tagger_runs_the_fine_tuned_layers_as_libtorch_does() {
     let _turn = turn();
     let (_dir, path, _) = saved_model();
     let (sentences, documents) = sentences();
-    let mut torch = ner_model::tagger::Tagger::load(&path, Default::default()).unwrap();
+    let mut torch = ner_model::tagger::load(&path, Default::default()).unwrap();
     let opts = ner_tagger::tagger::TaggerOptions {
         threads: Some(1),
         ..Default::default()

@@ -4,8 +4,9 @@
 
 use ner_core::scheme::{decode_spans, Prefix, Tag};
 use ner_model::checkpoint;
-use ner_model::tagger::{TagRequest, Tagger, TaggerOptions};
+use ner_model::tagger;
 use ner_model::training::{keep_labels, DataConfig, Run, RunConfig, Silent, TrainOptions};
+use ner_model::DecodeOptions;
 use ner_model::{Device, ModelConfig};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -174,7 +175,7 @@ fn keep_labels_adds_the_base_models_predictions_of_lacking_labels_on_o_tokens_on
     assert!(added.entities > 0, "a random model predicts some PER");
     // The oracle: each sentence tagged alone by the base model; its PER entities that overlap
     // no gold entity, added to the gold ones.
-    let mut tagger = Tagger::load(&base, TaggerOptions::default()).unwrap();
+    let mut tagger = tagger::load(&base, Default::default()).unwrap();
     let per_base = tagger.tag_set().labels().get("PER").unwrap();
     let per = corpus.labels.get("PER").unwrap();
     let mut expected_added = 0;
@@ -183,7 +184,7 @@ fn keep_labels_adds_the_base_models_predictions_of_lacking_labels_on_o_tokens_on
         let tagged = tagger
             .tag(
                 std::slice::from_ref(&before.tokens),
-                TagRequest {
+                DecodeOptions {
                     probabilities: true,
                     nbest: 0,
                 },

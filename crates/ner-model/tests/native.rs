@@ -9,6 +9,7 @@ use ner_model::native::{self, Native, Workspace};
 use ner_model::tagger::Inference;
 use ner_model::vocab::{Encoded, Vocab};
 use ner_model::{CellKind, ModelConfig};
+use ner_tagger::Network;
 use tch::nn::VarStore;
 use tch::Device;
 
@@ -175,12 +176,9 @@ fn native_with_memo(
     vocab: &Vocab,
     slots: Option<usize>,
 ) -> Native {
-    Native {
-        model: native::pack(vs, model, vocab).unwrap(),
-        workspace: slots.map_or_else(Workspace::default, Workspace::with_memo_slots),
-        tags: model.tags.len(),
-        parallel: false,
-    }
+    let packed = native::pack(vs, model, vocab).unwrap();
+    let workspace = slots.map_or_else(Workspace::default, Workspace::with_memo_slots);
+    Native::new(packed, model.tags.len(), false).with_workspace(workspace)
 }
 
 #[test]
@@ -212,7 +210,7 @@ fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
             .iter()
             .map(|&b| emissions(&model, &data, b, Some(&mut off)))
             .collect();
-        assert_eq!(off.workspace.memo_counts().0, 0);
+        assert_eq!(off.memo_counts().unwrap().0, 0);
         assert!(max_diff(&reference, &without[0]) < 1e-4);
         for slots in [None, Some(1), Some(4)] {
             let mut native = native_with_memo(&vs, &model, &vocab, slots);
@@ -222,7 +220,7 @@ fn the_first_layer_memo_changes_no_emission_cold_warm_colliding_or_off() {
                 let got = emissions(&model, &data, batch, Some(&mut native));
                 assert_eq!(&got, want, "case {i}, {slots:?} slots, batch {batch}");
             }
-            let (hits, misses) = native.workspace.memo_counts();
+            let (hits, misses) = native.memo_counts().unwrap();
             assert!(misses > 0);
             // With room for every word, later passes find every known word.
             if slots.is_none() {

@@ -7,9 +7,10 @@ use ner_core::{LabelSet, TagScheme, TagSet};
 use ner_model::checkpoint::{self, Meta};
 use ner_model::config::CharEncoderKind;
 use ner_model::model::BiLstmCrf;
+use ner_model::tagger;
 use ner_model::tagger::Inference;
 use ner_model::vocab::{Encoded, Vocab};
-use ner_model::{CellKind, ModelConfig, TagRequest, Tagger, TaggerOptions};
+use ner_model::{CellKind, DecodeOptions, ModelConfig, TorchOptions};
 use tch::nn::VarStore;
 use tch::Device;
 
@@ -145,17 +146,17 @@ fn save_then_load_is_bit_identical() {
     let after = emissions(&loaded.model, &reloaded, 8);
     assert_eq!(before, after, "outputs changed after save and load");
     // The Tagger gives the same tags as decoding by hand, in input order.
-    let mut tagger = Tagger::from_loaded(loaded, TaggerOptions::default()).unwrap();
+    let mut tagger = tagger::from_loaded(loaded, String::new(), TorchOptions::default()).unwrap();
     let tagged = tagger
         .tag(
             &tokens(),
-            TagRequest {
+            DecodeOptions {
                 probabilities: true,
                 nbest: 3,
             },
         )
         .unwrap();
-    let tr = tagger.model().model.crf.transitions().unwrap();
+    let tr = tagger.network().model().model.crf.transitions().unwrap();
     let mut checked = 0;
     for (t, em) in tagged.iter().zip(&before) {
         assert!(t
@@ -271,16 +272,16 @@ fn two_taggers_in_one_process_keep_their_own_threading() {
     let dir = tempfile::tempdir().unwrap();
     checkpoint::save(dir.path(), &vs, &model, &vocab, &Meta::new("t")).unwrap();
     let load = |threads, threading| {
-        let opts = TaggerOptions {
-            threads: Some(threads),
+        let mut opts = TorchOptions {
             threading,
             ..Default::default()
         };
-        Tagger::load(dir.path(), opts).unwrap()
+        opts.tagger.threads = Some(threads);
+        tagger::load(dir.path(), opts).unwrap()
     };
     let mut one = load(1, EncoderThreading::IntraOp);
     let mut two = load(2, EncoderThreading::Directions);
-    let req = TagRequest::default();
+    let req = DecodeOptions::default();
     let first = one.tag(&tokens(), req).unwrap();
     // Loading and running the other tagger changes nothing about this one.
     let other = two.tag(&tokens(), req).unwrap();
@@ -292,11 +293,11 @@ fn two_taggers_in_one_process_keep_their_own_threading() {
     assert_eq!(one.tag(&tokens(), req).unwrap(), first);
     assert_eq!(tch::get_num_threads(), 1);
     assert_eq!(
-        one.threading().arrangement(1),
+        one.network().threading().arrangement(1),
         Arrangement::IntraOp { threads: 1 }
     );
     assert_eq!(
-        two.threading().arrangement(64),
+        two.network().threading().arrangement(64),
         Arrangement::Directions { threads: 1 }
     );
     let tags = |t: &[ner_core::Tagged]| t.iter().map(|x| x.tags.clone()).collect::<Vec<_>>();
@@ -334,7 +335,7 @@ fn the_native_tagger_on_two_threads_tags_exactly_as_on_one() {
         ner_tagger::Tagger::load(dir.path(), opts).unwrap()
     };
     let (mut one, mut two) = (load(1), load(2));
-    let req = TagRequest {
+    let req = DecodeOptions {
         probabilities: true,
         nbest: 2,
     };
@@ -348,7 +349,7 @@ fn the_native_tagger_on_two_threads_tags_exactly_as_on_one() {
             want
         );
     }
-    assert!(two.memo_counts().0 > 0);
+    assert!(two.memo_counts().unwrap().0 > 0);
 }
 
 #[test]
@@ -376,13 +377,13 @@ fn the_native_and_the_torch_tagger_read_one_directory_alike() {
         let (vs, model, vocab) = common::build(config, 40 + i as i64);
         let dir = tempfile::tempdir().unwrap();
         checkpoint::save(dir.path(), &vs, &model, &vocab, &Meta::new("t")).unwrap();
-        let mut torch = Tagger::load(dir.path(), TaggerOptions::default()).unwrap();
+        let mut torch = tagger::load(dir.path(), TorchOptions::default()).unwrap();
         let opts = ner_tagger::TaggerOptions {
             threads: Some(1),
             ..Default::default()
         };
         let mut native = ner_tagger::Tagger::load(dir.path(), opts).unwrap();
-        let req = TagRequest {
+        let req = DecodeOptions {
             probabilities: true,
             nbest: 3,
         };

@@ -5,12 +5,13 @@
 mod results;
 mod tagging;
 
+use ner_core::results::ResultOptions;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
 use pyo3::prelude::*;
 use results::{Analysis, Entity, Labeling, SentenceNbest, Token};
 use std::path::PathBuf;
-use tagging::{Options, Texts};
+use tagging::{options, Texts};
 
 create_exception!(
     _native,
@@ -66,7 +67,7 @@ impl Tagger {
     /// The entities of one text, with Python string offsets.
     #[pyo3(signature = (text, *, min_score = None))]
     fn tag(&self, py: Python<'_>, text: String, min_score: Option<f64>) -> PyResult<Vec<Entity>> {
-        let opts = Options::new(false, 0, min_score)?;
+        let opts = options(false, 0, min_score)?;
         let mut out = self.run(py, vec![text], opts)?;
         Ok(out.pop().map(|a| a.entities).unwrap_or_default())
     }
@@ -79,7 +80,7 @@ impl Tagger {
         texts: Vec<String>,
         min_score: Option<f64>,
     ) -> PyResult<Vec<Vec<Entity>>> {
-        let opts = Options::new(false, 0, min_score)?;
+        let opts = options(false, 0, min_score)?;
         let out = self.run(py, texts, opts)?;
         Ok(out.into_iter().map(|a| a.entities).collect())
     }
@@ -95,7 +96,7 @@ impl Tagger {
         nbest: usize,
         min_score: Option<f64>,
     ) -> PyResult<Analysis> {
-        let opts = Options::new(tokens, nbest, min_score)?;
+        let opts = options(tokens, nbest, min_score)?;
         let mut out = self.run(py, vec![text], opts)?;
         out.pop()
             .ok_or_else(|| ModelError::new_err("the tagger returned no result"))
@@ -111,7 +112,7 @@ impl Tagger {
         nbest: usize,
         min_score: Option<f64>,
     ) -> PyResult<Vec<Analysis>> {
-        let opts = Options::new(tokens, nbest, min_score)?;
+        let opts = options(tokens, nbest, min_score)?;
         self.run(py, texts, opts)
     }
 
@@ -157,7 +158,12 @@ fn resolve(py: Python<'_>, path: PathBuf) -> PyResult<PathBuf> {
 
 impl Tagger {
     /// Tags `texts` without the GIL.
-    fn run(&self, py: Python<'_>, texts: Vec<String>, opts: Options) -> PyResult<Vec<Analysis>> {
+    fn run(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        opts: ResultOptions,
+    ) -> PyResult<Vec<Analysis>> {
         let model = &self.0;
         py.detach(|| model.tag(&Texts(texts), opts))
             .map_err(|e| ModelError::new_err(e.to_string()))

@@ -138,3 +138,49 @@ impl Analysis {
         )
     }
 }
+
+impl From<ner_core::results::TokenResult> for Token {
+    fn from(t: ner_core::results::TokenResult) -> Self {
+        Token {
+            text: t.text,
+            start: t.start,
+            end: t.end,
+            tag: t.tag,
+            score: t.score,
+        }
+    }
+}
+
+impl From<ner_core::results::Labeling> for Labeling {
+    fn from(l: ner_core::results::Labeling) -> Self {
+        Labeling {
+            tags: l.tags,
+            probability: l.probability,
+        }
+    }
+}
+
+impl From<ner_core::results::SentenceNbest> for SentenceNbest {
+    fn from(n: ner_core::results::SentenceNbest) -> Self {
+        SentenceNbest {
+            sentence: n.sentence,
+            start: n.start,
+            end: n.end,
+            labelings: n.labelings.into_iter().map(Labeling::from).collect(),
+        }
+    }
+}
+
+/// The one builder's answer ([`ner_core::results::build`]) as Python objects.
+impl From<ner_core::results::TextResult> for Analysis {
+    fn from(r: ner_core::results::TextResult) -> Self {
+        fn all<A, B: From<A>>(v: Vec<A>) -> Vec<B> {
+            v.into_iter().map(B::from).collect()
+        }
+        Analysis {
+            entities: all(r.entities),
+            tokens: r.tokens.map(all),
+            nbest: r.nbest.map(all),
+        }
+    }
+}

@@ -1,53 +1,34 @@
 //! Texts to results, in the server's steps: tokenise and cut into sentences, encode, run the
-//! network, decode, and build the entities by slicing each text (offsets in characters, which
-//! are Python's string indices).
+//! network, decode, and build the answers with ner-core's one builder (offsets in characters,
+//! which are Python's string indices).
 
-use crate::results::{Analysis, Entity, Labeling, SentenceNbest, Token};
+use crate::results::Analysis;
 use ner_core::document::{sentences_of, Document};
 use ner_core::offsets::OffsetUnit;
+use ner_core::results::{self, ResultOptions};
 use ner_core::scheme::TagSet;
 use ner_core::tokenize::Mode;
 use ner_core::Tagged;
 use ner_tagger::tagger::Native;
-use ner_tagger::{Codec, Runner, TagRequest, TaggerOptions};
+use ner_tagger::{Codec, DecodeOptions, Runner, TaggerOptions};
 use pyo3::exceptions::PyValueError;
 use pyo3::PyResult;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
-pub use ner_tagger::MAX_NBEST;
+pub use ner_core::results::MAX_NBEST;
 
-/// What to return beside the entities.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    tokens: bool,
-    nbest: usize,
-    min_score: Option<f64>,
-}
-
-impl Options {
-    /// Checked as the server checks them, with its messages.
-    pub fn new(tokens: bool, nbest: usize, min_score: Option<f64>) -> PyResult<Self> {
-        if nbest > MAX_NBEST {
-            return Err(PyValueError::new_err(format!(
-                "nbest: at most {MAX_NBEST}, got {nbest}"
-            )));
-        }
-        if let Some(m) = min_score.filter(|m| !(0.0..=1.0).contains(m)) {
-            return Err(PyValueError::new_err(format!(
-                "min_score: must be between 0 and 1, got {m}"
-            )));
-        }
-        Ok(Options {
-            tokens,
-            nbest,
-            min_score,
-        })
-    }
+/// What to return beside the entities, checked by the one validation the server uses too.
+pub fn options(tokens: bool, nbest: usize, min_score: Option<f64>) -> PyResult<ResultOptions> {
+    ResultOptions::new(tokens, nbest, min_score, OffsetUnit::Char)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 /// The texts of one call.
 pub struct Texts(pub Vec<String>);
+
+/// Why a call could not be answered.
+pub type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// A loaded model: the codec shared by every calling thread, the network taken in turns.
 pub struct Model {
@@ -57,7 +38,6 @@ pub struct Model {
     mode: Mode,
     name: String,
     max_sentence_tokens: usize,
-    parallel: bool,
 }
 
 impl Model {
@@ -72,7 +52,7 @@ impl Model {
         };
         let tagger = ner_tagger::Tagger::load(dir, opts)?;
         let (tags, mode) = (tagger.tag_set().clone(), tagger.config().tokenization);
-        let (name, parallel) = (tagger.meta().name.clone(), tagger.threads() >= 2);
+        let name = tagger.meta().name.clone();
         let (codec, runner) = tagger.split();
         Ok(Model {
             codec,
@@ -81,7 +61,6 @@ impl Model {
             mode,
             name,
             max_sentence_tokens,
-            parallel,
         })
     }
 
@@ -94,7 +73,7 @@ impl Model {
     }
 
     /// Every text's results, in order.
-    pub fn tag(&self, texts: &Texts, opts: Options) -> ner_tagger::Result<Vec<Analysis>> {
+    pub fn tag(&self, texts: &Texts, opts: ResultOptions) -> Result<Vec<Analysis>, Failure> {
         let docs: Vec<Document> = texts
             .0
             .iter()
@@ -103,17 +82,10 @@ impl Model {
         let (sentences, documents) = sentences_of(&docs);
         let tagged = match sentences.is_empty() {
             true => Vec::new(),
-            false => self.run(&sentences, documents, opts.nbest)?,
+            false => self.run(&sentences, documents, opts.nbest())?,
         };
-        let mut at = 0;
-        let mut out = Vec::with_capacity(docs.len());
-        for doc in &docs {
-            let n = doc.num_sentences();
-            let part = tagged.get(at..at + n).unwrap_or_default();
-            at += n;
-            out.push(self.analysis(doc, part, opts));
-        }
-        Ok(out)
+        let answers = results::build(&docs, &tagged, &self.tags, &opts)?;
+        Ok(answers.into_iter().map(Analysis::from).collect())
     }
 
     /// Encodes, runs and decodes the sentences (each naming its document).
@@ -123,61 +95,12 @@ impl Model {
         documents: Vec<usize>,
         nbest: usize,
     ) -> ner_tagger::Result<Vec<Tagged>> {
-        let piece = self.codec.encode(sentences, documents, self.parallel);
+        let piece = self.codec.encode(sentences, documents);
         let emissions = self
             .runner
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .run(piece)?;
-        let req = TagRequest {
-            probabilities: true,
-            nbest,
-        };
-        Ok(self.codec.decode(&emissions, req, self.parallel))
-    }
-
-    fn analysis(&self, doc: &Document, tagged: &[Tagged], opts: Options) -> Analysis {
-        let keep = |e: &ner_core::Scored| opts.min_score.is_none_or(|m| e.probability >= m);
-        let entities = doc.entities(tagged, self.tags.labels(), keep, OffsetUnit::Char);
-        Analysis {
-            entities: entities.into_iter().map(Entity::from).collect(),
-            tokens: opts.tokens.then(|| self.tokens(doc, tagged)),
-            nbest: (opts.nbest > 0).then(|| self.nbest(doc, tagged)),
-        }
-    }
-
-    /// Every word with its tag and the tag's probability.
-    fn tokens(&self, doc: &Document, tagged: &[Tagged]) -> Vec<Token> {
-        doc.tagged_tokens(tagged, OffsetUnit::Char)
-            .into_iter()
-            .map(|t| Token {
-                text: t.text.to_owned(),
-                start: t.start,
-                end: t.end,
-                tag: t.tag.map_or_else(|| "O".into(), |k| self.tags.name(k)),
-                score: t.score,
-            })
-            .collect()
-    }
-
-    /// The k best labelings of every sentence, with the sentence's offsets.
-    fn nbest(&self, doc: &Document, tagged: &[Tagged]) -> Vec<SentenceNbest> {
-        let labeling = |(tags, p): &(Vec<usize>, f64)| Labeling {
-            tags: tags.iter().map(|&k| self.tags.name(k)).collect(),
-            probability: *p,
-        };
-        tagged
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                let (start, end) = doc.sentence_span(i, OffsetUnit::Char);
-                SentenceNbest {
-                    sentence: i,
-                    start,
-                    end,
-                    labelings: t.nbest.iter().map(labeling).collect(),
-                }
-            })
-            .collect()
+        Ok(self.codec.decode(&emissions, DecodeOptions::scored(nbest)))
     }
 }

@@ -2,7 +2,7 @@
 //! queue → entities built by slicing the original text → JSON.
 
 use crate::error::{ApiError, ErrorBody};
-use crate::model::{Codec, Emissions, ModelInfo, Piece, TagOptions};
+use crate::model::{chain, DecodeOptions, Emissions, Piece, RequestHalf};
 use crate::worker::{Forwarded, Incoming, Job, SubmitError, Worker};
 use crate::AppState;
 use axum::body::Bytes;
@@ -11,8 +11,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ner_core::document::{sentences_of, Document, Entity};
+use ner_core::document::{sentences_of, Document};
 use ner_core::offsets::OffsetUnit;
+use ner_core::results::{self, ResultError, ResultOptions, TextResult};
 use ner_core::Tagged;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -42,42 +43,7 @@ pub struct NerRequest {
     pub model: Option<String>,
 }
 
-pub use ner_tagger::MAX_NBEST;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenOut {
-    pub text: String,
-    pub start: usize,
-    pub end: usize,
-    pub tag: String,
-    pub score: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Labeling {
-    pub tags: Vec<String>,
-    pub probability: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SentenceNbest {
-    /// Index of the sentence within the text.
-    pub sentence: usize,
-    /// Offsets of the sentence in the text.
-    pub start: usize,
-    pub end: usize,
-    pub labelings: Vec<Labeling>,
-}
-
-/// The entities of one text (and, on request, its tokens and n-best labelings).
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct TextResult {
-    pub entities: Vec<Entity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tokens: Option<Vec<TokenOut>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nbest: Option<Vec<SentenceNbest>>,
-}
+pub use ner_core::results::MAX_NBEST;
 
 fn content_type(headers: &HeaderMap) -> Result<bool, ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
@@ -126,7 +92,16 @@ fn parse(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Ner
     Ok(req)
 }
 
-fn validate(req: NerRequest, st: &AppState) -> Result<(Vec<String>, bool, NerRequest), ApiError> {
+/// A request, checked: its texts, whether it was one `text`, what to answer and with which
+/// model.
+struct Checked {
+    texts: Vec<String>,
+    single: bool,
+    options: ResultOptions,
+    model: Option<String>,
+}
+
+fn validate(req: NerRequest, st: &AppState) -> Result<Checked, ApiError> {
     let mut req = req;
     let (texts, single) = match (req.text.take(), req.texts.take()) {
         (Some(t), None) => (vec![t], true),
@@ -156,19 +131,8 @@ fn validate(req: NerRequest, st: &AppState) -> Result<(Vec<String>, bool, NerReq
             ))
         }
     };
-    if req.nbest > MAX_NBEST {
-        return Err(ApiError::InvalidField(format!(
-            "field `nbest`: at most {MAX_NBEST}, got {}",
-            req.nbest
-        )));
-    }
-    if let Some(m) = req.min_score {
-        if !(0.0..=1.0).contains(&m) {
-            return Err(ApiError::InvalidField(format!(
-                "field `min_score`: must be between 0 and 1, got {m}"
-            )));
-        }
-    }
+    let options = ResultOptions::new(req.tokens, req.nbest, req.min_score, req.offsets)
+        .map_err(invalid_option)?;
     for (index, t) in texts.iter().enumerate() {
         let chars = t.chars().count();
         if chars > st.config.max_text_chars {
@@ -179,7 +143,20 @@ fn validate(req: NerRequest, st: &AppState) -> Result<(Vec<String>, bool, NerReq
             });
         }
     }
-    Ok((texts, single, req))
+    Ok(Checked {
+        texts,
+        single,
+        options,
+        model: req.model,
+    })
+}
+
+/// A bad `nbest` or `min_score`, named as a field of the request.
+fn invalid_option(e: ResultError) -> ApiError {
+    match e.field() {
+        Some(field) => ApiError::InvalidField(format!("field `{field}`: {}", e.reason())),
+        None => ApiError::InvalidField(e.to_string()),
+    }
 }
 
 /// Entities of one text (`text`) or of a batch of texts (`texts`), with offsets into each
@@ -216,8 +193,7 @@ pub async fn ner(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req = parse(&headers, body)?;
-    let (texts, single, req) = validate(req, &st)?;
+    let req = validate(parse(&headers, body)?, &st)?;
     let worker = st.models.get(req.model.as_deref())?.worker();
     let codec = worker
         .codec()
@@ -230,7 +206,8 @@ pub async fn ner(
     let incoming = worker.incoming();
     let info = codec.info();
     let mut timing = Timing::default();
-    let docs: Vec<Document> = texts
+    let docs: Vec<Document> = req
+        .texts
         .iter()
         .map(|t| Document::new(t, info.tokenization, st.config.max_sentence_tokens))
         .collect();
@@ -245,22 +222,18 @@ pub async fn ner(
         let forwarded = forward(&st, &worker, piece, incoming).await?;
         (timing.queue, timing.network) = (forwarded.queue, forwarded.network);
         let started = Instant::now();
-        let tagged = decode(codec.clone(), forwarded.emissions, req.nbest).await?;
+        let nbest = req.options.nbest();
+        let tagged = decode(codec.clone(), forwarded.emissions, nbest).await?;
         timing.decode = started.elapsed();
         tagged
     };
     timing.record(&st.metrics);
-    let mut results = Vec::with_capacity(docs.len());
-    let mut at = 0;
-    for doc in &docs {
-        let part = tagged
-            .get(at..at + doc.num_sentences())
-            .ok_or(ApiError::Internal)?;
-        at += doc.num_sentences();
-        results.push(build(doc, part, info, &req));
-    }
+    let mut results = results::build(&docs, &tagged, &info.tags, &req.options).map_err(|e| {
+        tracing::error!(error = %e, "the model's results do not fit the request");
+        ApiError::Internal
+    })?;
     let model = info.name.clone();
-    let mut resp = match single {
+    let mut resp = match req.single {
         true => Json(Single {
             result: results.pop().unwrap_or_default(),
             model,
@@ -300,11 +273,11 @@ const DECODE_INLINE_TOKENS: usize = 512;
 
 /// The results of every sentence, decoded from its emissions.
 async fn decode(
-    codec: Arc<dyn Codec>,
+    codec: Arc<dyn RequestHalf>,
     emissions: Emissions,
     nbest: usize,
 ) -> Result<Vec<Tagged>, ApiError> {
-    let options = TagOptions { nbest };
+    let options = DecodeOptions::scored(nbest);
     let rows = emissions.offsets.last().copied().unwrap_or(0);
     if rows <= DECODE_INLINE_TOKENS {
         return Ok(codec.decode(&emissions, options));
@@ -373,60 +346,10 @@ async fn forward(
     match tokio::time::timeout(st.config.request_timeout(), rx).await {
         Ok(Ok(Ok(f))) => Ok(f),
         Ok(Ok(Err(e))) => {
-            tracing::error!(error = %e, "model error");
+            tracing::error!(error = %chain(&e), "model error");
             Err(ApiError::Internal)
         }
         Ok(Err(_)) => Err(ApiError::Internal),
         Err(_) => Err(ApiError::Timeout),
     }
-}
-
-fn build(doc: &Document, tagged: &[Tagged], info: &ModelInfo, req: &NerRequest) -> TextResult {
-    let keep = |e: &ner_core::Scored| req.min_score.is_none_or(|m| e.probability >= m);
-    let entities = doc.entities(tagged, info.tags.labels(), keep, req.offsets);
-    TextResult {
-        entities,
-        tokens: req.tokens.then(|| tokens(doc, tagged, info, req.offsets)),
-        nbest: (req.nbest > 0).then(|| nbest(doc, tagged, info, req.offsets)),
-    }
-}
-
-/// Every word with its tag (named at this edge) and the tag's probability.
-fn tokens(doc: &Document, tagged: &[Tagged], info: &ModelInfo, unit: OffsetUnit) -> Vec<TokenOut> {
-    doc.tagged_tokens(tagged, unit)
-        .into_iter()
-        .map(|t| TokenOut {
-            text: t.text.to_owned(),
-            start: t.start,
-            end: t.end,
-            tag: t.tag.map_or_else(|| "O".into(), |k| info.tags.name(k)),
-            score: t.score,
-        })
-        .collect()
-}
-
-/// The k best labelings of every sentence, with the sentence's offsets.
-fn nbest(
-    doc: &Document,
-    tagged: &[Tagged],
-    info: &ModelInfo,
-    unit: OffsetUnit,
-) -> Vec<SentenceNbest> {
-    let labeling = |(tags, p): &(Vec<usize>, f64)| Labeling {
-        tags: tags.iter().map(|&k| info.tags.name(k)).collect(),
-        probability: *p,
-    };
-    tagged
-        .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let (start, end) = doc.sentence_span(i, unit);
-            SentenceNbest {
-                sentence: i,
-                start,
-                end,
-                labelings: t.nbest.iter().map(labeling).collect(),
-            }
-        })
-        .collect()
 }

@@ -2,8 +2,8 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
-//! The HTTP service. It talks to the model through its two halves ([`model::Codec`] on the
-//! request side, [`model::Network`] on the model thread), so its router tests run with fakes.
+//! The HTTP service. It talks to the model through its two halves ([`model::RequestHalf`] on the
+//! request side, [`model::NetworkHalf`] on the model thread), so its router tests run with fakes.
 //!
 //! A `POST /ner` request flows: body limit ([`body`]) → authentication ([`auth`]) → typed JSON
 //! ([`api`], our error format on every rejection, [`error`]) → validation → admission (a

@@ -8,7 +8,7 @@
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::model::{ModelFactory, TagOptions};
+use crate::model::{DecodeOptions, ModelFactory};
 use crate::worker::{BatchConfig, Job, Worker};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -170,10 +170,10 @@ async fn smoke(worker: &Worker) -> Result<(), String> {
     worker.submit(job).map_err(|e| format!("{e:?}"))?;
     let forwarded = match rx.await {
         Ok(Ok(f)) => f,
-        Ok(Err(e)) => return Err(e.to_string()),
+        Ok(Err(e)) => return Err(crate::model::chain(&e)),
         Err(_) => return Err("the model thread stopped".into()),
     };
-    let tagged = codec.decode(&forwarded.emissions, TagOptions::default());
+    let tagged = codec.decode(&forwarded.emissions, DecodeOptions::scored(0));
     match &tagged[..] {
         [one] if one.tags.len() == SMOKE.len() => Ok(()),
         [one] => Err(format!("{} tags for {} words", one.tags.len(), SMOKE.len())),

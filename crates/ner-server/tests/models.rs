@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
-use ner_server::model::{ModelError, ModelFactory};
+use ner_server::model::{ModelFactory, WorkerError};
 use ner_server::{app, start_named, ModelSpec, ServerConfig};
 use std::time::Duration;
 use tower::ServiceExt;
@@ -89,7 +89,7 @@ async fn requests_go_to_the_model_they_name() {
 fn loader() -> ner_server::Loader {
     std::sync::Arc::new(|dir: &std::path::Path| -> ModelFactory {
         if dir.ends_with("broken") {
-            Box::new(|| Err(ModelError::Load("no weights here".into())))
+            Box::new(|| Err(WorkerError::load("no weights here")))
         } else {
             fake(false)
         }

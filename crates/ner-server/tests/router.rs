@@ -6,7 +6,7 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use ner_core::offsets::slice;
-use ner_server::model::{ModelError, ModelFactory};
+use ner_server::model::{ModelFactory, WorkerError};
 use ner_server::{app, start, ServerConfig};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -311,7 +311,7 @@ async fn model_failures_are_500_without_internals_and_503_when_not_loaded() {
     assert!(!v.to_string().contains("secret"), "{v}");
     let (app, load) = router_loaded(
         ServerConfig::default(),
-        Box::new(|| Err(ModelError::Load("no such model".into()))),
+        Box::new(|| Err(WorkerError::load("no such model"))),
     )
     .await;
     assert!(load.unwrap_err().contains("no such model"));

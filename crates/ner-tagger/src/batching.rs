@@ -6,17 +6,9 @@
 //! libtorch's model in ner-model, which is tested against it through this same path.
 
 use crate::context;
+use crate::contract::Network;
 use crate::vocab::Encoded;
-
-/// What runs the network over one batch.
-pub trait Network {
-    type Error;
-    /// The number of tags (the width of an emission row).
-    fn tags(&self) -> usize;
-    /// The emissions `[len][K]` of each sentence of `batch` (sorted by length, longest first,
-    /// none empty) into `out[i]`.
-    fn emissions(&mut self, batch: &[&Encoded], out: &mut [Vec<f32>]) -> Result<(), Self::Error>;
-}
+use crate::Result;
 
 /// Runs `net` over `data` in batches of `batch_size` sorted by length and calls
 /// `f(index, emissions)` with each non-empty sentence's emissions `[len][K]`.
@@ -25,7 +17,7 @@ pub fn for_each_emissions<N: Network>(
     data: &[&Encoded],
     batch_size: usize,
     mut f: impl FnMut(usize, &[f32]),
-) -> Result<(), N::Error> {
+) -> Result<()> {
     let mut order: Vec<usize> = (0..data.len()).filter(|&i| !data[i].is_empty()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(data[i].len()));
     let mut out: Vec<Vec<f32>> = Vec::new();
@@ -50,7 +42,7 @@ pub fn for_each_in_context<N: Network>(
     context_tokens: usize,
     batch_size: usize,
     mut f: impl FnMut(usize, &[f32]),
-) -> Result<(), N::Error> {
+) -> Result<()> {
     if context_tokens == 0 {
         return for_each_emissions(net, data, batch_size, f);
     }

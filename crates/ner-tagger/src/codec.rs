@@ -4,7 +4,7 @@
 //! that owns the network ([`crate::runner::Runner`]) runs the network alone.
 
 use crate::contextual::WordPieces;
-use crate::tagger::TagRequest;
+use crate::contract::{DecodeOptions, ModelInfo, RequestHalf};
 use crate::vocab::{Encoded, Vocab};
 use ner_core::crf::ForwardBackward;
 use ner_core::scheme::{decode_spans, Prefix, Tag};
@@ -77,39 +77,53 @@ impl Emissions {
     }
 }
 
-/// A model's vocabulary, tag set, CRF transitions and, with contextual features, its
-/// transformer's word pieces.
+/// A model's vocabulary, its facts (with its tag set), CRF transitions and, with contextual
+/// features, its transformer's word pieces: the request half of the model contract.
 #[derive(Debug)]
 pub struct Codec {
     vocab: Vocab,
-    tags: TagSet,
+    info: ModelInfo,
     transitions: Transitions,
     pieces: Option<WordPieces>,
+    /// Encode and decode a tagger's batches on two threads (rayon).
+    parallel: bool,
 }
 
 impl Codec {
+    /// The request half of a model; `parallel` spreads a [`crate::Tagger`]'s batches over two
+    /// threads (the server's request tasks, already one per request, never do).
     pub fn new(
         vocab: Vocab,
-        tags: TagSet,
+        info: ModelInfo,
         transitions: Transitions,
         pieces: Option<WordPieces>,
+        parallel: bool,
     ) -> Codec {
         Codec {
             vocab,
-            tags,
+            info,
             transitions,
             pieces,
+            parallel,
         }
     }
 
+    /// The model's vocabularies.
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
     }
 
-    pub fn tag_set(&self) -> &TagSet {
-        &self.tags
+    /// The model's static facts.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
+    /// The model's tags.
+    pub fn tag_set(&self) -> &TagSet {
+        &self.info.tags
+    }
+
+    /// The CRF's transitions.
     pub fn transitions(&self) -> &Transitions {
         &self.transitions
     }
@@ -123,8 +137,16 @@ impl Codec {
         e
     }
 
-    /// Sentences of documents (`documents` as in [`Piece`]), on two threads when `parallel`.
+    /// Sentences of documents (`documents` as in [`Piece`]).
     pub fn encode<W: AsRef<[S]> + Sync, S: AsRef<str>>(
+        &self,
+        sentences: &[W],
+        documents: Vec<usize>,
+    ) -> Piece {
+        self.encode_on(sentences, documents, self.parallel)
+    }
+
+    fn encode_on<W: AsRef<[S]> + Sync, S: AsRef<str>>(
         &self,
         sentences: &[W],
         documents: Vec<usize>,
@@ -141,12 +163,15 @@ impl Codec {
         }
     }
 
-    /// Every sentence's result (an empty sentence gets an empty one); each decodes on its own,
-    /// on two threads when `parallel`.
-    pub fn decode(&self, em: &Emissions, req: TagRequest, parallel: bool) -> Vec<Tagged> {
+    /// Every sentence's result (an empty sentence gets an empty one); each decodes on its own.
+    pub fn decode(&self, em: &Emissions, options: DecodeOptions) -> Vec<Tagged> {
+        self.decode_on(em, options, self.parallel)
+    }
+
+    fn decode_on(&self, em: &Emissions, options: DecodeOptions, parallel: bool) -> Vec<Tagged> {
         let one = |v: &mut Viterbi, i: usize| match em.offsets[i] == em.offsets[i + 1] {
             true => Tagged::default(),
-            false => self.decode_sentence(v, em.sentence(i), req),
+            false => self.decode_sentence(v, em.sentence(i), options),
         };
         match parallel && em.len() > 1 {
             true => (0..em.len())
@@ -176,8 +201,29 @@ impl Codec {
 
     /// One sentence's emissions `[len][K]`: best path, entities and, on request,
     /// probabilities and n-best.
-    pub fn decode_sentence(&self, viterbi: &mut Viterbi, em: &[f32], req: TagRequest) -> Tagged {
-        decode(viterbi, &self.transitions, &self.tags, em, req)
+    pub fn decode_sentence(
+        &self,
+        viterbi: &mut Viterbi,
+        em: &[f32],
+        options: DecodeOptions,
+    ) -> Tagged {
+        decode(viterbi, &self.transitions, &self.info.tags, em, options)
+    }
+}
+
+/// On the request's own task, one sentence after another: request tasks already run side by
+/// side, one per request.
+impl RequestHalf for Codec {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn encode(&self, sentences: &[Vec<&str>], documents: Vec<usize>) -> Piece {
+        self.encode_on(sentences, documents, false)
+    }
+
+    fn decode(&self, emissions: &Emissions, options: DecodeOptions) -> Vec<Tagged> {
+        self.decode_on(emissions, options, false)
     }
 }
 
@@ -187,7 +233,7 @@ pub fn decode(
     transitions: &Transitions,
     ts: &TagSet,
     em: &[f32],
-    req: TagRequest,
+    req: DecodeOptions,
 ) -> Tagged {
     let mut tags = Vec::new();
     let score = viterbi.decode(transitions, em, &mut tags);

@@ -36,6 +36,21 @@ pub trait Encoder {
     ) -> Result<Vec<Vec<f32>>>;
 }
 
+impl<E: Encoder + ?Sized> Encoder for Box<E> {
+    fn hidden_size(&self) -> usize {
+        (**self).hidden_size()
+    }
+    fn hidden_states(
+        &self,
+        ids: &[i64],
+        mask: &[bool],
+        b: usize,
+        threads: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        (**self).hidden_states(ids, mask, b, threads)
+    }
+}
+
 impl Encoder for Bert {
     fn hidden_size(&self) -> usize {
         self.config.hidden_size
@@ -167,6 +182,20 @@ impl<E: Encoder> Contextual<E> {
             specials,
             threads: 1,
         })
+    }
+
+    /// The same features from the transformer behind a box (see [`crate::Tagger::boxed`]).
+    pub fn boxed(self) -> Contextual<Box<dyn Encoder>>
+    where
+        E: 'static,
+    {
+        Contextual {
+            bert: Box::new(self.bert),
+            pieces: self.pieces,
+            layers: self.layers,
+            specials: self.specials,
+            threads: self.threads,
+        }
     }
 
     /// Runs the transformer's matrix products on `threads` threads.

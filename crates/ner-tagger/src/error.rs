@@ -27,8 +27,12 @@ pub enum Error {
     },
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    /// Bad data or a bad request: the message says what and where.
     #[error("{0}")]
     Data(String),
+    /// The network failed (libtorch's, for example), with its own error as the source.
+    #[error("the network failed: {0}")]
+    Network(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

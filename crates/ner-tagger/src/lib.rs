@@ -9,9 +9,11 @@
 //! - [`native`] — the forward pass over packed weights, with its memo; [`bert`] and
 //!   [`contextual`] — the transformer of contextual features;
 //! - [`batching`] — batches sorted by length, document windows;
+//! - [`contract`] — the model contract: the request half and the network half, and the
+//!   [`Network`] that any backend implements;
 //! - [`codec`] — encoding words into ids and decoding emissions into entities, probabilities
-//!   and n-best (the request side); [`runner`] — the network over encoded pieces (the model
-//!   thread's side); [`tagger`] — the [`Tagger`], both together.
+//!   and n-best (the request half); [`runner`] — the network over encoded pieces (the model
+//!   thread's half); [`tagger`] — the [`Tagger`], both together, generic over its network.
 //!
 //! ner-model (libtorch) trains the models this crate reads, from the same types, and tests the
 //! native forward pass against its own.
@@ -26,6 +28,7 @@ pub mod codec;
 pub mod config;
 pub mod context;
 pub mod contextual;
+pub mod contract;
 pub mod directory;
 pub mod error;
 pub mod evaluation;
@@ -40,9 +43,10 @@ pub mod weights;
 
 pub use codec::{Codec, Emissions, Piece};
 pub use config::{CellKind, ModelConfig};
+pub use contract::{DecodeOptions, Halves, ModelInfo, Network, NetworkHalf, RequestHalf};
 pub use error::{Error, Result};
 pub use runner::Runner;
-pub use tagger::{TagRequest, Tagger, TaggerOptions, MAX_NBEST};
+pub use tagger::{Tagger, TaggerOptions, DEFAULT_BATCH_SIZE};
 pub use threading::EncoderThreading;
 
 /// The version of this release, written into the models it trains.

@@ -2,30 +2,55 @@
 //! with contextual features) and turns pieces of encoded sentences into emissions. It holds
 //! buffers and is not shared: the server keeps it on the model's own thread.
 
-use crate::batching::{self, Network};
+use crate::batching;
 use crate::bert::Bert;
 use crate::codec::{Emissions, Piece};
 use crate::contextual::{Contextual, Encoder};
+use crate::contract::{Network, NetworkHalf};
 use crate::vocab::Encoded;
+use crate::Result;
 
-/// A network, its transformer, and how sentences are batched for it.
+/// A network, its transformer, and how sentences are batched for it: the network half of the
+/// model contract.
 #[derive(Debug)]
 pub struct Runner<N, E = Bert> {
-    pub net: N,
-    pub contextual: Option<Contextual<E>>,
+    pub(crate) net: N,
+    contextual: Option<Contextual<E>>,
     /// Windows of a document's sentences up to this many tokens (0: sentences alone).
-    pub context_tokens: usize,
+    context_tokens: usize,
     /// Sequences per forward pass.
-    pub batch_size: usize,
+    batch_size: usize,
+    /// The memo's counts when they were last taken ([`NetworkHalf::take_memo_counts`]).
+    reported: (u64, u64),
 }
 
-impl<N: Network, E: Encoder> Runner<N, E>
-where
-    N::Error: From<crate::Error>,
-{
+impl<N: Network, E: Encoder> Runner<N, E> {
+    /// `net` (with the transformer of a model with contextual features), reading windows of
+    /// up to `context_tokens` of a document's sentences, `batch_size` sequences at a time.
+    pub fn new(
+        net: N,
+        contextual: Option<Contextual<E>>,
+        context_tokens: usize,
+        batch_size: usize,
+    ) -> Self {
+        let reported = net.memo_counts().unwrap_or_default();
+        Runner {
+            net,
+            contextual,
+            context_tokens,
+            batch_size,
+            reported,
+        }
+    }
+
+    /// The network.
+    pub fn network(&self) -> &N {
+        &self.net
+    }
+
     /// The emissions of each piece's sentences, one [`Emissions`] per piece. Pieces run
     /// together (sorted by length across pieces); documents never cross pieces.
-    pub fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>, N::Error> {
+    pub fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>> {
         let documents = global_documents(pieces)?;
         if let Some(c) = &self.contextual {
             let words: Vec<&[Vec<i64>]> = sentences(pieces).map(|e| &e.transformer[..]).collect();
@@ -53,16 +78,36 @@ where
         })?;
         Ok(out)
     }
-}
 
-impl<N: Network, E: Encoder> Runner<N, E>
-where
-    N::Error: From<crate::Error>,
-{
     /// The emissions of one piece's sentences.
-    pub fn run(&mut self, piece: Piece) -> Result<Emissions, N::Error> {
+    pub fn run(&mut self, piece: Piece) -> Result<Emissions> {
         let mut pieces = [piece];
         Ok(self.forward(&mut pieces)?.pop().unwrap_or_default())
+    }
+}
+
+impl<N: Network + 'static, E: Encoder + 'static> Runner<N, E> {
+    /// The same runner over a boxed network and transformer.
+    pub fn boxed(self) -> Runner<Box<dyn Network>, Box<dyn Encoder>> {
+        Runner {
+            net: Box::new(self.net),
+            contextual: self.contextual.map(Contextual::boxed),
+            context_tokens: self.context_tokens,
+            batch_size: self.batch_size,
+            reported: self.reported,
+        }
+    }
+}
+
+impl<N: Network, E: Encoder> NetworkHalf for Runner<N, E> {
+    fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>> {
+        Runner::forward(self, pieces)
+    }
+
+    fn take_memo_counts(&mut self) -> Option<(u64, u64)> {
+        let now = self.net.memo_counts()?;
+        let before = std::mem::replace(&mut self.reported, now);
+        Some((now.0 - before.0, now.1 - before.1))
     }
 }
 

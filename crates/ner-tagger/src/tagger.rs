@@ -1,17 +1,18 @@
-//! The `Tagger` that the CLI and the Python module use: a model directory read straight into
-//! packed weights, and batches of tokenised sentences tagged with scores, confidences and
-//! n-best. It is a [`Codec`] (encoding and decoding, shareable) and a [`Runner`] of the native
-//! network ([`crate::native`]), which the server takes apart ([`Tagger::split`]).
+//! The one `Tagger`: a model's request half (the [`Codec`], shareable) and its network half (a
+//! [`Runner`] over any [`Network`]) together, tagging batches of tokenised sentences with
+//! scores, confidences and n-best. The native network ([`Native`]) is loaded here; ner-model
+//! supplies libtorch's network and transformer for the same `Tagger`. The server takes it apart
+//! ([`Tagger::split`]).
 
-use crate::batching::Network;
-use crate::bert::{self, Tuned, TUNED_PREFIX};
+use crate::bert::{self, Bert, Tuned, TUNED_PREFIX};
 use crate::codec::{Codec, Emissions, Piece};
-use crate::contextual::{self, Contextual};
+use crate::contextual::{self, Contextual, Encoder};
+use crate::contract::{DecodeOptions, ModelInfo, Network};
 use crate::directory::{Meta, ModelFiles};
 use crate::error::{Error, Result};
 use crate::native::{NativeModel, Sizes, Workspace};
 use crate::runner::Runner;
-use crate::vocab::Encoded;
+use crate::vocab::{Encoded, Vocab};
 use crate::weights::Weights;
 use crate::ModelConfig;
 use ner_core::viterbi::Transitions;
@@ -19,6 +20,10 @@ use ner_core::{TagSet, Tagged};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Sentences per forward pass unless told otherwise: the default of every command and of the
+/// Python module.
+pub const DEFAULT_BATCH_SIZE: usize = 64;
 
 /// How the tagger runs.
 #[derive(Debug, Clone)]
@@ -32,37 +37,49 @@ pub struct TaggerOptions {
 impl Default for TaggerOptions {
     fn default() -> Self {
         TaggerOptions {
-            batch_size: 64,
+            batch_size: DEFAULT_BATCH_SIZE,
             threads: None,
         }
     }
 }
 
-/// The most labelings a [`TagRequest`] may ask for: the server's `nbest` limit and the Python
-/// module's.
-pub const MAX_NBEST: usize = 20;
-
-/// What to compute besides the best tags.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TagRequest {
-    /// Per-token and per-entity probabilities (forward-backward).
-    pub probabilities: bool,
-    /// The k best labelings with their probabilities (0: none).
-    pub nbest: usize,
+impl TaggerOptions {
+    /// The threads to use: as given, else the machine's cores; at least one.
+    pub fn resolved_threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(crate::threading::default_threads)
+            .max(1)
+    }
 }
 
 /// A native model with its buffers: the [`Network`] of the native tagger.
 #[derive(Debug)]
 pub struct Native {
-    pub model: NativeModel,
-    pub workspace: Workspace,
-    pub tags: usize,
+    model: NativeModel,
+    workspace: Workspace,
+    tags: usize,
     /// Run the two directions of a layer on two threads.
-    pub parallel: bool,
+    parallel: bool,
+}
+
+impl Native {
+    /// The native network of `model`, with `tags` tags, on two threads when `parallel`.
+    pub fn new(model: NativeModel, tags: usize, parallel: bool) -> Self {
+        Native {
+            model,
+            workspace: Workspace::default(),
+            tags,
+            parallel,
+        }
+    }
+
+    /// The same network with these buffers (a memo of another size, say).
+    pub fn with_workspace(self, workspace: Workspace) -> Self {
+        Native { workspace, ..self }
+    }
 }
 
 impl Network for Native {
-    type Error = Error;
     fn tags(&self) -> usize {
         self.tags
     }
@@ -71,28 +88,32 @@ impl Network for Native {
             .emissions(batch, self.parallel, &mut self.workspace, out);
         Ok(())
     }
+    fn memo_counts(&self) -> Option<(u64, u64)> {
+        Some(self.workspace.memo_counts())
+    }
 }
 
-/// A loaded model, ready to tag.
+/// A loaded model, ready to tag: the native network by default, or any other [`Network`] and
+/// transformer ([`Encoder`]).
 #[derive(Debug)]
-pub struct Tagger {
+pub struct Tagger<N = Native, E = Bert> {
     codec: Arc<Codec>,
-    runner: Runner<Native>,
+    runner: Runner<N, E>,
     config: ModelConfig,
     meta: Meta,
     threads: usize,
 }
 
 impl Tagger {
-    /// Reads the model in `dir`.
+    /// Reads the model in `dir` into the native network.
     pub fn load(dir: &Path, opts: TaggerOptions) -> Result<Tagger> {
         let files = ModelFiles::read(dir)?;
         let weights = Weights::read(&files.weights())?;
         Self::from_parts(files, weights, opts)
     }
 
-    /// A tagger of `files` with the weights `w` (read from its `model.safetensors`, or given
-    /// by a model in memory).
+    /// A native tagger of `files` with the weights `w` (read from its `model.safetensors`, or
+    /// given by a model in memory).
     pub fn from_parts(
         mut files: ModelFiles,
         mut w: Weights,
@@ -110,67 +131,122 @@ impl Tagger {
         };
         let model = NativeModel::new(&mut w, &files.config, sizes, files.subword.take())?;
         let tuned = tuned_layers(&mut w, &files.config)?;
+        let version = w.version();
         w.finish()?;
-        let threads = opts
-            .threads
-            .unwrap_or_else(crate::threading::default_threads)
-            .max(1);
-        let contextual = load_contextual(&files, tuned, threads)?;
-        let pieces = contextual.as_ref().map(|c| c.word_pieces().clone());
-        let native = Native {
-            model,
-            workspace: Workspace::default(),
-            tags: k,
-            parallel: threads >= 2,
-        };
-        let runner = Runner {
-            net: native,
-            contextual,
-            context_tokens: files.config.context_tokens,
-            batch_size: opts.batch_size,
-        };
-        Ok(Tagger {
-            codec: Arc::new(Codec::new(files.vocab, files.tags, transitions, pieces)),
-            runner,
+        let threads = opts.resolved_threads();
+        let contextual = load_contextual(&files.config, tuned, threads)?;
+        let net = Native::new(model, k, threads >= 2);
+        let parts = Parts {
+            vocab: files.vocab,
+            tags: files.tags,
             config: files.config,
             meta: files.meta,
+            transitions,
+            version,
             threads,
-        })
+        };
+        Ok(parts.tagger(net, contextual, opts.batch_size))
     }
+}
 
-    /// The request side (encoding, decoding) and the network side, apart: the server shares
+/// What a [`Tagger`] is built of besides its network: what a model directory says and its
+/// CRF's transitions. ner-model builds libtorch's tagger from the same.
+#[derive(Debug)]
+pub struct Parts {
+    /// The vocabularies.
+    pub vocab: Vocab,
+    /// The tag set.
+    pub tags: TagSet,
+    /// The architecture.
+    pub config: ModelConfig,
+    /// `meta.json`.
+    pub meta: Meta,
+    /// The CRF's transitions.
+    pub transitions: Transitions,
+    /// A content hash of the weights.
+    pub version: String,
+    /// Threads in all.
+    pub threads: usize,
+}
+
+impl Parts {
+    /// The tagger of these parts over `net`, with its transformer when the model has one.
+    pub fn tagger<N: Network, E: Encoder>(
+        self,
+        net: N,
+        contextual: Option<Contextual<E>>,
+        batch_size: usize,
+    ) -> Tagger<N, E> {
+        let pieces = contextual.as_ref().map(|c| c.word_pieces().clone());
+        let info = ModelInfo::new(&self.meta, &self.config, self.tags, self.version);
+        let runner = Runner::new(net, contextual, self.config.context_tokens, batch_size);
+        let parallel = self.threads >= 2;
+        Tagger {
+            codec: Arc::new(Codec::new(
+                self.vocab,
+                info,
+                self.transitions,
+                pieces,
+                parallel,
+            )),
+            runner,
+            config: self.config,
+            meta: self.meta,
+            threads: self.threads,
+        }
+    }
+}
+
+impl<N: Network, E: Encoder> Tagger<N, E> {
+    /// The request half (encoding, decoding) and the network half, apart: the server shares
     /// the first among request tasks and keeps the second on the model's thread.
-    pub fn split(self) -> (Arc<Codec>, Runner<Native>) {
+    pub fn split(self) -> (Arc<Codec>, Runner<N, E>) {
         (self.codec, self.runner)
     }
 
+    /// The request half.
     pub fn codec(&self) -> &Arc<Codec> {
         &self.codec
     }
 
+    /// The network this tagger runs.
+    pub fn network(&self) -> &N {
+        &self.runner.net
+    }
+
+    /// The model's configuration.
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
+    /// The model's `meta.json`.
     pub fn meta(&self) -> &Meta {
         &self.meta
     }
 
+    /// The model's static facts.
+    pub fn info(&self) -> &ModelInfo {
+        self.codec.info()
+    }
+
+    /// The model's tags.
     pub fn tag_set(&self) -> &TagSet {
         self.codec.tag_set()
     }
 
+    /// Threads in all.
     pub fn threads(&self) -> usize {
         self.threads
     }
 
+    /// The CRF's transitions.
     pub fn transitions(&self) -> &Transitions {
         self.codec.transitions()
     }
 
-    /// The first-layer memo's hits and misses so far (see [`crate::native`]).
-    pub fn memo_counts(&self) -> (u64, u64) {
-        self.runner.net.workspace.memo_counts()
+    /// The network's first-layer memo hits and misses so far (`None` without a memo).
+    pub fn memo_counts(&self) -> Option<(u64, u64)> {
+        self.runner.net.memo_counts()
     }
 
     /// Tags sentences (each a slice of tokens), each a document of its own; results come
@@ -178,10 +254,10 @@ impl Tagger {
     pub fn tag<S: AsRef<str> + Sync>(
         &mut self,
         sentences: &[Vec<S>],
-        req: TagRequest,
+        options: DecodeOptions,
     ) -> Result<Vec<Tagged>> {
         let documents: Vec<usize> = (0..sentences.len()).collect();
-        self.tag_documents(sentences, &documents, req)
+        self.tag_documents(sentences, &documents, options)
     }
 
     /// Tags sentences of documents: `documents[i]` names the document of sentence `i`, and a
@@ -191,10 +267,10 @@ impl Tagger {
         &mut self,
         sentences: &[Vec<S>],
         documents: &[usize],
-        req: TagRequest,
+        options: DecodeOptions,
     ) -> Result<Vec<Tagged>> {
         let em = self.emissions(sentences, documents)?;
-        Ok(self.codec.decode(&em, req, self.threads >= 2))
+        Ok(self.codec.decode(&em, options))
     }
 
     /// The best tag path of every sentence (empty for an empty one), in input order:
@@ -220,8 +296,7 @@ impl Tagger {
 
     /// Sentences of documents as network input.
     pub fn encode<S: AsRef<str> + Sync>(&self, sentences: &[Vec<S>], documents: &[usize]) -> Piece {
-        self.codec
-            .encode(sentences, documents.to_vec(), self.threads >= 2)
+        self.codec.encode(sentences, documents.to_vec())
     }
 
     /// Runs the network (and the transformer) over one piece.
@@ -230,8 +305,29 @@ impl Tagger {
     }
 }
 
+impl<N: Network + 'static, E: Encoder + 'static> Tagger<N, E> {
+    /// The same tagger over a boxed network and transformer, so that a caller can choose the
+    /// backend at run time and hold one type.
+    pub fn boxed(self) -> Tagger<Box<dyn Network>, Box<dyn Encoder>> {
+        let Tagger {
+            codec,
+            runner,
+            config,
+            meta,
+            threads,
+        } = self;
+        Tagger {
+            codec,
+            runner: runner.boxed(),
+            config,
+            meta,
+            threads,
+        }
+    }
+}
+
 /// The CRF's transitions, checked against the tag set.
-fn crf_transitions(w: &mut Weights, tags: &TagSet) -> Result<Transitions> {
+pub fn crf_transitions(w: &mut Weights, tags: &TagSet) -> Result<Transitions> {
     let k = tags.len();
     let mut crf =
         |name: &str, shape: &[usize]| w.take(&format!("crf.{name}"), shape).map(|t| t.data);
@@ -276,10 +372,13 @@ fn tuned_layers(w: &mut Weights, config: &ModelConfig) -> Result<Tuned> {
     })
 }
 
-/// The transformer of a model with contextual features (with its fine-tuned layers), checked
-/// against its config.
-fn load_contextual(files: &ModelFiles, tuned: Tuned, threads: usize) -> Result<Option<Contextual>> {
-    let config = &files.config;
+/// The native transformer of a model with contextual features (with its fine-tuned layers),
+/// checked against its config.
+fn load_contextual(
+    config: &ModelConfig,
+    tuned: Tuned,
+    threads: usize,
+) -> Result<Option<Contextual>> {
     if config.contextual_layers.is_empty() {
         return Ok(None);
     }

@@ -26,6 +26,23 @@ pub struct Weights {
     /// Tensors that hold no real numbers (a transformer's integer `position_ids`): an error
     /// when taken, or when left.
     other: HashMap<String, Dtype>,
+    /// A content hash of the file's bytes ([`version_of`]).
+    version: String,
+}
+
+/// FNV-1a (64 bits) of a weights file's bytes, in hex: the model's version as the server's
+/// `/models` shows it.
+pub fn version_of(bytes: &[u8]) -> String {
+    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{h:016x}")
+}
+
+/// The version ([`version_of`]) of the weights file at `path`.
+pub fn file_version(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(version_of(&bytes))
 }
 
 impl Weights {
@@ -59,6 +76,7 @@ impl Weights {
             path: path.to_owned(),
             tensors,
             other,
+            version: version_of(bytes),
         })
     }
 
@@ -68,11 +86,18 @@ impl Weights {
             path: origin.to_owned(),
             tensors,
             other: HashMap::new(),
+            version: version_of(&[]),
         }
     }
 
+    /// The file these tensors came from (for messages).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A content hash of the file read ([`version_of`]).
+    pub fn version(&self) -> String {
+        self.version.clone()
     }
 
     /// Whether a tensor of this name is still there.

@@ -36,7 +36,7 @@ pub struct Args {
     model_batch_size: usize,
     /// libtorch intra-op threads.
     #[arg(long, env = "NER_THREADS")]
-    threads: Option<i32>,
+    threads: Option<usize>,
     /// How the model uses two or more threads: `directions` (the encoder's two directions on
     /// two threads; best under HTTP load, where libtorch's spinning intra-op threads would take
     /// the cycles the HTTP side needs), `intra-op`, or `auto` (directions for small batches).

@@ -5,7 +5,8 @@ use crate::stats::mean_sd;
 use crate::train::{self, install_ctrl_c, stop_requested, train_one, Progress};
 use anyhow::{bail, Context, Result};
 use ner_model::training::RunConfig;
-use ner_model::{CellKind, Device, TagRequest, Tagger, TaggerOptions};
+use ner_model::{CellKind, DecodeOptions, Device, TorchOptions};
+use ner_tagger::TaggerOptions;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -119,15 +120,16 @@ fn cell_row(
         base.data.columns.reader_options(),
         base.data.columns.scheme,
     )?;
-    let mut tagger = Tagger::load(
-        &best.dir,
-        TaggerOptions {
-            batch_size: 64,
-            threads,
-            ..Default::default()
+    let opts = TorchOptions {
+        tagger: TaggerOptions {
+            batch_size: ner_tagger::DEFAULT_BATCH_SIZE,
+            threads: threads.map(|t| t.max(1) as usize),
         },
-    )?;
+        ..TorchOptions::default()
+    };
+    let mut tagger = ner_model::tagger::load(&best.dir, opts)?;
     let params: usize = tagger
+        .network()
         .model()
         .vs
         .trainable_variables()
@@ -141,7 +143,7 @@ fn cell_row(
         .collect();
     let ntok: usize = sents.iter().map(Vec::len).sum();
     let t0 = Instant::now();
-    tagger.tag(&sents, TagRequest::default())?;
+    tagger.tag(&sents, DecodeOptions::default())?;
     let tps = ntok as f64 / t0.elapsed().as_secs_f64();
     let dev: Vec<f64> = runs.iter().map(|r| r.dev_f1).collect();
     let test: Vec<f64> = runs.iter().filter_map(|r| r.test_f1).collect();

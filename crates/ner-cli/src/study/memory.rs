@@ -20,7 +20,7 @@ use ner_model::training::{
     Corpora, DataConfig, OptimizerKind, Run, RunConfig, Silent, TrainOptions,
 };
 use ner_model::{
-    checkpoint, diagnostics, CellKind, Device, ModelConfig, TagRequest, Tagger, TaggerOptions,
+    checkpoint, diagnostics, CellKind, DecodeOptions, Device, ModelConfig, TorchOptions,
 };
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -268,19 +268,15 @@ fn score_names(
     test: &ner_core::corpus::Corpus,
     threads: Option<i32>,
 ) -> Result<NameScore> {
-    let mut tagger = Tagger::load(
-        dir,
-        TaggerOptions {
-            threads,
-            ..Default::default()
-        },
-    )?;
+    let mut opts = TorchOptions::default();
+    opts.tagger.threads = threads.map(|t| t.max(1) as usize);
+    let mut tagger = ner_model::tagger::load(dir, opts)?;
     let sentences: Vec<&[String]> = test.sentences.iter().map(|s| s.tokens.as_slice()).collect();
     let owned: Vec<Vec<&str>> = sentences
         .iter()
         .map(|s| s.iter().map(String::as_str).collect())
         .collect();
-    let tagged = tagger.tag(&owned, TagRequest::default())?;
+    let tagged = tagger.tag(&owned, DecodeOptions::default())?;
     Ok(memory_task::score(test, &tagged, tagger.tag_set()))
 }
 

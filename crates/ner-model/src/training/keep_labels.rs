@@ -10,11 +10,11 @@
 
 use super::evaluate::documents;
 use crate::error::Result;
-use crate::tagger::{Tagger, TaggerOptions};
+use crate::tagger;
 use ner_core::corpus::Corpus;
 use ner_core::scheme::{decode_spans, encode_spans};
 use ner_core::{LabelSet, Span};
-use ner_tagger::TagRequest;
+use ner_tagger::DecodeOptions;
 use std::path::Path;
 
 /// What pseudo-labelling added.
@@ -31,7 +31,7 @@ pub struct Added {
 /// Adds to `train` the base model's predictions (probability at least `threshold`) of the
 /// labels `train` lacks, on tokens it marks `O`.
 pub fn apply(train: &mut Corpus, base: &Path, threshold: f64) -> Result<Added> {
-    let mut tagger = Tagger::load(base, TaggerOptions::default())?;
+    let mut tagger = tagger::load(base, Default::default())?;
     let base_labels = tagger.tag_set().labels().clone();
     let lacking: Vec<String> = base_labels
         .names()
@@ -52,11 +52,7 @@ pub fn apply(train: &mut Corpus, base: &Path, threshold: f64) -> Result<Added> {
         .iter()
         .map(|s| s.tokens.iter().map(String::as_str).collect())
         .collect();
-    let request = TagRequest {
-        probabilities: true,
-        nbest: 0,
-    };
-    let tagged = tagger.tag_documents(&tokens, &documents(train), request)?;
+    let tagged = tagger.tag_documents(&tokens, &documents(train), DecodeOptions::scored(0))?;
     for (sentence, t) in train.sentences.iter_mut().zip(&tagged) {
         let Some(gold) = sentence.tags.first_mut() else {
             continue;

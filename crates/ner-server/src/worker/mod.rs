@@ -19,7 +19,7 @@ mod tests;
 
 use crate::config::defaults;
 use crate::metrics::Metrics;
-use crate::model::{Codec, Emissions, ModelError, ModelFactory, ModelInfo, Piece};
+use crate::model::{Emissions, ModelFactory, ModelInfo, Piece, RequestHalf, WorkerError};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 /// One request's encoded sentences, waiting for the network.
 pub struct Job {
     pub piece: Piece,
-    pub reply: oneshot::Sender<Result<Forwarded, ModelError>>,
+    pub reply: oneshot::Sender<Result<Forwarded, WorkerError>>,
     /// The request's place among the admitted ones, released when the batcher takes the job.
     pub admitted: Option<Incoming>,
     /// When it was queued.
@@ -41,7 +41,7 @@ impl Job {
     pub fn new(
         piece: Piece,
         admitted: Incoming,
-    ) -> (Job, oneshot::Receiver<Result<Forwarded, ModelError>>) {
+    ) -> (Job, oneshot::Receiver<Result<Forwarded, WorkerError>>) {
         let (reply, rx) = oneshot::channel();
         let job = Job {
             piece,
@@ -114,7 +114,7 @@ pub struct Worker {
     tx: mpsc::Sender<Job>,
     queue_size: usize,
     health: watch::Receiver<Health>,
-    codec: Arc<OnceLock<Arc<dyn Codec>>>,
+    codec: Arc<OnceLock<Arc<dyn RequestHalf>>>,
     /// Requests admitted and being prepared, not yet queued.
     incoming: Arc<AtomicUsize>,
     threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
@@ -199,7 +199,7 @@ impl Worker {
     }
 
     /// The model's request side, once it is loaded.
-    pub fn codec(&self) -> Option<&Arc<dyn Codec>> {
+    pub fn codec(&self) -> Option<&Arc<dyn RequestHalf>> {
         self.codec.get()
     }
 

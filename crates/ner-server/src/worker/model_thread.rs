@@ -4,7 +4,7 @@
 use super::batcher::Handoff;
 use super::{Forwarded, Health, Job};
 use crate::metrics::{Metrics, ModelMetrics};
-use crate::model::{Codec, Emissions, Loaded, ModelError, ModelFactory, Network};
+use crate::model::{Emissions, Halves, ModelFactory, NetworkHalf, RequestHalf, WorkerError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
@@ -15,7 +15,7 @@ pub(super) fn spawn(
     factory: ModelFactory,
     mut batches: mpsc::Receiver<Handoff>,
     health: watch::Sender<Health>,
-    codec: Arc<OnceLock<Arc<dyn Codec>>>,
+    codec: Arc<OnceLock<Arc<dyn RequestHalf>>>,
     metrics: Metrics,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -24,8 +24,9 @@ pub(super) fn spawn(
             let mut loaded = match build(factory) {
                 Ok(m) => m,
                 Err(e) => {
-                    tracing::error!(error = %e, "the model could not be loaded");
-                    let _ = health.send(Health::Failed(e.to_string()));
+                    let why = crate::model::chain(&e);
+                    tracing::error!(error = %why, "the model could not be loaded");
+                    let _ = health.send(Health::Failed(why));
                     return;
                 }
             };
@@ -41,16 +42,16 @@ pub(super) fn spawn(
         })
 }
 
-fn build(factory: ModelFactory) -> Result<Loaded, ModelError> {
+fn build(factory: ModelFactory) -> Result<Halves, WorkerError> {
     match catch_unwind(AssertUnwindSafe(factory)) {
         Ok(r) => r,
-        Err(_) => Err(ModelError::Load("the model loader panicked".into())),
+        Err(_) => Err(WorkerError::load("the model loader panicked")),
     }
 }
 
 /// Runs a batch of jobs through the network as one; jobs whose client left while the batch
 /// waited are dropped. Every job gets its own emissions, or the batch's error.
-pub(super) fn run_batch(network: &mut dyn Network, mut jobs: Vec<Job>, metrics: &ModelMetrics) {
+pub(super) fn run_batch(network: &mut dyn NetworkHalf, mut jobs: Vec<Job>, metrics: &ModelMetrics) {
     jobs.retain(|j| {
         let keep = !j.reply.is_closed();
         if !keep {
@@ -77,11 +78,11 @@ pub(super) fn run_batch(network: &mut dyn Network, mut jobs: Vec<Job>, metrics: 
     }
     let result = match result {
         Ok(Ok(out)) => checked(out, &sentences),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(ModelError::Panicked),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(WorkerError::Panicked),
     };
     if let Err(e) = &result {
-        tracing::error!(error = %e, "the network failed");
+        tracing::error!(error = %crate::model::chain(e), "the network failed");
     }
     let network_time = started.elapsed();
     let mut answers = result.map(Vec::into_iter);
@@ -89,7 +90,7 @@ pub(super) fn run_batch(network: &mut dyn Network, mut jobs: Vec<Job>, metrics: 
         let answer = match &mut answers {
             Ok(it) => it
                 .next()
-                .ok_or(ModelError::Panicked)
+                .ok_or(WorkerError::Panicked)
                 .map(|emissions| Forwarded {
                     emissions,
                     queue: started.saturating_duration_since(job.queued),
@@ -102,11 +103,11 @@ pub(super) fn run_batch(network: &mut dyn Network, mut jobs: Vec<Job>, metrics: 
 }
 
 /// The network's answer, if it has one emissions buffer per piece with one entry per sentence.
-fn checked(out: Vec<Emissions>, sentences: &[usize]) -> Result<Vec<Emissions>, ModelError> {
+fn checked(out: Vec<Emissions>, sentences: &[usize]) -> Result<Vec<Emissions>, WorkerError> {
     let expected: usize = sentences.iter().sum();
     if out.len() != sentences.len() || out.iter().zip(sentences).any(|(e, &n)| e.len() != n) {
         let got = out.iter().map(Emissions::len).sum();
-        return Err(ModelError::WrongCount { expected, got });
+        return Err(WorkerError::WrongCount { expected, got });
     }
     Ok(out)
 }

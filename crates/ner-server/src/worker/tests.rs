@@ -2,7 +2,7 @@
 //! busy, a client that left, a panicking model and a model that miscounts.
 
 use super::*;
-use crate::model::{Codec, Loaded, Network, TagOptions};
+use crate::model::{DecodeOptions, Halves, NetworkHalf, RequestHalf};
 use ner_core::{LabelSet, TagScheme, TagSet, Tagged};
 use ner_tagger::vocab::Encoded;
 use std::sync::mpsc as std_mpsc;
@@ -24,8 +24,8 @@ struct Recorder {
     gate: Option<std_mpsc::Receiver<()>>,
 }
 
-impl Network for Recorder {
-    fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>, ModelError> {
+impl NetworkHalf for Recorder {
+    fn forward(&mut self, pieces: &mut [Piece]) -> ner_tagger::Result<Vec<Emissions>> {
         if let Some(g) = &self.gate {
             let _ = g.recv();
         }
@@ -55,14 +55,14 @@ impl Network for Recorder {
 /// The recorder's request side: never asked to encode or decode here.
 struct Plain(ModelInfo);
 
-impl Codec for Plain {
+impl RequestHalf for Plain {
     fn info(&self) -> &ModelInfo {
         &self.0
     }
     fn encode(&self, _: &[Vec<&str>], _: Vec<usize>) -> Piece {
         Piece::default()
     }
-    fn decode(&self, em: &Emissions, _: TagOptions) -> Vec<Tagged> {
+    fn decode(&self, em: &Emissions, _: DecodeOptions) -> Vec<Tagged> {
         vec![Tagged::default(); em.len()]
     }
 }
@@ -90,7 +90,7 @@ async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
     let b = batches.clone();
     let factory: ModelFactory = Box::new(move || {
         let gate = gated.then_some(gate);
-        Ok(Loaded {
+        Ok(Halves {
             codec: Arc::new(Plain(info())),
             network: Box::new(Recorder { batches: b, gate }),
         })
@@ -109,7 +109,7 @@ async fn setup(max_batch_tokens: usize, gated: bool) -> Setup {
     }
 }
 
-type Reply = oneshot::Receiver<Result<Forwarded, ModelError>>;
+type Reply = oneshot::Receiver<Result<Forwarded, WorkerError>>;
 
 /// A piece of sentences given by their first words and lengths, with their documents.
 fn piece(sentences: &[(&str, usize)], documents: Vec<usize>) -> Piece {
@@ -199,7 +199,7 @@ async fn a_job_whose_client_left_is_not_tagged() {
 async fn a_panic_fails_its_batch_and_the_next_one_is_served() {
     let s = setup(100, false).await;
     let err = submit(&s.worker, "boom", 2).await.unwrap().unwrap_err();
-    assert_eq!(err, ModelError::Panicked);
+    assert!(matches!(err, WorkerError::Panicked), "{err:?}");
     let ok = submit(&s.worker, "fine", 2).await.unwrap().unwrap();
     assert_eq!(ok.emissions.offsets, [0, 2]);
     assert!(s.worker.is_ready());
@@ -209,12 +209,15 @@ async fn a_panic_fails_its_batch_and_the_next_one_is_served() {
 async fn a_model_that_miscounts_fails_every_job_of_its_batch() {
     let s = setup(100, false).await;
     let err = submit(&s.worker, "short", 2).await.unwrap().unwrap_err();
-    assert_eq!(
-        err,
-        ModelError::WrongCount {
-            expected: 1,
-            got: 0
-        }
+    assert!(
+        matches!(
+            err,
+            WorkerError::WrongCount {
+                expected: 1,
+                got: 0
+            }
+        ),
+        "{err:?}"
     );
 }
 

@@ -4,7 +4,7 @@
 use ner_core::tokenize::Mode;
 use ner_core::{LabelId, LabelSet, Scored, Span, TagScheme, TagSet, Tagged};
 use ner_server::model::{
-    Codec, Emissions, Loaded, ModelError, ModelFactory, ModelInfo, Network, Piece, TagOptions,
+    DecodeOptions, Emissions, Halves, ModelFactory, ModelInfo, NetworkHalf, Piece, RequestHalf,
 };
 use ner_tagger::vocab::Encoded;
 use std::sync::{Arc, Mutex};
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 /// emission row is that id; runs of 1 are PER entities.
 pub struct FakeCodec(ModelInfo);
 
-impl Codec for FakeCodec {
+impl RequestHalf for FakeCodec {
     fn info(&self) -> &ModelInfo {
         &self.0
     }
@@ -32,7 +32,7 @@ impl Codec for FakeCodec {
         }
     }
 
-    fn decode(&self, em: &Emissions, options: TagOptions) -> Vec<Tagged> {
+    fn decode(&self, em: &Emissions, options: DecodeOptions) -> Vec<Tagged> {
         (0..em.len())
             .map(|i| {
                 let caps: Vec<bool> = em.sentence(i).iter().map(|&x| x > 0.5).collect();
@@ -62,7 +62,7 @@ pub fn fake_factory(fail: bool, gate: Option<Arc<Mutex<()>>>) -> ModelFactory {
             gate: gate.clone(),
             memo: (0, 0),
         };
-        Ok(Loaded {
+        Ok(Halves {
             codec: Arc::new(FakeCodec(info())),
             network: Box::new(network),
         })
@@ -85,13 +85,13 @@ fn info() -> ModelInfo {
     }
 }
 
-impl Network for Fake {
-    fn forward(&mut self, pieces: &mut [Piece]) -> Result<Vec<Emissions>, ModelError> {
+impl NetworkHalf for Fake {
+    fn forward(&mut self, pieces: &mut [Piece]) -> ner_tagger::Result<Vec<Emissions>> {
         if let Some(g) = &self.gate {
             drop(g.lock());
         }
         if self.fail {
-            return Err(ModelError::Tagging("secret internal detail".into()));
+            return Err(ner_tagger::Error::Data("secret internal detail".into()));
         }
         Ok(pieces.iter().map(|p| self.emissions(p)).collect())
     }
