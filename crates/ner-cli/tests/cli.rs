@@ -253,9 +253,10 @@ fn interrupted_training_resumes_from_its_last_epoch() {
         .unwrap()
         .success());
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "interrupted: exits 130 after saving; {}",
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));

@@ -119,9 +119,10 @@ fn a_failed_write_during_training_keeps_the_previous_model_and_checkpoint() {
     }
     let pid = child.id().to_string();
     run_ok(Command::new("kill").args(["-INT", &pid]));
-    assert!(
-        child.wait().unwrap().success(),
-        "an interrupted run exits cleanly"
+    assert_eq!(
+        child.wait().unwrap().code(),
+        Some(130),
+        "an interrupted run exits with 130 after saving"
     );
     let latest = std::fs::read_to_string(run.join(".checkpoint/latest")).unwrap();
     let weights = std::fs::read(run.join("model.safetensors")).unwrap();

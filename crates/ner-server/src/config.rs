@@ -19,7 +19,7 @@ pub struct ServerConfig {
     /// Most texts per batch request.
     #[arg(long, env = "NER_MAX_TEXTS", default_value_t = defaults::MAX_TEXTS)]
     pub max_texts: usize,
-    /// Per-request time limit in milliseconds (504 beyond).
+    /// Per-request time limit in milliseconds (503 beyond).
     #[arg(long, env = "NER_REQUEST_TIMEOUT_MS", default_value_t = defaults::REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
     /// A request body must arrive within this many milliseconds (408 beyond): a client that
@@ -150,5 +150,48 @@ mod tests {
         let set = set.unwrap().config;
         assert_eq!(set.request_timeout(), Duration::from_millis(250));
         assert_eq!(set.batch.max_batch_wait(), Duration::from_micros(7));
+    }
+
+    /// The status each limit's refusal is sent with, from the error table.
+    fn refusal(flag: &str) -> Option<u16> {
+        use crate::error::ApiError;
+        let error = match flag {
+            "max_body_bytes" => ApiError::BodyTooLarge(0),
+            "max_text_chars" => ApiError::TextTooLong {
+                index: 0,
+                chars: 0,
+                limit: 0,
+            },
+            "request_timeout_ms" => ApiError::Timeout,
+            "body_timeout_ms" => ApiError::BodyTimeout(0),
+            "concurrency_limit" | "queue_size" => ApiError::Overloaded(1),
+            _ => return None,
+        };
+        Some(error.status_and_type().0.as_u16())
+    }
+
+    #[test]
+    fn help_texts_name_the_codes_the_server_sends() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let mut named = 0;
+        for arg in command.get_arguments() {
+            let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let codes: Vec<u16> = help
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|w| w.len() == 3)
+                .filter_map(|w| w.parse().ok())
+                .filter(|c| (400..600).contains(c))
+                .collect();
+            let id = arg.get_id().as_str();
+            for code in &codes {
+                assert_eq!(Some(*code), refusal(id), "--{id}: {help}");
+                named += 1;
+            }
+            if let Some(code) = refusal(id) {
+                assert!(codes.contains(&code), "--{id} does not say it answers {code}: {help}");
+            }
+        }
+        assert_eq!(named, 6);
     }
 }

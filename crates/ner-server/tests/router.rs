@@ -272,6 +272,41 @@ async fn api_key_guards_ner_only() {
     }
 }
 
+// A full queue: the first request holds the model (the gate), the second fills the batch
+// being gathered (one token at most), the third waits in a queue of one, the fourth is refused.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test]
+async fn a_full_queue_gets_429() {
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let mut config = ServerConfig::default();
+    config.batch.queue_size = 1;
+    config.batch.max_batch_tokens = 1;
+    let app = router_with(config, fake_factory(false, Some(gate.clone()))).await;
+    let send = |text: &'static str| {
+        let app = app.clone();
+        tokio::spawn(async move { call(&app, json(serde_json::json!({ "text": text }))).await })
+    };
+    let first = send("Hi Bob");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = send("Hi Ann");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let third = send("Hi Joe");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (s, h, v) = call(&app, json(serde_json::json!({"text": "Hi Eve"}))).await;
+    assert_eq!(
+        (s, v["error"]["type"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("overloaded")),
+        "{v}"
+    );
+    assert!(h.contains_key(header::RETRY_AFTER));
+    drop(held);
+    for r in [first, second, third] {
+        let (s, _, v) = r.await.unwrap();
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+}
+
 // The lock is the gate that keeps the fake model busy while the second request arrives.
 #[allow(clippy::await_holding_lock)]
 #[tokio::test]

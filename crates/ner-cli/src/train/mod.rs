@@ -14,6 +14,20 @@ use ner_model::training::{Continuation, Run, RunConfig, RunResult};
 use ner_model::Device;
 use std::path::Path;
 
+/// A run stopped by Ctrl-C after saving its checkpoint: `ner` exits with 130, as a shell
+/// does for SIGINT, so that scripts see the run is unfinished.
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted; the checkpoint is saved, and --resume continues the run")]
+pub struct Interrupted;
+
+/// `Err(Interrupted)` when Ctrl-C stopped the run.
+fn finished(interrupted: bool) -> Result<()> {
+    match interrupted || stop_requested() {
+        true => Err(Interrupted.into()),
+        false => Ok(()),
+    }
+}
+
 pub fn run(args: Args) -> Result<()> {
     install_ctrl_c();
     if let Some(n) = args.threads {
@@ -28,8 +42,7 @@ pub fn run(args: Args) -> Result<()> {
             patience: args.optim.patience,
         };
         let mut run = Run::resume_with(dir, continuation, device, &mut progress)?;
-        run.fit(&mut progress)?;
-        return Ok(());
+        return finished(run.fit(&mut progress)?.interrupted);
     }
     let config = args.resolve()?;
     let out = args.out.clone().context("--out is required")?;
@@ -38,8 +51,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     progress.plot_into(out.clone());
     let mut run = Run::start(config, &out, device, &mut progress)?;
-    run.fit(&mut progress)?;
-    Ok(())
+    finished(run.fit(&mut progress)?.interrupted)
 }
 
 /// Trains one run into `out`, or continues it when `out` holds a checkpoint (a finished run
@@ -95,5 +107,5 @@ fn run_seeds(
         serde_json::to_string_pretty(&summary)? + "\n",
     )?;
     println!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
+    finished(false)
 }

@@ -70,7 +70,8 @@ pub struct Forwarded {
 /// How requests are queued and gathered into batches.
 #[derive(Debug, Clone, Copy, clap::Args, serde::Serialize, utoipa::ToSchema)]
 pub struct BatchConfig {
-    /// Requests waiting for the model; more are refused with 429.
+    /// Requests waiting for the model besides the batch it runs and the one being gathered;
+    /// more are refused with 429 (when this is below --concurrency-limit, which refuses first).
     #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = defaults::QUEUE_SIZE)]
     pub queue_size: usize,
     /// A model batch is closed at this many tokens...
