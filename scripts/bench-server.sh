@@ -40,7 +40,7 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "wrk is needed (apt-get install wrk)" >&2; exit 1
   fi
 fi
-NER_SELF=${NER_BIN:-$ROOT/target/release/ner}
+NER_SELF=${NER_BIN:-$NER_SERVE_BIN}
 RUNS=$(mktemp -d)
 trap 'rm -rf "$RUNS"' EXIT
 

@@ -20,7 +20,14 @@ else
 fi
 BIN_DIR=$(dirname "$PY")
 say() { printf '[deploy] %s\n' "$*" >&2; }
-loud_skip() { printf '\n[deploy] ==== SKIPPED: %s ====\n\n' "$*" >&2; }
+# Validations that could not run: named in the summary, and a failure under CI=true (CI must
+# validate everything; a developer's machine without the tools still gets the rest).
+SKIPPED=()
+VALIDATED=()
+loud_skip() {
+  SKIPPED+=("$1")
+  printf '\n[deploy] ==== SKIPPED: %s ====\n\n' "$2" >&2
+}
 apt_install() {
   command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]] || return 1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 ||
@@ -32,8 +39,9 @@ command -v docker-compose >/dev/null 2>&1 || apt_install docker-compose || true
 if command -v docker-compose >/dev/null 2>&1; then
   docker-compose -f compose.yaml config -q
   say "compose.yaml: valid ($(docker-compose version --short 2>/dev/null))"
+  VALIDATED+=(compose.yaml)
 else
-  loud_skip "docker-compose is not installable here; compose.yaml was not validated"
+  loud_skip compose.yaml "docker-compose is not installable here; compose.yaml was not validated"
 fi
 
 # 2. Kubernetes manifests (schemas ship inside the package; nothing is fetched at run time)
@@ -41,8 +49,9 @@ fi
 if [[ -x $BIN_DIR/kubernetes-validate ]]; then
   "$BIN_DIR/kubernetes-validate" --strict docker/k8s/*.yaml
   say "docker/k8s: valid"
+  VALIDATED+=(docker/k8s)
 else
-  loud_skip "kubernetes-validate is not installable here; docker/k8s was not validated"
+  loud_skip docker/k8s "kubernetes-validate is not installable here; docker/k8s was not validated"
 fi
 
 # 3. Dockerfile lint
@@ -51,8 +60,9 @@ if [[ -x $BIN_DIR/hadolint ]]; then
   # DL3008: apt packages are deliberately left unpinned to follow Debian's security updates.
   "$BIN_DIR/hadolint" --ignore DL3008 docker/Dockerfile
   say "docker/Dockerfile: hadolint clean"
+  VALIDATED+=(Dockerfile)
 else
-  loud_skip "hadolint is not installable here; docker/Dockerfile was not linted"
+  loud_skip Dockerfile "hadolint is not installable here; docker/Dockerfile was not linted"
 fi
 
 # 4. The packaged runtime runs with a cleared environment.
@@ -82,3 +92,11 @@ kill -TERM $PID
 wait $PID
 trap - EXIT
 say "packaged runtime: $(du -sh "$PKG" | cut -f1), started with env -i, /ready and POST /ner answered"
+VALIDATED+=("packaged runtime")
+summary="validated: ${VALIDATED[*]}"
+((${#SKIPPED[@]})) && summary+="; SKIPPED: ${SKIPPED[*]}"
+printf '[deploy] summary: %s\n' "$summary" >&2
+if ((${#SKIPPED[@]})) && [[ ${CI:-} == true ]]; then
+  echo "[deploy] CI=true: every validation must run, and ${#SKIPPED[@]} could not (above)" >&2
+  exit 1
+fi

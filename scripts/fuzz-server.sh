@@ -30,7 +30,7 @@ while (($#)); do
 done
 # shellcheck source=setup.sh
 source "$ROOT/scripts/setup.sh"
-NER=${NER_BIN:-$ROOT/target/release/ner}
+NER=${NER_BIN:-$NER_SERVE_BIN}
 FUZZ=$ROOT/target/release/ner-fuzz
 [[ -x $FUZZ ]] || (cd "$ROOT" && cargo build --release --quiet -p ner-fuzz)
 WORK=$(mktemp -d)

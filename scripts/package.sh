@@ -22,7 +22,7 @@ if [[ ${1:-} == --rootfs ]]; then
 fi
 OUT=${1:?usage: scripts/package.sh [--rootfs] DIR}
 NER_CACHE_DIR=${NER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ner}
-BIN=$ROOT/target/release/ner
+BIN=${NER_SERVE_BIN:-$ROOT/target/serving/release/ner}
 [[ -x $BIN ]] || { echo "[package] $BIN was not built (run scripts/setup.sh)" >&2; exit 1; }
 if ldd "$BIN" | grep -qi torch; then
   echo "[package] $BIN links libtorch: package the serving build (scripts/setup.sh without --torch)" >&2

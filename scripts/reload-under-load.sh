@@ -23,7 +23,7 @@ done
 source "$ROOT/scripts/setup.sh"
 command -v wrk >/dev/null 2>&1 || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null 2>&1 || { echo "curl is needed" >&2; exit 1; }
-NER=${NER_BIN:-$ROOT/target/release/ner}
+NER=${NER_BIN:-$NER_SERVE_BIN}
 WORK=$(mktemp -d)
 # shellcheck source=lib/background-server.sh
 source "$ROOT/scripts/lib/background-server.sh"

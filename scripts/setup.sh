@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Idempotent set-up: builds `ner` in release mode. By default it is the serving build, in plain
-# Rust: it tags, evaluates and serves, links no libtorch, and needs only the Rust toolchain.
-# With --torch (or NER_TORCH=1) it is the training build: it finds or installs libtorch
-# (PyTorch 2.13.0, the version tch 0.26 needs) and builds the whole workspace with
-# `--features ner-cli/torch`, which adds `ner train`, `ner study` and `--backend torch`.
+# Rust: it tags, evaluates and serves, links no libtorch, and needs only the Rust toolchain; it
+# goes to target/serving/release/ner ($NER_SERVE_BIN). With --torch (or NER_TORCH=1) it is the
+# training build: it finds or installs libtorch (PyTorch 2.13.0, the version tch 0.26 needs) and
+# builds the whole workspace with `--features ner-cli/torch`, which adds `ner train`,
+# `ner study` and `--backend torch`; it goes to target/release/ner ($NER_TRAIN_BIN). The two
+# builds never replace each other.
 # Safe to run any number of times; a second run reuses what it has and rebuilds what changed.
 #
 #   scripts/setup.sh                              the serving build (no PyTorch)
@@ -135,7 +137,11 @@ if [[ -n $NER_TORCH ]]; then
   unset LIBTORCH_USE_PYTORCH
 fi
 ner_prepare_transformer
-export NER_ROOT NER_CACHE_DIR NER_TORCH
+# The two builds, each in its own place: the training build does everything the serving build
+# does, plus training, so a serving build must never replace it.
+NER_SERVE_BIN=$NER_ROOT/target/serving/release/ner
+NER_TRAIN_BIN=$NER_ROOT/target/release/ner
+export NER_ROOT NER_CACHE_DIR NER_TORCH NER_SERVE_BIN NER_TRAIN_BIN
 
 # A fresh release build with the tests writes about 2 GB under target/; a full disk shows up as
 # a linker error whose cause is easy to miss, so say it first.
@@ -154,9 +160,13 @@ if [[ -z ${NER_SKIP_BUILD:-} ]]; then
     ner_build=(cargo build --release --workspace --bins --features ner-cli/torch --quiet)
   else
     ner_say "building ner (release, without libtorch)"
-    ner_build=(cargo build --release -p ner-cli --bin ner --quiet)
+    ner_build=(cargo build --release -p ner-cli --bin ner --quiet --target-dir "$NER_ROOT/target/serving")
   fi
   (cd "$NER_ROOT" && "${ner_build[@]}") ||
     ner_die "cargo build failed (see above; free disk: $(df -Pm "$NER_ROOT" 2>/dev/null | awk 'NR == 2 {print $4}') MB)"
-  ner_say "ready: $NER_ROOT/target/release/ner"
+  if [[ -n $NER_TORCH ]]; then
+    ner_say "ready: $NER_TRAIN_BIN (the training build)"
+  else
+    ner_say "ready: $NER_SERVE_BIN (the serving build)"
+  fi
 fi

@@ -2,7 +2,7 @@
 # The Python package, as a user installs it: a fresh virtual environment, `pip install
 # ./python[spacy,test]` (maturin builds the extension with the Rust toolchain; no PyTorch, no
 # libtorch), then python/tests, which compare the module and the spaCy component with a real
-# `ner serve` (NER_BIN, default: this checkout's target/release/ner, the serving build).
+# `ner serve` (NER_BIN, default: this checkout's target/serving/release/ner, the serving build).
 #
 #   scripts/test-python.sh        (NER_BASE_PYTHON=python3.X chooses the interpreter)
 set -euo pipefail

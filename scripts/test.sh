@@ -46,16 +46,16 @@ cargo test --workspace --release --features ner-cli/torch
 # The serving build: what scripts/serve.sh, the package and the image run. The scripts below
 # make it too (they run scripts/setup.sh without --torch).
 unset NER_TORCH
-step "the serving build: cargo build --release -p ner-cli (no libtorch)"
-cargo build --release -p ner-cli --bin ner --quiet
-if ldd target/release/ner | grep -i torch; then
+step "the serving build: cargo build --release -p ner-cli --target-dir target/serving (no libtorch)"
+NER_SKIP_BUILD= source "$NER_ROOT/scripts/setup.sh"
+if ldd "$NER_SERVE_BIN" | grep -i torch; then
   echo "[test] the serving build links libtorch (above)" >&2
   exit 1
 fi
-train_says=$(target/release/ner train --train x 2>&1 || true)
+train_says=$("$NER_SERVE_BIN" train --train x 2>&1 || true)
 grep -q -- '--features torch' <<<"$train_says" ||
   { echo "[test] 'ner train' in the serving build does not name the build that has it: $train_says" >&2; exit 1; }
-echo "[test] links no libtorch ($(ldd target/release/ner | awk '/=>/ {print $1}' | tr '\n' ' ')); ner train says which build has it" >&2
+echo "[test] links no libtorch ($(ldd "$NER_SERVE_BIN" | awk '/=>/ {print $1}' | tr '\n' ' ')); ner train says which build has it" >&2
 
 step "the Python package and the spaCy component: scripts/test-python.sh"
 scripts/test-python.sh
@@ -67,7 +67,10 @@ fuzz_summary=$(grep -o 'failures: .*' "$FUZZ_LOG" | head -1)
 rm -f "$FUZZ_LOG"
 
 step "deployment files and the packaged runtime"
-scripts/check-deploy.sh
+DEPLOY_LOG=$(mktemp)
+scripts/check-deploy.sh 2>&1 | tee "$DEPLOY_LOG"
+deploy_summary=$(grep -o 'summary: .*' "$DEPLOY_LOG" | tail -1 | sed 's/^summary: //')
+rm -f "$DEPLOY_LOG"
 
 # The image itself: built and run with docker compose when a Docker engine can be had here
 # (root with apt-get, or an engine already running); said plainly when it cannot.
@@ -83,4 +86,4 @@ case $container_rc in
   *) rm -f "$CONTAINER_LOG"; echo "[test] the container test failed" >&2; exit 1 ;;
 esac
 rm -f "$CONTAINER_LOG"
-printf '\n[test] summary: workspace tests passed; request fuzzing (3000, seed 7): %s; deploy checks passed; container: %s\n' "$fuzz_summary" "$container_summary" >&2
+printf '\n[test] summary: workspace tests passed; request fuzzing (3000, seed 7): %s; deploy checks: %s; container: %s\n' "$fuzz_summary" "$deploy_summary" "$container_summary" >&2

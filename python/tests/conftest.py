@@ -1,6 +1,7 @@
 """Fixtures: the repository's models, the module's tagger, and a real `ner serve` to compare with.
 
-NER_BIN names the `ner` binary (default: target/release/ner of this repository)."""
+NER_BIN names the `ner` binary (default: the serving build, target/serving/release/ner of this
+repository)."""
 import json
 import os
 import re
@@ -43,8 +44,8 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """`ner serve` with both shipped models on a port the kernel picks."""
-    ner = os.environ.get("NER_BIN", str(REPO / "target" / "release" / "ner"))
-    assert Path(ner).is_file(), f"{ner} is missing: build it (cargo build --release -p ner-cli) or set NER_BIN"
+    ner = os.environ.get("NER_BIN", str(REPO / "target" / "serving" / "release" / "ner"))
+    assert Path(ner).is_file(), f"{ner} is missing: build it (scripts/setup.sh) or set NER_BIN"
     log = tmp_path_factory.mktemp("server") / "log"
     with open(log, "w") as f:
         proc = subprocess.Popen(
