@@ -44,11 +44,8 @@ impl std::fmt::Debug for LoadedModel {
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|source| ModelError::Json {
-        path: path.to_owned(),
-        what: "writing",
-        source,
-    })?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|source| ModelError::json(path.to_owned(), "writing", source))?;
     std::fs::write(path, text + "\n").map_err(|e| ModelError::io(path, e))
 }
 
@@ -148,10 +145,8 @@ fn write_weights(vs: &VarStore, path: &Path, precision: Precision) -> Result<()>
             *t = t.to_kind(tch::Kind::Half);
         }
     }
-    Tensor::write_safetensors(&named, path).map_err(|e| ModelError::Checkpoint {
-        path: path.to_owned(),
-        message: format!("writing the weights: {e}"),
-    })
+    Tensor::write_safetensors(&named, path)
+        .map_err(|e| ModelError::checkpoint(path.to_owned(), format!("writing the weights: {e}")))
 }
 
 /// Replaces `meta.json` of the model in `dir` (through a temporary file and a rename).
@@ -216,7 +211,7 @@ pub fn load_contextual(config: &ModelConfig, device: Device) -> Result<Option<Co
         device,
     )?;
     if c.dim() as i64 != config.contextual_dim {
-        return Err(ModelError::Data(format!(
+        return Err(ModelError::data(format!(
             "the transformer {source:?} gives {}-wide features, the model was trained on {}",
             c.dim(),
             config.contextual_dim
@@ -228,10 +223,7 @@ pub fn load_contextual(config: &ModelConfig, device: Device) -> Result<Option<Co
 /// Copies tensors from a safetensors file into `vs` after checking that names and shapes match
 /// exactly (libtorch would silently broadcast some mismatches).
 pub fn load_weights(vs: &VarStore, path: &PathBuf) -> Result<()> {
-    let bad = |message: String| ModelError::Checkpoint {
-        path: path.clone(),
-        message,
-    };
+    let bad = |message: String| ModelError::checkpoint(path.clone(), message);
     let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)
         .map_err(|e| bad(format!("corrupted or unreadable safetensors file: {e}")))?
         .into_iter()

@@ -1,5 +1,8 @@
-//! Errors of the model crate. Each keeps its source; messages say what and where.
+//! Errors of the model crate. Each keeps its source; messages say what and where. What reading
+//! and running a model can fail with is ner-tagger's error, wrapped ([`ModelError::Tagger`]),
+//! not copied.
 
+pub use ner_tagger::Error as TaggerError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -9,29 +12,6 @@ pub enum ModelError {
     /// Reading a model directory, or anything the tagging crate does.
     #[error(transparent)]
     Tagger(#[from] ner_tagger::Error),
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: not valid JSON for {what}: {source}")]
-    Json {
-        path: PathBuf,
-        what: &'static str,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("{dir}: missing model file {file}; a model directory holds model.safetensors, config.json, vocab.json, labels.json and meta.json")]
-    MissingFile { dir: PathBuf, file: &'static str },
-    #[error("{path}: model format version {found} is not supported (this build reads version {supported}); retrain or use a matching release")]
-    FormatVersion {
-        path: PathBuf,
-        found: u32,
-        supported: u32,
-    },
-    #[error("{path}: {message}")]
-    Checkpoint { path: PathBuf, message: String },
     #[error("{path}:{line}: {message}")]
     Vectors {
         path: PathBuf,
@@ -49,17 +29,33 @@ pub enum ModelError {
     },
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("{0}")]
-    Data(String),
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;
 
 impl ModelError {
+    /// A file that could not be read or written (ner-tagger's error, which this one wraps).
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ModelError::Io {
-            path: path.into(),
-            source,
-        }
+        TaggerError::io(path, source).into()
+    }
+
+    /// A model or checkpoint file that is present but wrong.
+    pub(crate) fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        TaggerError::checkpoint(path, message).into()
+    }
+
+    /// A file that is not the JSON it should be.
+    pub(crate) fn json(
+        path: impl Into<PathBuf>,
+        what: &'static str,
+        source: serde_json::Error,
+    ) -> Self {
+        let path = path.into();
+        TaggerError::Json { path, what, source }.into()
+    }
+
+    /// Bad data: the message says what and where.
+    pub(crate) fn data(message: impl Into<String>) -> Self {
+        TaggerError::Data(message.into()).into()
     }
 }

@@ -32,10 +32,7 @@ impl std::fmt::Debug for Subword {
 }
 
 fn bad(path: &Path, message: impl Into<String>) -> ModelError {
-    ModelError::Checkpoint {
-        path: path.to_owned(),
-        message: message.into(),
-    }
+    ModelError::checkpoint(path.to_owned(), message.into())
 }
 
 impl Subword {

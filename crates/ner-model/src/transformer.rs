@@ -97,7 +97,7 @@ impl std::fmt::Debug for Bert {
 }
 
 fn bad(path: &Path, why: impl std::fmt::Display) -> ModelError {
-    ModelError::Data(format!("{}: {why}", path.display()))
+    ModelError::data(format!("{}: {why}", path.display()))
 }
 
 impl Bert {

@@ -97,20 +97,17 @@ pub fn save(out: &Path, trainer: &Trainer, state: &RunState) -> Result<()> {
 pub fn load_state(out: &Path) -> Result<(PathBuf, RunState)> {
     let root = out.join(DIR);
     let latest = root.join(LATEST);
-    let name = std::fs::read_to_string(&latest).map_err(|e| ModelError::Checkpoint {
-        path: latest.clone(),
-        message: format!(
-            "no checkpoint to resume from ({e}); was the run started with this --out?"
-        ),
+    let name = std::fs::read_to_string(&latest).map_err(|e| {
+        ModelError::checkpoint(
+            latest.clone(),
+            format!("no checkpoint to resume from ({e}); was the run started with this --out?"),
+        )
     })?;
     let dir = root.join(name.trim());
     let state_path = dir.join(STATE);
     let text = std::fs::read_to_string(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
-    let state = serde_json::from_str(&text).map_err(|source| ModelError::Json {
-        path: state_path,
-        what: "the run state",
-        source,
-    })?;
+    let state = serde_json::from_str(&text)
+        .map_err(|source| ModelError::json(state_path, "the run state", source))?;
     Ok((dir, state))
 }
 
@@ -130,7 +127,7 @@ pub fn restore(dir: &Path, trainer: &mut Trainer, state: &RunState) -> Result<()
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| ModelError::Data(format!("cannot serialise: {e}")))
+    serde_json::to_string_pretty(v).map_err(|e| ModelError::data(format!("cannot serialise: {e}")))
 }
 
 /// Writes a file and syncs it to disk.

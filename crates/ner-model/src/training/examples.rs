@@ -17,7 +17,7 @@ use ner_core::{LabelSet, TagSet};
 pub fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Result<TagSet> {
     let train = &data.train;
     if train.labels.is_empty() {
-        return Err(ModelError::Data(format!(
+        return Err(ModelError::data(format!(
             "{}: the training data has no entities",
             train.path.display()
         )));

@@ -15,7 +15,7 @@ const METRICS: &str = "metrics.jsonl";
 
 pub(super) fn write_config(out: &Path, config: &RunConfig) -> Result<()> {
     let text = serde_json::to_string_pretty(config)
-        .map_err(|e| ModelError::Data(format!("cannot serialise the run configuration: {e}")))?;
+        .map_err(|e| ModelError::data(format!("cannot serialise the run configuration: {e}")))?;
     let tmp = out.join(format!("{RUN_CONFIG}.tmp"));
     write_synced(&tmp, &(text + "\n"))?;
     std::fs::rename(&tmp, out.join(RUN_CONFIG)).map_err(|e| ModelError::io(out.join(RUN_CONFIG), e))
@@ -24,17 +24,16 @@ pub(super) fn write_config(out: &Path, config: &RunConfig) -> Result<()> {
 /// The configuration a run in `out` was started with.
 pub fn read_config(out: &Path) -> Result<RunConfig> {
     let path = out.join(RUN_CONFIG);
-    let text = std::fs::read_to_string(&path).map_err(|e| ModelError::Checkpoint {
-        path: path.clone(),
-        message: format!(
-            "cannot read the run's configuration ({e}); was the run started with this --out?"
-        ),
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ModelError::checkpoint(
+            path.clone(),
+            format!(
+                "cannot read the run's configuration ({e}); was the run started with this --out?"
+            ),
+        )
     })?;
-    serde_json::from_str(&text).map_err(|source| ModelError::Json {
-        path,
-        what: "a run configuration",
-        source,
-    })
+    serde_json::from_str(&text)
+        .map_err(|source| ModelError::json(path, "a run configuration", source))
 }
 
 pub(super) fn append_metrics(

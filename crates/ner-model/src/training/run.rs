@@ -516,7 +516,7 @@ impl Run {
     /// After the last epoch: the best model must exist; the test set is scored with it.
     fn conclude(&mut self, interrupted: bool, obs: &mut dyn Observer) -> Result<RunResult> {
         if !model_dir::is_model_dir(&self.out) {
-            return Err(ModelError::Data(format!(
+            return Err(ModelError::data(format!(
                 "no epoch completed: no model was written to {}",
                 self.out.display()
             )));

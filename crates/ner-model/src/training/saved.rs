@@ -25,9 +25,8 @@ impl Saved {
     /// Reads `path`; `what` names its contents in errors ("the weight average").
     pub(crate) fn read(path: &Path, what: &'static str) -> Result<Saved> {
         let tensors = Tensor::read_safetensors(path)
-            .map_err(|e| ModelError::Checkpoint {
-                path: path.to_owned(),
-                message: format!("unreadable {what}: {e}"),
+            .map_err(|e| {
+                ModelError::checkpoint(path.to_owned(), format!("unreadable {what}: {e}"))
             })?
             .into_iter()
             .collect();
@@ -40,10 +39,7 @@ impl Saved {
 
     /// Copies tensor `name` into `dst`, which must have its shape.
     pub(crate) fn copy_into(&self, name: &str, dst: &mut Tensor) -> Result<()> {
-        let bad = |message: String| ModelError::Checkpoint {
-            path: self.path.clone(),
-            message,
-        };
+        let bad = |message: String| ModelError::checkpoint(self.path.clone(), message);
         let src = self
             .tensors
             .get(name)

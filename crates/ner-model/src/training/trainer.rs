@@ -207,13 +207,13 @@ impl Trainer {
             let t_max = batch.max_len() as usize;
             batch.transformer = t.pieces(items, t_max, self.device);
             if batch.transformer.is_none() && batch.contextual.is_none() {
-                return Err(ModelError::Data(
-                    "fine-tuning the transformer needs every training word's pieces".into(),
+                return Err(ModelError::data(
+                    "fine-tuning the transformer needs every training word's pieces",
                 ));
             }
         }
         let Some(loss) = self.model.loss(&batch, true, self.opts.teacher_weight) else {
-            return Err(ModelError::Data("training sentences need gold tags".into()));
+            return Err(ModelError::data("training sentences need gold tags"));
         };
         self.optimizer.zero_grad();
         loss.backward();
@@ -227,7 +227,7 @@ impl Trainer {
         self.average.update();
         let l = loss.double_value(&[]);
         if !l.is_finite() {
-            return Err(ModelError::Data(format!(
+            return Err(ModelError::data(format!(
                 "the training loss became {l} in epoch {epoch}; lower the learning rate or enable clipping"
             )));
         }
