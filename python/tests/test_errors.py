@@ -60,3 +60,22 @@ def test_the_message_is_the_clis(tmp_path, server):
 def test_invalid_settings_are_value_errors():
     with pytest.raises(ValueError, match="at least 1"):
         Tagger.load(EN, threads=0)
+
+
+def test_the_stub_states_the_modules_own_defaults():
+    """The stub's defaults are the ones the module (and `ner serve`) use: one constant each."""
+    import ast
+    from pathlib import Path
+
+    import bilstm_crf_ner
+    from bilstm_crf_ner import _native
+
+    stub = Path(bilstm_crf_ner.__file__).with_name("_native.pyi")
+    tree = ast.parse(stub.read_text(encoding="utf-8"))
+    defaults = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "load":
+            args = node.args.args[-len(node.args.defaults):]
+            defaults = {a.arg: ast.literal_eval(d) for a, d in zip(args, node.args.defaults)}
+    assert defaults["max_sentence_tokens"] == _native.DEFAULT_MAX_SENTENCE_TOKENS == 128
+    assert _native.MAX_NBEST == 20

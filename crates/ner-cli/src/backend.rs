@@ -4,6 +4,7 @@
 //! and give the same results.
 
 use anyhow::Result;
+use ner_core::document::DEFAULT_MAX_SENTENCE_TOKENS;
 use ner_tagger::contextual::Encoder;
 use ner_tagger::{EncoderThreading, Network, TaggerOptions};
 use std::path::Path;
@@ -35,29 +36,65 @@ impl Backend {
     }
 }
 
-/// How a tagger runs.
-#[derive(Debug, Clone)]
-pub struct Options {
+/// The inference settings of every command that tags (serve, predict, eval, bench), declared
+/// once and flattened into each.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InferenceArgs {
     /// Sentences per forward pass.
+    #[arg(long, env = "NER_BATCH_SIZE", alias = "model-batch-size", default_value_t = ner_tagger::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// Threads in all (`None`: the machine's cores).
+    /// Threads in all (default: the machine's cores): with 2 or more the native network runs
+    /// a layer's two directions side by side and the transformer splits its products; the
+    /// torch backend gives them to libtorch.
+    #[arg(long, env = "NER_THREADS")]
     pub threads: Option<usize>,
     /// cpu, cuda or cuda:N (anything but cpu runs libtorch).
+    #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
     pub device: String,
+    /// What runs the network: native (plain Rust, packed weights; the default) or torch
+    /// (libtorch, the reference; the training build only).
+    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
     pub backend: Backend,
-    /// How libtorch's backend uses two or more threads.
-    #[cfg_attr(not(feature = "torch"), allow(dead_code))]
-    pub threading: EncoderThreading,
+    /// Sentences of raw text are cut into pieces of at most this many tokens.
+    #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = DEFAULT_MAX_SENTENCE_TOKENS)]
+    pub max_sentence_tokens: usize,
+    /// How the torch backend uses two or more threads: directions (the encoder's two
+    /// directions on two threads; best under a server's load, where libtorch's spinning
+    /// intra-op threads take the cycles the HTTP side needs), intra-op, or auto (directions
+    /// for small batches). Default: directions for `ner serve`, auto for the others.
+    #[arg(
+        long,
+        env = "NER_ENCODER_THREADING",
+        alias = "encoder-threading",
+        value_enum
+    )]
+    pub threading: Option<EncoderThreading>,
 }
 
-impl Default for Options {
+impl Default for InferenceArgs {
     fn default() -> Self {
-        Options {
+        InferenceArgs {
             batch_size: ner_tagger::DEFAULT_BATCH_SIZE,
             threads: None,
             device: "cpu".into(),
             backend: Backend::Native,
-            threading: EncoderThreading::Auto,
+            max_sentence_tokens: DEFAULT_MAX_SENTENCE_TOKENS,
+            threading: None,
+        }
+    }
+}
+
+impl InferenceArgs {
+    /// The same settings with the threading a command uses when none was given.
+    pub fn threading_or(mut self, default: EncoderThreading) -> Self {
+        self.threading = Some(self.threading.unwrap_or(default));
+        self
+    }
+
+    fn tagger_options(&self) -> TaggerOptions {
+        TaggerOptions {
+            batch_size: self.batch_size,
+            threads: self.threads,
         }
     }
 }
@@ -66,32 +103,25 @@ impl Default for Options {
 pub type Tagger = ner_tagger::Tagger<Box<dyn Network>, Box<dyn Encoder>>;
 
 /// Loads the model in `dir` on the backend `opts` names.
-pub fn load(dir: &Path, opts: &Options) -> Result<Tagger> {
+pub fn load(dir: &Path, opts: &InferenceArgs) -> Result<Tagger> {
     if opts.backend == Backend::Native && opts.device == "cpu" {
-        let native = TaggerOptions {
-            batch_size: opts.batch_size,
-            threads: opts.threads,
-        };
-        return Ok(ner_tagger::Tagger::load(dir, native)?.boxed());
+        return Ok(ner_tagger::Tagger::load(dir, opts.tagger_options())?.boxed());
     }
     torch(dir, opts)
 }
 
 #[cfg(feature = "torch")]
-fn torch(dir: &Path, opts: &Options) -> Result<Tagger> {
+fn torch(dir: &Path, opts: &InferenceArgs) -> Result<Tagger> {
     let options = ner_model::TorchOptions {
-        tagger: TaggerOptions {
-            batch_size: opts.batch_size,
-            threads: opts.threads,
-        },
+        tagger: opts.tagger_options(),
         device: crate::device::parse_device(&opts.device)?,
-        threading: opts.threading,
+        threading: opts.threading.unwrap_or_default(),
     };
     Ok(ner_model::tagger::load(dir, options)?.boxed())
 }
 
 #[cfg(not(feature = "torch"))]
-fn torch(_dir: &Path, opts: &Options) -> Result<Tagger> {
+fn torch(_dir: &Path, opts: &InferenceArgs) -> Result<Tagger> {
     if opts.device != "cpu" {
         return Err(needs_torch(&format!("--device {}", opts.device)));
     }

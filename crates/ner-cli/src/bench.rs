@@ -3,7 +3,7 @@
 //! model of the default configuration (or `--model DIR`) is used. Training is timed through
 //! the library's training run, as `ner train` runs it.
 
-use crate::backend::{self, Backend, Options, Tagger};
+use crate::backend::{self, Backend, InferenceArgs, Tagger};
 use crate::data::{read_corpus, ColumnArgs};
 use anyhow::Result;
 use ner_core::corpus::Corpus;
@@ -28,26 +28,36 @@ pub struct Args {
     /// Measure this model instead of a fresh default one (which needs the `torch` build).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Batch sizes of the inference measurements.
+    /// Batch sizes of the inference measurements (each in turn replaces --batch-size).
     #[arg(long, default_value = "1,8,32,128", value_delimiter = ',')]
     batch_sizes: Vec<usize>,
     /// Timed passes over the test set per batch size (the median is reported).
     #[arg(long, default_value_t = 3)]
     repeats: usize,
-    /// Threads for inference.
-    #[arg(long, default_value_t = 2)]
-    threads: i32,
     /// Threads for training.
     #[arg(long, default_value_t = 1)]
     train_threads: i32,
     /// Also time one full training epoch at batch 10.
     #[arg(long)]
     epoch: bool,
-    /// Inference backends to measure, side by side.
+    /// Inference backends to measure, side by side (each in turn replaces --backend).
     #[arg(long, value_enum, value_delimiter = ',', default_value = BACKENDS)]
     backends: Vec<Backend>,
+    /// How the model runs (threads, device, ...).
+    #[command(flatten)]
+    inference: InferenceArgs,
     #[command(flatten)]
     columns: ColumnArgs,
+}
+
+impl Args {
+    /// Threads for inference: --threads, else the machine's cores.
+    fn threads(&self) -> usize {
+        self.inference
+            .threads
+            .unwrap_or_else(ner_tagger::threading::default_threads)
+            .max(1)
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -107,8 +117,9 @@ fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()>
         Some(m) => m.clone(),
         None => fresh_model(train, dir)?,
     };
+    let threads = args.threads();
     #[cfg(feature = "torch")]
-    ner_model::set_threads(args.threads);
+    ner_model::set_threads(threads as i32);
     let sentences: Vec<Vec<&str>> = test
         .sentences
         .iter()
@@ -116,7 +127,7 @@ fn measure(args: &Args, train: &Corpus, test: &Corpus, dir: &Path) -> Result<()>
         .collect();
     let ntok: usize = sentences.iter().map(Vec::len).sum();
     emit(
-        serde_json::json!({"what": "setup", "sentences": sentences.len(), "tokens": ntok, "threads": args.threads}),
+        serde_json::json!({"what": "setup", "sentences": sentences.len(), "tokens": ntok, "threads": threads}),
     );
     for &backend in &args.backends {
         for &bs in &args.batch_sizes {
@@ -149,11 +160,11 @@ fn fresh_model(_train: &Corpus, _dir: &Path) -> Result<PathBuf> {
 }
 
 fn tagger(args: &Args, backend: Backend, model_dir: &Path, batch_size: usize) -> Result<Tagger> {
-    let opts = Options {
+    let opts = InferenceArgs {
         batch_size,
-        threads: Some(args.threads.max(1) as usize),
         backend,
-        ..Default::default()
+        threads: Some(args.threads()),
+        ..args.inference.clone()
     };
     backend::load(model_dir, &opts)
 }

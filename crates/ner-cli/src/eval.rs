@@ -1,6 +1,6 @@
 //! `ner eval`: the conlleval-style report of a model on a CoNLL file.
 
-use crate::backend::{self, Backend, Options};
+use crate::backend::{self, Backend, InferenceArgs};
 use crate::data::{read_corpus, ColumnArgs};
 use anyhow::{Context, Result};
 use ner_core::conll::write_sentence;
@@ -23,18 +23,9 @@ pub struct Args {
     /// Write the file back with a predicted-tag column (conlleval's input layout).
     #[arg(long, value_name = "OUT")]
     write_predictions: Option<PathBuf>,
-    /// Sentences per forward pass.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Threads (default: the machine's cores).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// What runs the network: native (default) or torch (libtorch, the reference).
-    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
-    backend: Backend,
+    /// How the model runs.
+    #[command(flatten)]
+    inference: InferenceArgs,
     /// Also tag with this backend and report how many tags differ (e.g. `--compare torch`).
     #[arg(long, value_enum, value_name = "BACKEND")]
     compare: Option<Backend>,
@@ -42,13 +33,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let corpus = read_corpus(&args.file, &args.columns)?;
-    let opts = Options {
-        batch_size: args.batch_size,
-        threads: args.threads,
-        device: args.device.clone(),
-        backend: args.backend,
-        ..Default::default()
-    };
+    let opts = args.inference.clone();
     let mut tagger = backend::load(&args.model, &opts)?;
     let sentences: Vec<Vec<&str>> = corpus
         .sentences
@@ -58,7 +43,7 @@ pub fn run(args: Args) -> Result<()> {
     let predictions = tagger.best_paths(&sentences, &documents(&corpus))?;
     let differing = match args.compare {
         Some(backend) => {
-            let other = Options { backend, ..opts };
+            let other = InferenceArgs { backend, ..opts };
             let theirs =
                 backend::load(&args.model, &other)?.best_paths(&sentences, &documents(&corpus))?;
             Some(differing_tags(&predictions, &theirs))

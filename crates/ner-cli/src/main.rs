@@ -162,3 +162,37 @@ mod help {
             .any(|a| a.get_id() == "max_body_bytes"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command that tags has the inference settings, declared once: the same flags with
+    /// the same help and defaults.
+    #[test]
+    fn the_inference_flags_are_one_declaration_in_every_command() {
+        let cli = Cli::command();
+        let ids = [
+            "batch_size",
+            "threads",
+            "device",
+            "backend",
+            "max_sentence_tokens",
+            "threading",
+        ];
+        let shown = |command: &str, id: &str| {
+            let sub = cli.find_subcommand(command).expect(command);
+            let arg = sub.get_arguments().find(|a| a.get_id() == id);
+            let arg = arg.unwrap_or_else(|| panic!("`ner {command}` has no --{id}"));
+            let help = arg.get_help().map(ToString::to_string);
+            (help, arg.get_long(), arg.get_default_values().to_vec())
+        };
+        for id in ids {
+            let serve = shown("serve", id);
+            assert!(serve.0.is_some(), "--{id} has no help");
+            for command in ["predict", "eval", "bench"] {
+                assert_eq!(shown(command, id), serve, "`ner {command} --{id}`");
+            }
+        }
+    }
+}

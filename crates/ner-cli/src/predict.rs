@@ -1,7 +1,7 @@
 //! `ner predict`: tags raw text, JSONL or CoNLL tokens from files or standard input, streaming
 //! in chunks so that memory stays bounded whatever the input size.
 
-use crate::backend::{self, Backend, Options, Tagger};
+use crate::backend::{self, InferenceArgs, Tagger};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use ner_core::conll::{write_sentence, Reader, ReaderOptions, Sentence};
@@ -51,37 +51,16 @@ pub struct Args {
     /// Offset unit of entity start/end: char (Python), byte (UTF-8) or utf16 (JavaScript).
     #[arg(long, default_value = "char")]
     offsets: OffsetUnit,
-    /// Sentences per forward pass.
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
     /// Documents (or sentences for CoNLL) read and tagged at a time.
     #[arg(long, default_value_t = 512)]
     chunk: usize,
-    /// Maximum tokens per sentence piece of long texts.
-    #[arg(long, default_value_t = 128)]
-    max_sentence_tokens: usize,
-    /// libtorch intra-op threads (and the native path's two directions when 2 or more).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: String,
-    /// What runs the network: native (default) or torch (libtorch, the reference).
-    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
-    backend: Backend,
+    /// How the model runs.
+    #[command(flatten)]
+    inference: InferenceArgs,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let mut tagger = backend::load(
-        &args.model,
-        &Options {
-            batch_size: args.batch_size,
-            threads: args.threads,
-            device: args.device.clone(),
-            backend: args.backend,
-            ..Default::default()
-        },
-    )?;
+    let mut tagger = backend::load(&args.model, &args.inference)?;
     let out_format = args.output_format.unwrap_or(match args.format {
         InputFormat::Conll => OutputFormat::Conll,
         _ => OutputFormat::Jsonl,
@@ -304,7 +283,7 @@ fn tag_texts(
         }
         let prepared: Vec<Document> = docs
             .iter()
-            .map(|(t, _)| Document::new(t, mode, args.max_sentence_tokens))
+            .map(|(t, _)| Document::new(t, mode, args.inference.max_sentence_tokens))
             .collect();
         // A text's sentences form one document, as the server reads them.
         let (all, documents) = sentences_of(&prepared);

@@ -14,6 +14,10 @@ use crate::tokenize::{sentences, tokenize, Mode, Token};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
+/// Sentences of raw text are cut into pieces of at most this many tokens unless told
+/// otherwise: the default of the server, `ner predict` and the Python module.
+pub const DEFAULT_MAX_SENTENCE_TOKENS: usize = 128;
+
 /// An entity in a text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

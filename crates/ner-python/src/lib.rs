@@ -5,6 +5,7 @@
 mod results;
 mod tagging;
 
+use ner_core::document::DEFAULT_MAX_SENTENCE_TOKENS;
 use ner_core::results::ResultOptions;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyValueError};
@@ -31,7 +32,7 @@ impl Tagger {
     /// (`threads`: the CPU threads it may use, the machine's cores when None;
     /// `max_sentence_tokens`: longer sentences are cut, as the server's `--max-sentence-tokens`).
     #[staticmethod]
-    #[pyo3(signature = (path, threads = None, max_sentence_tokens = 128))]
+    #[pyo3(signature = (path, threads = None, max_sentence_tokens = DEFAULT_MAX_SENTENCE_TOKENS))]
     fn load(
         py: Python<'_>,
         path: PathBuf,
@@ -182,5 +183,6 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ModelError", m.py().get_type::<ModelError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("MAX_NBEST", tagging::MAX_NBEST)?;
+    m.add("DEFAULT_MAX_SENTENCE_TOKENS", DEFAULT_MAX_SENTENCE_TOKENS)?;
     Ok(())
 }

@@ -36,8 +36,9 @@ pub struct ServerConfig {
     /// Requests tagged at once; more are refused with 429.
     #[arg(long, env = "NER_CONCURRENCY_LIMIT", default_value_t = defaults::CONCURRENCY_LIMIT)]
     pub concurrency_limit: usize,
-    /// Long texts are cut into pieces of at most this many tokens.
-    #[arg(long, env = "NER_MAX_SENTENCE_TOKENS", default_value_t = defaults::MAX_SENTENCE_TOKENS)]
+    /// Long texts are cut into pieces of at most this many tokens. Not a flag of its own:
+    /// `ner serve` sets it from the inference settings it shares with the other commands.
+    #[arg(skip = defaults::MAX_SENTENCE_TOKENS)]
     pub max_sentence_tokens: usize,
     #[command(flatten)]
     #[serde(flatten)]
@@ -70,7 +71,7 @@ pub mod defaults {
     pub const HEADER_TIMEOUT_MS: u64 = 30_000;
     pub const MAX_CONNECTIONS: usize = 4096;
     pub const CONCURRENCY_LIMIT: usize = 512;
-    pub const MAX_SENTENCE_TOKENS: usize = 128;
+    pub const MAX_SENTENCE_TOKENS: usize = ner_core::document::DEFAULT_MAX_SENTENCE_TOKENS;
     pub const QUEUE_SIZE: usize = 1024;
     pub const MAX_BATCH_TOKENS: usize = 4096;
     pub const MAX_BATCH_WAIT_US: u64 = 1000;
@@ -189,7 +190,10 @@ mod tests {
                 named += 1;
             }
             if let Some(code) = refusal(id) {
-                assert!(codes.contains(&code), "--{id} does not say it answers {code}: {help}");
+                assert!(
+                    codes.contains(&code),
+                    "--{id} does not say it answers {code}: {help}"
+                );
             }
         }
         assert_eq!(named, 6);

@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Union
 
 __version__: str
 MAX_NBEST: int
+DEFAULT_MAX_SENTENCE_TOKENS: int
 
 class ModelError(Exception):
     """A model could not be loaded or could not tag: the message says which file and why."""

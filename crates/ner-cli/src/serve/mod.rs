@@ -2,7 +2,7 @@
 
 mod models;
 
-use crate::backend::{Backend, Options};
+use crate::backend::InferenceArgs;
 use anyhow::{Context, Result};
 use ner_server::{defaults, ServerConfig};
 use ner_tagger::EncoderThreading;
@@ -31,28 +31,13 @@ pub struct Args {
     /// The service's limits and keys.
     #[command(flatten)]
     server: ServerConfig,
-    /// Sentences per forward pass inside a batch.
-    #[arg(long, env = "NER_MODEL_BATCH_SIZE", default_value_t = 64)]
-    model_batch_size: usize,
-    /// libtorch intra-op threads.
-    #[arg(long, env = "NER_THREADS")]
-    threads: Option<usize>,
-    /// How the model uses two or more threads: `directions` (the encoder's two directions on
-    /// two threads; best under HTTP load, where libtorch's spinning intra-op threads would take
-    /// the cycles the HTTP side needs), `intra-op`, or `auto` (directions for small batches).
-    #[arg(long, env = "NER_ENCODER_THREADING", default_value = "directions")]
-    encoder_threading: EncoderThreading,
+    /// How each model runs (shared with predict, eval and bench).
+    #[command(flatten)]
+    inference: InferenceArgs,
     /// Threads of the HTTP side (parsing, tokenising, building answers); default: one per
     /// core.
     #[arg(long, env = "NER_HTTP_THREADS")]
     http_threads: Option<usize>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, env = "NER_DEVICE", default_value = "cpu")]
-    device: String,
-    /// What runs the network: native (default; packed weights, no libtorch dispatch) or torch
-    /// (libtorch, the reference). CUDA devices always use torch.
-    #[arg(long, env = "NER_BACKEND", value_enum, default_value = "native")]
-    backend: Backend,
     /// Seconds to let in-flight requests finish after SIGTERM or SIGINT.
     #[arg(long, env = "NER_SHUTDOWN_GRACE_S", default_value_t = defaults::SHUTDOWN_GRACE_S)]
     shutdown_grace_s: u64,
@@ -112,14 +97,15 @@ pub fn run(args: Args) -> Result<()> {
             .and_then(|p| p.parse().ok())
             .unwrap_or(8080),
     };
-    let opts = Options {
-        batch_size: args.model_batch_size,
-        threads: args.threads,
-        device: args.device.clone(),
-        threading: args.encoder_threading,
-        backend: args.backend,
+    let opts = args
+        .inference
+        .clone()
+        .threading_or(EncoderThreading::Directions);
+    let server = ServerConfig {
+        max_sentence_tokens: opts.max_sentence_tokens,
+        ..args.server.clone()
     };
-    let state = ner_server::start_named(args.server.clone(), models::specs(&models, &opts))
+    let state = ner_server::start_named(server, models::specs(&models, &opts))
         .context("cannot start the model threads")?
         .with_loader(models::loader(opts));
     let mut rt = tokio::runtime::Builder::new_multi_thread();

@@ -2,7 +2,7 @@
 //! the factory that loads one (on the chosen backend) and hands its two halves to the server;
 //! hot reload uses the same.
 
-use crate::backend::{self, Options};
+use crate::backend::{self, InferenceArgs};
 use ner_server::model::{Halves, ModelFactory, WorkerError};
 use ner_server::{Loader, ModelSpec};
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ fn own_name(dir: &Path) -> String {
 }
 
 /// Builds the model in `dir` on the thread that calls the factory.
-pub fn factory(dir: &Path, opts: Options) -> ModelFactory {
+pub fn factory(dir: &Path, opts: InferenceArgs) -> ModelFactory {
     let dir = dir.to_owned();
     Box::new(move || {
         let tagger = backend::load(&dir, &opts).map_err(WorkerError::load)?;
@@ -62,12 +62,12 @@ pub fn factory(dir: &Path, opts: Options) -> ModelFactory {
     })
 }
 /// What hot reload uses to load a directory.
-pub fn loader(opts: Options) -> Loader {
+pub fn loader(opts: InferenceArgs) -> Loader {
     Arc::new(move |dir: &Path| factory(dir, opts.clone()))
 }
 
 /// The models to start, the first the default.
-pub fn specs(dirs: &[(String, PathBuf)], opts: &Options) -> Vec<ModelSpec> {
+pub fn specs(dirs: &[(String, PathBuf)], opts: &InferenceArgs) -> Vec<ModelSpec> {
     dirs.iter()
         .map(|(name, dir)| ModelSpec {
             name: name.clone(),
