@@ -289,17 +289,57 @@ fn tag_texts(
         let (all, documents) = sentences_of(&prepared);
         let tagged = tagger.tag_documents(&all, &documents, REQUEST)?;
         let options = ResultOptions::new(false, 0, None, args.offsets)?;
-        let answers = results::build(&prepared, &tagged, tagger.tag_set(), &options)?;
-        for (answer, (text, extra)) in answers.into_iter().zip(&docs) {
-            let entities = answer.entities;
-            let mut obj = match extra {
-                serde_json::Value::Object(m) => m.clone(),
-                _ => serde_json::Map::new(),
-            };
-            obj.insert("text".into(), text.clone().into());
-            obj.insert("entities".into(), serde_json::to_value(&entities)?);
-            writeln!(out, "{}", serde_json::Value::Object(obj))?;
-        }
+        write_answers(out, &docs, &prepared, &tagged, tagger.tag_set(), &options)?;
         bar.inc(docs.len() as u64);
+    }
+}
+
+/// One JSON line per document: its own fields, its text and its entities, built by the one
+/// result builder (a result count that does not match is its error, not a panic).
+fn write_answers(
+    out: &mut impl Write,
+    docs: &[(String, serde_json::Value)],
+    prepared: &[Document],
+    tagged: &[Tagged],
+    tags: &ner_core::TagSet,
+    options: &ResultOptions,
+) -> Result<()> {
+    let answers = results::build(prepared, tagged, tags, options)?;
+    for (answer, (text, extra)) in answers.into_iter().zip(docs) {
+        let mut obj = match extra {
+            serde_json::Value::Object(m) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        obj.insert("text".into(), text.clone().into());
+        obj.insert("entities".into(), serde_json::to_value(&answer.entities)?);
+        writeln!(out, "{}", serde_json::Value::Object(obj))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ner_core::tokenize::Mode;
+    use ner_core::{LabelSet, TagScheme, TagSet};
+
+    #[test]
+    fn a_result_count_that_does_not_match_is_the_builders_error() {
+        let docs = vec![("Bob ran. Ann sat.".to_owned(), serde_json::Value::Null)];
+        let prepared = [Document::new(&docs[0].0, Mode::Word, 128)];
+        let tags = TagSet::new(TagScheme::Bio, LabelSet::frozen_from(["PER"]));
+        let options = ResultOptions::entities();
+        let mut out = Vec::new();
+        let one = vec![Tagged::default()];
+        let err = write_answers(&mut out, &docs, &prepared, &one, &tags, &options).unwrap_err();
+        let wrong = ResultError::WrongCount {
+            expected: 2,
+            got: 1,
+        };
+        assert_eq!(err.downcast_ref::<ResultError>(), Some(&wrong));
+        assert!(out.is_empty(), "nothing is written for a chunk that failed");
+        let two = vec![Tagged::default(); 2];
+        write_answers(&mut out, &docs, &prepared, &two, &tags, &options).unwrap();
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 mod common;
-use common::fake_factory;
+use common::{fake_factory, short_factory};
 
 /// The router once the model has loaded (or failed to: then `load` is its reason).
 async fn router_loaded(
@@ -336,6 +336,21 @@ async fn overload_gets_429_with_retry_after() {
     drop(held);
     let (s, _, v) = first.await.unwrap();
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+/// Results that do not match the sentences (ner_core::results::ResultError::WrongCount, the
+/// error `ner predict` and the Python module stop with too) are a 500, never a short answer.
+#[tokio::test]
+async fn a_model_that_miscounts_its_results_is_a_500() {
+    let app = router_with(ServerConfig::default(), short_factory()).await;
+    for body in [
+        serde_json::json!({"text": "Hi Bob. Hi Ann."}),
+        serde_json::json!({"texts": ["Hi Bob.", "Hi Ann."]}),
+    ] {
+        let (s, _, v) = call(&app, json(body)).await;
+        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+        assert_eq!(v["error"]["type"], "internal", "{v}");
+    }
 }
 
 #[tokio::test]

@@ -13,6 +13,40 @@ use std::sync::{Arc, Mutex};
 /// emission row is that id; runs of 1 are PER entities.
 pub struct FakeCodec(ModelInfo);
 
+/// A request side that decodes one result too few: a model that miscounts.
+pub struct ShortCodec(pub FakeCodec);
+
+impl RequestHalf for ShortCodec {
+    fn info(&self) -> &ModelInfo {
+        self.0.info()
+    }
+
+    fn encode(&self, sentences: &[Vec<&str>], documents: Vec<usize>) -> Piece {
+        self.0.encode(sentences, documents)
+    }
+
+    fn decode(&self, em: &Emissions, options: DecodeOptions) -> Vec<Tagged> {
+        let mut all = self.0.decode(em, options);
+        all.pop();
+        all
+    }
+}
+
+/// A factory of the fake whose request side miscounts ([`ShortCodec`]).
+pub fn short_factory() -> ModelFactory {
+    Box::new(|| {
+        let network = Fake {
+            fail: false,
+            gate: None,
+            memo: (0, 0),
+        };
+        Ok(Halves {
+            codec: Arc::new(ShortCodec(FakeCodec(info()))),
+            network: Box::new(network),
+        })
+    })
+}
+
 impl RequestHalf for FakeCodec {
     fn info(&self) -> &ModelInfo {
         &self.0
