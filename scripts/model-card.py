@@ -5,7 +5,7 @@ config.json and metrics.jsonl.
     scripts/model-card.py RUN_DIR OUT_DIR --title T --data D [--note TEXT]...
 RUN_DIR is the training output (with metrics.jsonl); OUT_DIR receives README.md.
 """
-import argparse, json, os, platform
+import argparse, json, os, platform, subprocess
 
 ap = argparse.ArgumentParser()
 ap.add_argument("run")
@@ -17,7 +17,10 @@ ap.add_argument("--note", action="append", default=[])
 a = ap.parse_args()
 meta = json.load(open(os.path.join(a.run, "meta.json")))
 cfg = json.load(open(os.path.join(a.run, "config.json")))
-epochs = [json.loads(l) for l in open(os.path.join(a.run, "metrics.jsonl")) if l.strip()]
+# metrics.jsonl through `ner metrics`, the reader that checks each line against the type
+# training writes (a bad line is an error naming the file and line, not a missing value).
+NER = os.environ.get("NER_BIN", os.path.join(os.path.dirname(__file__), "..", "target", "release", "ner"))
+epochs = json.loads(subprocess.run([NER, "metrics", a.run], check=True, stdout=subprocess.PIPE, text=True).stdout)
 m = meta["metrics"]
 dev, test = m.get("dev", {}), m.get("test", {})
 best = m.get("epoch")

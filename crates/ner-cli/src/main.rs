@@ -59,6 +59,9 @@ enum Command {
     Study(Unavailable),
     /// Ask a running server's /health (for container health checks).
     Health(health::Args),
+    /// Print a run's metrics.jsonl, checked line by line, as one JSON array.
+    #[cfg(feature = "torch")]
+    Metrics(MetricsArgs),
     /// Measure model speed (used by scripts/bench-model.sh).
     #[command(hide = true)]
     Bench(bench::Args),
@@ -87,6 +90,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Health(a) => health::run(a),
+        #[cfg(feature = "torch")]
+        Command::Metrics(a) => print_metrics(&a),
         #[cfg(feature = "torch")]
         Command::Study(s) => study::run(s),
         #[cfg(not(feature = "torch"))]
@@ -161,6 +166,22 @@ mod help {
             .get_arguments()
             .any(|a| a.get_id() == "max_body_bytes"));
     }
+}
+
+/// `ner metrics DIR`.
+#[cfg(feature = "torch")]
+#[derive(Debug, clap::Args)]
+struct MetricsArgs {
+    /// A run or model directory holding metrics.jsonl.
+    dir: std::path::PathBuf,
+}
+
+/// The typed lines of `metrics.jsonl`, for scripts (the model card): one reader for all.
+#[cfg(feature = "torch")]
+fn print_metrics(args: &MetricsArgs) -> anyhow::Result<()> {
+    let lines = ner_model::training::metrics::read(&args.dir)?;
+    println!("{}", serde_json::to_string_pretty(&lines)?);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Plots of a training run from its `metrics.jsonl`: loss and dev F1 per epoch, and per-type
 //! dev F1 of the best epoch (SVG).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -14,27 +14,18 @@ struct Epoch {
 }
 
 fn read(dir: &Path) -> Result<Vec<Epoch>> {
-    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).context("no metrics.jsonl")?;
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line)?;
-        let per_type = v["dev"]["per_type"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, x)| (k.clone(), x["f1"].as_f64().unwrap_or(0.0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(Epoch {
-            epoch: v["epoch"].as_f64().unwrap_or(0.0),
-            loss: v["train_loss"].as_f64().unwrap_or(0.0),
-            f1: v["dev"]["f1"].as_f64().unwrap_or(0.0),
-            per_type,
-            best: v["best"].as_bool().unwrap_or(false),
-        });
-    }
-    Ok(out)
+    let lines = ner_model::training::metrics::read(dir)?;
+    anyhow::ensure!(!lines.is_empty(), "no metrics.jsonl in {}", dir.display());
+    Ok(lines
+        .into_iter()
+        .map(|l| Epoch {
+            epoch: l.epoch as f64,
+            loss: l.train_loss,
+            f1: l.dev.f1,
+            per_type: l.dev.per_type.into_iter().map(|(k, s)| (k, s.f1)).collect(),
+            best: l.best,
+        })
+        .collect())
 }
 
 /// A line chart of `(x, y)` series, written as SVG.

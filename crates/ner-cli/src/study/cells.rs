@@ -4,6 +4,7 @@ use crate::plot::line_chart;
 use crate::stats::mean_sd;
 use crate::train::{self, install_ctrl_c, stop_requested, train_one, Progress};
 use anyhow::{bail, Context, Result};
+use ner_model::training::metrics::{self, EpochLine};
 use ner_model::training::RunConfig;
 use ner_model::{CellKind, DecodeOptions, Device, TorchOptions};
 use ner_tagger::TaggerOptions;
@@ -23,16 +24,6 @@ pub struct CellsArgs {
     /// `--seeds`, architecture and optimiser flags).
     #[command(flatten)]
     train: train::Args,
-}
-
-pub(super) fn read_metrics(dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .map(|t| {
-            t.lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 pub fn run(args: CellsArgs) -> Result<()> {
@@ -67,7 +58,7 @@ struct CellRun {
     dir: PathBuf,
     dev_f1: f64,
     test_f1: Option<f64>,
-    metrics: Vec<serde_json::Value>,
+    metrics: Vec<EpochLine>,
 }
 
 /// Trains (or resumes, or reuses) one cell's run with one seed.
@@ -99,7 +90,7 @@ fn cell_run(
     Ok(CellRun {
         dev_f1: result["dev_f1"].as_f64().unwrap_or(f64::NAN),
         test_f1: result["test_f1"].as_f64(),
-        metrics: read_metrics(&dir),
+        metrics: metrics::read(&dir)?,
         dir,
     })
 }
@@ -149,7 +140,7 @@ fn cell_row(
     let test: Vec<f64> = runs.iter().filter_map(|r| r.test_f1).collect();
     let secs: Vec<f64> = runs
         .iter()
-        .flat_map(|r| r.metrics.iter().filter_map(|e| e["train_seconds"].as_f64()))
+        .flat_map(|r| r.metrics.iter().map(|e| e.train_seconds))
         .collect();
     let (dm, ds) = mean_sd(&dev);
     let (tm, ts) = mean_sd(&test);
@@ -168,7 +159,7 @@ fn mean_curve(runs: &[CellRun]) -> Vec<(f64, f64)> {
         .filter_map(|i| {
             let v: Vec<f64> = runs
                 .iter()
-                .filter_map(|r| r.metrics.get(i).and_then(|e| e["dev"]["f1"].as_f64()))
+                .filter_map(|r| r.metrics.get(i).map(|e| e.dev.f1))
                 .collect();
             (!v.is_empty()).then(|| ((i + 1) as f64, mean_sd(&v).0))
         })

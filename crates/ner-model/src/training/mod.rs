@@ -13,7 +13,8 @@
 //! - [`init_from`] — starting from a trained model; [`keep_labels`] — its pseudo-labels;
 //! - [`teacher`] — distillation from a trained model's posteriors;
 //! - [`evaluate`] — tagging and scoring a corpus;
-//! - [`checkpoint`] — the run's atomic checkpoint; [`files`] — `run.json` and `metrics.jsonl`;
+//! - [`checkpoint`] — the run's atomic checkpoint; [`files`] — `run.json` and `metrics.jsonl`,
+//!   whose lines are [`metrics::EpochLine`];
 //! - [`run`] — the run itself.
 
 pub mod average;
@@ -27,6 +28,7 @@ pub mod files;
 pub mod init_from;
 pub mod inputs;
 pub mod keep_labels;
+pub mod metrics;
 pub mod observer;
 pub mod optimizer;
 pub mod options;

@@ -31,6 +31,7 @@ use tch::Device;
 
 use super::files::{append_metrics, truncate_metrics, write_config};
 pub use super::files::{read_config, RUN_CONFIG};
+use super::metrics::EpochLine;
 
 /// The corpora of a run.
 #[derive(Debug)]
@@ -442,7 +443,8 @@ impl Run {
         };
         self.trainer.average.swap();
         saved?;
-        append_metrics(&self.out, epoch, &stats, &report, eval_seconds, improved)?;
+        let line = EpochLine::new(epoch, &stats, &report, eval_seconds, improved);
+        append_metrics(&self.out, &line)?;
         run_checkpoint::save(&self.out, &self.trainer, &self.state)?;
         obs.epoch_finished(&EpochReport {
             epoch,
