@@ -9,6 +9,7 @@
 //! and only then named in `latest` (written to a temporary file and renamed); older epochs are
 //! removed after that. A crash at any instant leaves `latest` naming a complete checkpoint.
 
+use super::options::TrainOptions;
 use super::trainer::Trainer;
 use crate::checkpoint::{self as model_dir, Meta};
 use crate::error::{ModelError, Result};
@@ -32,11 +33,23 @@ pub struct RunState {
     pub optimizer_steps: u64,
     pub average_steps: u64,
     // Whether the run is finished is not stored: it follows from this state and the run's
-    // limits (`TrainOptions::is_done`), which `--resume --epochs` may raise. Checkpoints written
+    // limits ([`RunState::is_done`]), which `--resume --epochs` may raise. Checkpoints written
     // before stored a `finished` field, which reading ignores.
 }
 
 impl RunState {
+    /// Whether early stopping ends the run: `patience` epochs without a better dev F1, and at
+    /// least `min_steps` steps done.
+    pub fn gives_up(&self, o: &TrainOptions) -> bool {
+        o.patience > 0 && self.stale >= o.patience && self.optimizer_steps >= o.min_steps
+    }
+
+    /// Whether no epoch is left: the last one ran, or early stopping ends the run.
+    pub fn is_done(&self, o: &TrainOptions) -> bool {
+        self.epoch >= o.epochs || self.gives_up(o)
+    }
+
+    /// The state before the first epoch.
     pub fn fresh() -> Self {
         RunState {
             epoch: 0,
@@ -190,4 +203,30 @@ mod tests {
         assert_eq!(state, expected);
         assert!(!serde_json::to_string(&state).unwrap().contains("finished"));
     }
+
+    fn state(stale: usize, steps: u64) -> RunState {
+        RunState {
+            stale,
+            optimizer_steps: steps,
+            ..RunState::fresh()
+        }
+    }
+
+    #[test]
+    fn early_stopping_waits_for_both_patience_and_steps() {
+        let o = super::TrainOptions {
+            patience: 3,
+            min_steps: 500,
+            ..Default::default()
+        };
+        assert!(!state(2, 10_000).gives_up(&o), "patience not used up");
+        assert!(!state(5, 499).gives_up(&o), "too few steps");
+        assert!(state(3, 500).gives_up(&o));
+        let never = super::TrainOptions {
+            patience: 0,
+            ..o.clone()
+        };
+        assert!(!state(100, 1_000_000).gives_up(&never), "patience 0: never");
+    }
+
 }

@@ -3,7 +3,7 @@
 
 use super::config::RunConfig;
 use super::observer::Observer;
-use super::run::Corpora;
+use super::corpora::Corpora;
 use super::trainer::Trainer;
 use crate::context;
 use crate::contextual::{self, WordPieces};

@@ -112,11 +112,6 @@ pub fn read_vectors(path: &Path, inputs: &InputConfig, vocab: &mut Vocab) -> Res
     Ok(v)
 }
 
-/// Variables of the encoder and inputs (everything but the projection and the CRF).
-pub fn is_encoder(name: &str) -> bool {
-    !(name.starts_with("proj.") || name.starts_with("crf."))
-}
-
 /// Copies `base`'s weights into `trainer`: variables of the same name and shape whole,
 /// embedding tables row by row for the rows `base` has (new words keep their initialisation),
 /// and the projection and CRF for the tags both tag sets have. Returns how many variables
@@ -130,13 +125,13 @@ pub fn copy_weights(base: &LoadedModel, trainer: &mut Trainer) -> Result<usize> 
             let Some(src) = old.get(&name) else { continue };
             let src = src.to_device(new.device()).to_kind(new.kind());
             if src.size() == new.size()
-                && (is_encoder(&name) || map.iter().enumerate().all(|(i, m)| *m == Some(i)))
+                && (crate::model::is_encoder(&name) || map.iter().enumerate().all(|(i, m)| *m == Some(i)))
             {
                 new.copy_(&src);
-            } else if is_encoder(&name) && src.dim() == 2 && src.size()[1] == new.size()[1] {
+            } else if crate::model::is_encoder(&name) && src.dim() == 2 && src.size()[1] == new.size()[1] {
                 let rows = src.size()[0].min(new.size()[0]);
                 new.narrow(0, 0, rows).copy_(&src.narrow(0, 0, rows));
-            } else if !is_encoder(&name) {
+            } else if !crate::model::is_encoder(&name) {
                 copy_tag_rows(&src, &mut new, &map, name.ends_with("trans"));
             } else {
                 continue;

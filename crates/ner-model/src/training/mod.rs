@@ -9,7 +9,8 @@
 //! - [`average`] — the weights' moving average;
 //! - [`trainer`] — one model's epoch loop; [`batching`] — its batches;
 //! - [`recipe`] — the tuned starting configurations for a user's corpus;
-//! - [`inputs`] — vocabulary and pretrained inputs of a fresh run;
+//! - [`corpora`] — the data a run reads; [`inputs`] — vocabulary and pretrained inputs of a
+//!   fresh run;
 //! - [`init_from`] — starting from a trained model; [`keep_labels`] — its pseudo-labels;
 //! - [`teacher`] — distillation from a trained model's posteriors;
 //! - [`evaluate`] — tagging and scoring a corpus;
@@ -22,6 +23,7 @@ pub mod batching;
 pub mod checkpoint;
 pub mod config;
 pub mod continuation;
+pub mod corpora;
 pub mod evaluate;
 mod examples;
 pub mod files;

@@ -108,18 +108,6 @@ impl TrainOptions {
 }
 
 impl TrainOptions {
-    /// Whether early stopping ends a run in state `s`: `patience` epochs without a better dev
-    /// F1, and at least `min_steps` steps done.
-    pub fn gives_up(&self, s: &super::checkpoint::RunState) -> bool {
-        self.patience > 0 && s.stale >= self.patience && s.optimizer_steps >= self.min_steps
-    }
-
-    /// Whether no epoch is left for a run in state `s`: the last one ran, or early stopping
-    /// ends it.
-    pub fn is_done(&self, s: &super::checkpoint::RunState) -> bool {
-        s.epoch >= self.epochs || self.gives_up(s)
-    }
-
     /// Checks ranges; the message names the field.
     pub fn validate(&self) -> Result<(), String> {
         if self.batch_size == 0 || self.epochs == 0 {
@@ -159,15 +147,6 @@ impl TrainOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::training::checkpoint::RunState;
-
-    fn state(stale: usize, steps: u64) -> RunState {
-        RunState {
-            stale,
-            optimizer_steps: steps,
-            ..RunState::fresh()
-        }
-    }
 
     #[test]
     fn the_rate_decays_by_the_optimisers_default_unless_set() {
@@ -189,22 +168,5 @@ mod tests {
             ..nadam
         };
         assert!(negative.validate().unwrap_err().contains("lr_decay"));
-    }
-
-    #[test]
-    fn early_stopping_waits_for_both_patience_and_steps() {
-        let o = TrainOptions {
-            patience: 3,
-            min_steps: 500,
-            ..Default::default()
-        };
-        assert!(!o.gives_up(&state(2, 10_000)), "patience not used up");
-        assert!(!o.gives_up(&state(5, 499)), "too few steps");
-        assert!(o.gives_up(&state(3, 500)));
-        let never = TrainOptions {
-            patience: 0,
-            ..o.clone()
-        };
-        assert!(!never.gives_up(&state(100, 1_000_000)), "patience 0: never");
     }
 }

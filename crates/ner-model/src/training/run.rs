@@ -8,6 +8,7 @@
 
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
+pub use super::corpora::Corpora;
 use super::continuation::Continuation;
 use super::evaluate::{self, corpus_features, evaluate, evaluate_encoded};
 use super::examples::{encode_examples, label_set};
@@ -15,14 +16,13 @@ use super::init_from;
 use super::inputs;
 use super::keep_labels;
 use super::observer::{EpochReport, Observer};
-use super::teacher::{self, Teacher};
+use super::teacher::Teacher;
 use super::trainer::{EpochStats, Trainer};
 use crate::checkpoint::{self as model_dir, Meta};
 use crate::contextual::Contextual;
 use crate::error::{ModelError, Result};
 use crate::tagger::Inference;
 use crate::vocab::Encoded;
-use ner_core::conll::ReaderOptions;
 use ner_core::corpus::Corpus;
 use ner_core::metrics::Report;
 use std::path::{Path, PathBuf};
@@ -32,49 +32,6 @@ use tch::Device;
 use super::files::{append_metrics, truncate_metrics, write_config};
 pub use super::files::{read_config, RUN_CONFIG};
 use super::metrics::EpochLine;
-
-/// The corpora of a run.
-#[derive(Debug)]
-pub struct Corpora {
-    pub train: Corpus,
-    pub dev: Corpus,
-    pub test: Option<Corpus>,
-    /// The teacher's scores of each of `train`'s last sentences that came from
-    /// `--unlabelled`, kept from tagging them so that their posteriors need no second pass
-    /// (see [`Teacher::posteriors`]).
-    pub unlabelled_scores: Vec<Vec<f32>>,
-}
-
-impl Corpora {
-    /// Reads every file first, so that bad data stops the run before any work.
-    pub fn read(config: &RunConfig) -> Result<Corpora> {
-        let d = &config.data;
-        let read = |p: &Path| Corpus::read(p, d.columns.reader_options(), d.columns.scheme);
-        let mut train = read(&d.train)?;
-        let (dev, test) = (read(&d.dev)?, d.test.as_deref().map(read).transpose()?);
-        let mut unlabelled_scores = Vec::new();
-        if let (Some(path), Some(dir)) = (&config.inputs.unlabelled, &config.inputs.teacher) {
-            let mut teacher = Teacher::load(dir)?;
-            let tokens = ReaderOptions {
-                tag_columns: Vec::new(),
-                ..d.columns.reader_options()
-            };
-            let sentences = Corpus::read(path, tokens, d.columns.scheme)?;
-            unlabelled_scores = teacher::join_unlabelled(&mut train, sentences, &mut teacher)?;
-        }
-        Ok(Corpora {
-            train,
-            dev,
-            test,
-            unlabelled_scores,
-        })
-    }
-
-    /// How many of `train`'s sentences, at its end, came from `--unlabelled`.
-    pub fn unlabelled(&self) -> usize {
-        self.unlabelled_scores.len()
-    }
-}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -413,7 +370,7 @@ impl Run {
 
     /// No epoch is left under the run's limits: the last one ran, or early stopping ended it.
     fn finished(&self) -> bool {
-        self.config.train.is_done(&self.state)
+        self.state.is_done(&self.config.train)
     }
 
     /// Evaluates the epoch's (averaged) weights on dev, keeps the best model, and writes the

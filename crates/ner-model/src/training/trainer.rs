@@ -128,7 +128,7 @@ impl Trainer {
     fn freeze_encoder(&mut self) {
         for (name, v) in self.vs.variables() {
             let mut g = v.grad();
-            if g.defined() && super::init_from::is_encoder(&name) {
+            if g.defined() && crate::model::is_encoder(&name) {
                 let _ = g.zero_();
             }
         }
