@@ -2,7 +2,6 @@
 //! flag, its environment variable, its default and its help, and the same struct is shown by
 //! `GET /info` and described in the OpenAPI document. Secrets are never shown.
 
-use crate::worker::BatchConfig;
 use serde::Serialize;
 use std::time::Duration;
 use utoipa::ToSchema;
@@ -62,6 +61,37 @@ pub struct ServerConfig {
 }
 
 /// Every default, declared once: the flags and [`ServerConfig::default`] take them from here.
+/// How requests are queued and gathered into batches.
+#[derive(Debug, Clone, Copy, clap::Args, serde::Serialize, utoipa::ToSchema)]
+pub struct BatchConfig {
+    /// Requests waiting for the model besides the batch it runs and the one being gathered;
+    /// more are refused with 429 (when this is below --concurrency-limit, which refuses first).
+    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = defaults::QUEUE_SIZE)]
+    pub queue_size: usize,
+    /// A model batch is closed at this many tokens...
+    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = defaults::MAX_BATCH_TOKENS)]
+    pub max_batch_tokens: usize,
+    /// ...or after waiting this many microseconds for more requests.
+    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = defaults::MAX_BATCH_WAIT_US)]
+    pub max_batch_wait_us: u64,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            queue_size: defaults::QUEUE_SIZE,
+            max_batch_tokens: defaults::MAX_BATCH_TOKENS,
+            max_batch_wait_us: defaults::MAX_BATCH_WAIT_US,
+        }
+    }
+}
+
+impl BatchConfig {
+    pub fn max_batch_wait(&self) -> Duration {
+        Duration::from_micros(self.max_batch_wait_us)
+    }
+}
+
 pub mod defaults {
     pub const MAX_BODY_BYTES: usize = 2 << 20;
     pub const MAX_TEXT_CHARS: usize = 200_000;

@@ -159,13 +159,6 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     (content_type, st.metrics.render()).into_response()
 }
 
-/// This document.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, content_type = "application/json", body = Object)))]
-pub async fn openapi() -> Response {
-    let doc = crate::openapi::document();
-    ([(header::CONTENT_TYPE, "application/json")], doc).into_response()
-}
-
 /// The demo page: a text box and its entities.
 #[utoipa::path(get, path = "/", responses((status = 200, content_type = "text/html", body = String)))]
 pub async fn demo() -> Html<&'static str> {

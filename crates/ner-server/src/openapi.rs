@@ -2,6 +2,8 @@
 //! answer with, so that it cannot drift from the router ([`crate::router::ROUTES`]; a test
 //! checks that both list the same routes).
 
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -19,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         crate::info::info,
         crate::info::models,
         crate::info::metrics,
-        crate::info::openapi,
+        openapi,
         crate::info::demo,
     ),
     modifiers(&Bearer),
@@ -44,4 +46,11 @@ pub fn document() -> String {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.to_json().unwrap_or_default()
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, content_type = "application/json", body = Object)))]
+pub async fn openapi() -> Response {
+    let doc = document();
+    ([(header::CONTENT_TYPE, "application/json")], doc).into_response()
 }

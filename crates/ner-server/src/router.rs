@@ -59,7 +59,7 @@ pub fn app(state: AppState) -> Router {
         .route("/info", route(get(info::info)))
         .route("/models", route(get(info::models)))
         .route("/metrics", route(get(info::metrics)))
-        .route("/openapi.json", route(get(info::openapi)))
+        .route("/openapi.json", route(get(crate::openapi::openapi)))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe));
     if let Some(cors) = cors_layer(&state.config.cors_origins) {

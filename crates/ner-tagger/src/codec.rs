@@ -4,78 +4,13 @@
 //! that owns the network ([`crate::runner::Runner`]) runs the network alone.
 
 use crate::contextual::WordPieces;
-use crate::contract::{DecodeOptions, ModelInfo, RequestHalf};
+use crate::contract::{DecodeOptions, Emissions, ModelInfo, Piece, RequestHalf};
 use crate::vocab::{Encoded, Vocab};
 use ner_core::crf::ForwardBackward;
 use ner_core::scheme::{decode_spans, Prefix, Tag};
 use ner_core::viterbi::{Transitions, Viterbi};
 use ner_core::{Scored, TagScheme, TagSet, Tagged};
 use rayon::prelude::*;
-use std::ops::Range;
-
-/// Sentences as network input: ids only. `documents[i]` names the document of sentence `i`
-/// (consecutive sentences of one document share it); a model with document context reads a
-/// document's sentences together, never across documents.
-#[derive(Debug, Clone, Default)]
-pub struct Piece {
-    pub sentences: Vec<Encoded>,
-    pub documents: Vec<usize>,
-}
-
-impl Piece {
-    /// Tokens in all.
-    pub fn tokens(&self) -> usize {
-        self.sentences.iter().map(Encoded::len).sum()
-    }
-}
-
-/// The emissions of a piece's sentences in one buffer: sentence `i` has rows
-/// `offsets[i]..offsets[i + 1]`, each `tags` wide.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Emissions {
-    pub tags: usize,
-    pub data: Vec<f32>,
-    pub offsets: Vec<usize>,
-}
-
-impl Emissions {
-    /// Zeroed emissions for sentences of these lengths.
-    pub fn zeroed(tags: usize, lens: impl IntoIterator<Item = usize>) -> Emissions {
-        let mut offsets = vec![0];
-        for n in lens {
-            offsets.push(offsets[offsets.len() - 1] + n);
-        }
-        let rows = offsets[offsets.len() - 1];
-        Emissions {
-            tags,
-            data: vec![0.0; rows * tags],
-            offsets,
-        }
-    }
-
-    /// Sentences.
-    pub fn len(&self) -> usize {
-        self.offsets.len().saturating_sub(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn rows(&self, i: usize) -> Range<usize> {
-        self.offsets[i] * self.tags..self.offsets[i + 1] * self.tags
-    }
-
-    /// Sentence `i`'s emissions `[len][tags]`.
-    pub fn sentence(&self, i: usize) -> &[f32] {
-        &self.data[self.rows(i)]
-    }
-
-    pub fn sentence_mut(&mut self, i: usize) -> &mut [f32] {
-        let rows = self.rows(i);
-        &mut self.data[rows]
-    }
-}
 
 /// A model's vocabulary, its facts (with its tag set), CRF transitions and, with contextual
 /// features, its transformer's word pieces: the request half of the model contract.
@@ -285,21 +220,4 @@ fn continuations(ts: &TagSet, span: &ner_core::Span) -> Vec<usize> {
     ts.index(Tag::new(Prefix::I, *span.label()))
         .into_iter()
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emissions_cut_one_buffer_by_sentence() {
-        let mut em = Emissions::zeroed(2, [2, 0, 1]);
-        assert_eq!((em.len(), em.data.len()), (3, 6));
-        em.sentence_mut(2).copy_from_slice(&[7.0, 8.0]);
-        em.sentence_mut(0)[3] = 1.0;
-        assert_eq!(em.sentence(0), [0.0, 0.0, 0.0, 1.0]);
-        assert!(em.sentence(1).is_empty());
-        assert_eq!(em.sentence(2), [7.0, 8.0]);
-        assert!(Emissions::zeroed(3, []).is_empty());
-    }
 }

@@ -12,13 +12,77 @@
 //! (one buffer, cut by sentence). The [`crate::Tagger`] holds both halves for callers that tag
 //! in one go; the server keeps them apart, and its tests implement them with fakes.
 
-pub use crate::codec::{Emissions, Piece};
 use crate::directory::Meta;
 use crate::vocab::Encoded;
 use crate::{ModelConfig, Result};
 use ner_core::tokenize::Mode;
 use ner_core::{TagSet, Tagged};
+use std::ops::Range;
 use std::sync::Arc;
+
+/// Sentences as network input: ids only. `documents[i]` names the document of sentence `i`
+/// (consecutive sentences of one document share it); a model with document context reads a
+/// document's sentences together, never across documents.
+#[derive(Debug, Clone, Default)]
+pub struct Piece {
+    pub sentences: Vec<Encoded>,
+    pub documents: Vec<usize>,
+}
+
+impl Piece {
+    /// Tokens in all.
+    pub fn tokens(&self) -> usize {
+        self.sentences.iter().map(Encoded::len).sum()
+    }
+}
+
+/// The emissions of a piece's sentences in one buffer: sentence `i` has rows
+/// `offsets[i]..offsets[i + 1]`, each `tags` wide.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Emissions {
+    pub tags: usize,
+    pub data: Vec<f32>,
+    pub offsets: Vec<usize>,
+}
+
+impl Emissions {
+    /// Zeroed emissions for sentences of these lengths.
+    pub fn zeroed(tags: usize, lens: impl IntoIterator<Item = usize>) -> Emissions {
+        let mut offsets = vec![0];
+        for n in lens {
+            offsets.push(offsets[offsets.len() - 1] + n);
+        }
+        let rows = offsets[offsets.len() - 1];
+        Emissions {
+            tags,
+            data: vec![0.0; rows * tags],
+            offsets,
+        }
+    }
+
+    /// Sentences.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn rows(&self, i: usize) -> Range<usize> {
+        self.offsets[i] * self.tags..self.offsets[i + 1] * self.tags
+    }
+
+    /// Sentence `i`'s emissions `[len][tags]`.
+    pub fn sentence(&self, i: usize) -> &[f32] {
+        &self.data[self.rows(i)]
+    }
+
+    pub fn sentence_mut(&mut self, i: usize) -> &mut [f32] {
+        let rows = self.rows(i);
+        &mut self.data[rows]
+    }
+}
 
 /// What to compute when decoding, besides the best tags.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -123,4 +187,21 @@ pub struct Halves {
     pub codec: Arc<dyn RequestHalf>,
     /// Owned by the model's thread.
     pub network: Box<dyn NetworkHalf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emissions_cut_one_buffer_by_sentence() {
+        let mut em = Emissions::zeroed(2, [2, 0, 1]);
+        assert_eq!((em.len(), em.data.len()), (3, 6));
+        em.sentence_mut(2).copy_from_slice(&[7.0, 8.0]);
+        em.sentence_mut(0)[3] = 1.0;
+        assert_eq!(em.sentence(0), [0.0, 0.0, 0.0, 1.0]);
+        assert!(em.sentence(1).is_empty());
+        assert_eq!(em.sentence(2), [7.0, 8.0]);
+        assert!(Emissions::zeroed(3, []).is_empty());
+    }
 }

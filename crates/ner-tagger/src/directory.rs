@@ -9,8 +9,8 @@
 
 use crate::config::ModelConfig;
 use crate::error::{Error, Result};
-use crate::native::Table;
 use crate::vocab::Vocab;
+use crate::weights::Table;
 use ner_core::{LabelSet, TagScheme, TagSet};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

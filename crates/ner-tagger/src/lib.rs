@@ -41,9 +41,11 @@ pub mod threading;
 pub mod vocab;
 pub mod weights;
 
-pub use codec::{Codec, Emissions, Piece};
+pub use codec::Codec;
 pub use config::{CellKind, ModelConfig};
-pub use contract::{DecodeOptions, Halves, ModelInfo, Network, NetworkHalf, RequestHalf};
+pub use contract::{
+    DecodeOptions, Emissions, Halves, ModelInfo, Network, NetworkHalf, Piece, RequestHalf,
+};
 pub use error::{Error, Result};
 pub use runner::Runner;
 pub use tagger::{Tagger, TaggerOptions, DEFAULT_BATCH_SIZE};

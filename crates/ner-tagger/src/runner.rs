@@ -4,9 +4,8 @@
 
 use crate::batching;
 use crate::bert::Bert;
-use crate::codec::{Emissions, Piece};
 use crate::contextual::{Contextual, Encoder};
-use crate::contract::{Network, NetworkHalf};
+use crate::contract::{Emissions, Network, NetworkHalf, Piece};
 use crate::vocab::Encoded;
 use crate::Result;
 

@@ -4,7 +4,7 @@
 //! vector.
 
 use crate::error::{Error, Result};
-use crate::native::Table;
+use crate::weights::Table;
 use crate::weights::Weights;
 use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;

@@ -5,9 +5,9 @@
 //! ([`Tagger::split`]).
 
 use crate::bert::{self, Bert, Tuned, TUNED_PREFIX};
-use crate::codec::{Codec, Emissions, Piece};
+use crate::codec::Codec;
 use crate::contextual::{self, Contextual, Encoder};
-use crate::contract::{DecodeOptions, ModelInfo, Network};
+use crate::contract::{DecodeOptions, Emissions, ModelInfo, Network, Piece};
 use crate::directory::{Meta, ModelFiles};
 use crate::error::{Error, Result};
 use crate::native::{NativeModel, Sizes, Workspace};

@@ -198,6 +198,29 @@ impl Weights {
     }
 }
 
+/// An embedding table: `rows` vectors of `dim` values.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Width of a row.
+    pub dim: usize,
+    /// The rows, one after another.
+    pub data: Vec<f32>,
+}
+
+impl Table {
+    /// The table `name`, `[rows][dim]`.
+    pub fn take(w: &mut Weights, name: &str, rows: usize, dim: usize) -> Result<Table> {
+        let t = w.take(name, &[rows, dim])?;
+        Ok(Table { dim, data: t.data })
+    }
+
+    /// Row `id`; ids past the table (never produced by the vocabulary) read as zeros.
+    pub fn row(&self, id: i64) -> Option<&[f32]> {
+        let at = usize::try_from(id).ok()? * self.dim;
+        self.data.get(at..at + self.dim)
+    }
+}
+
 /// Little-endian values of `dtype` as `f32` (`None` for a type that holds no real numbers).
 fn widen(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f32) -> Vec<f32> {

@@ -228,5 +228,4 @@ mod tests {
         };
         assert!(!state(100, 1_000_000).gives_up(&never), "patience 0: never");
     }
-
 }

@@ -50,4 +50,3 @@ impl Corpora {
         self.unlabelled_scores.len()
     }
 }
-

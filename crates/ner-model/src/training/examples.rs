@@ -2,8 +2,8 @@
 //! sentences encoded with their gold tags (joined into document windows with context).
 
 use super::config::RunConfig;
-use super::observer::Observer;
 use super::corpora::Corpora;
+use super::observer::Observer;
 use super::trainer::Trainer;
 use crate::context;
 use crate::contextual::{self, WordPieces};

@@ -125,10 +125,14 @@ pub fn copy_weights(base: &LoadedModel, trainer: &mut Trainer) -> Result<usize> 
             let Some(src) = old.get(&name) else { continue };
             let src = src.to_device(new.device()).to_kind(new.kind());
             if src.size() == new.size()
-                && (crate::model::is_encoder(&name) || map.iter().enumerate().all(|(i, m)| *m == Some(i)))
+                && (crate::model::is_encoder(&name)
+                    || map.iter().enumerate().all(|(i, m)| *m == Some(i)))
             {
                 new.copy_(&src);
-            } else if crate::model::is_encoder(&name) && src.dim() == 2 && src.size()[1] == new.size()[1] {
+            } else if crate::model::is_encoder(&name)
+                && src.dim() == 2
+                && src.size()[1] == new.size()[1]
+            {
                 let rows = src.size()[0].min(new.size()[0]);
                 new.narrow(0, 0, rows).copy_(&src.narrow(0, 0, rows));
             } else if !crate::model::is_encoder(&name) {

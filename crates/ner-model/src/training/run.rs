@@ -8,8 +8,8 @@
 
 use super::checkpoint::{self as run_checkpoint, RunState};
 use super::config::RunConfig;
-pub use super::corpora::Corpora;
 use super::continuation::Continuation;
+pub use super::corpora::Corpora;
 use super::evaluate::{self, corpus_features, evaluate, evaluate_encoded};
 use super::examples::{encode_examples, label_set};
 use super::init_from;

@@ -17,7 +17,7 @@ mod model_thread;
 #[cfg(test)]
 mod tests;
 
-use crate::config::defaults;
+pub use crate::config::BatchConfig;
 use crate::metrics::Metrics;
 use crate::model::{Emissions, ModelFactory, ModelInfo, Piece, RequestHalf, WorkerError};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -65,37 +65,6 @@ pub struct Forwarded {
     pub queue: Duration,
     /// Its batch's forward pass.
     pub network: Duration,
-}
-
-/// How requests are queued and gathered into batches.
-#[derive(Debug, Clone, Copy, clap::Args, serde::Serialize, utoipa::ToSchema)]
-pub struct BatchConfig {
-    /// Requests waiting for the model besides the batch it runs and the one being gathered;
-    /// more are refused with 429 (when this is below --concurrency-limit, which refuses first).
-    #[arg(long, env = "NER_QUEUE_SIZE", default_value_t = defaults::QUEUE_SIZE)]
-    pub queue_size: usize,
-    /// A model batch is closed at this many tokens...
-    #[arg(long, env = "NER_MAX_BATCH_TOKENS", default_value_t = defaults::MAX_BATCH_TOKENS)]
-    pub max_batch_tokens: usize,
-    /// ...or after waiting this many microseconds for more requests.
-    #[arg(long, env = "NER_MAX_BATCH_WAIT_US", default_value_t = defaults::MAX_BATCH_WAIT_US)]
-    pub max_batch_wait_us: u64,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        BatchConfig {
-            queue_size: defaults::QUEUE_SIZE,
-            max_batch_tokens: defaults::MAX_BATCH_TOKENS,
-            max_batch_wait_us: defaults::MAX_BATCH_WAIT_US,
-        }
-    }
-}
-
-impl BatchConfig {
-    pub fn max_batch_wait(&self) -> Duration {
-        Duration::from_micros(self.max_batch_wait_us)
-    }
 }
 
 /// Where the model thread is.

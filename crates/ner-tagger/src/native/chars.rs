@@ -3,9 +3,9 @@
 //! et al.) as the shared recurrence over all the batch's words, its final states concatenated.
 
 use super::gemm::{matmul, Matrix};
-use super::pack::Table;
 use super::packing::{grow, Packing};
 use super::recurrent::{Direction, Scratch};
+use crate::weights::Table;
 
 #[derive(Debug, Clone)]
 pub enum CharNative {

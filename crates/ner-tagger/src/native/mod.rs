@@ -23,12 +23,12 @@ use self::chars::{CharNative, CharScratch};
 use self::first::{FirstLayer, FirstScratch};
 use self::gemm::{matmul, Matrix};
 use self::pack::direction;
-pub use self::pack::Table;
 use self::packing::Packing;
 use self::recurrent::{Direction, Scratch};
 use crate::config::{CellKind, CharEncoderKind, ModelConfig};
 use crate::error::Result;
 use crate::vocab::{Encoded, CASING_CLASSES};
+pub use crate::weights::Table;
 use crate::weights::Weights;
 
 /// A trained model's weights, packed for the native kernels.

@@ -7,27 +7,6 @@ use crate::config::CellKind;
 use crate::error::Result;
 use crate::weights::Weights;
 
-/// An embedding table: `rows` vectors of `dim` values.
-#[derive(Debug, Clone)]
-pub struct Table {
-    pub dim: usize,
-    pub data: Vec<f32>,
-}
-
-impl Table {
-    /// The table `name`, `[rows][dim]`.
-    pub fn take(w: &mut Weights, name: &str, rows: usize, dim: usize) -> Result<Table> {
-        let t = w.take(name, &[rows, dim])?;
-        Ok(Table { dim, data: t.data })
-    }
-
-    /// Row `id`; ids past the table (never produced by the vocabulary) read as zeros.
-    pub fn row(&self, id: i64) -> Option<&[f32]> {
-        let at = usize::try_from(id).ok()? * self.dim;
-        self.data.get(at..at + self.dim)
-    }
-}
-
 /// The number of gate blocks of a cell's weights.
 pub fn gates(kind: CellKind) -> usize {
     match kind {
