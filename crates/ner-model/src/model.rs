@@ -403,6 +403,12 @@ impl BiLstmCrf {
     }
 }
 
+/// Variables of the encoder and inputs (everything but the projection and the CRF): what
+/// starting from another model keeps and what fine-tuning's gradient clipping groups.
+pub fn is_encoder(name: &str) -> bool {
+    !(name.starts_with("proj.") || name.starts_with("crf."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,10 +427,4 @@ mod tests {
         assert!((9_500..10_500).contains(&dropped), "{dropped}");
         assert!(got.chunks(4).all(|c| c[0] == 0 && c[1] == 1));
     }
-}
-
-/// Variables of the encoder and inputs (everything but the projection and the CRF): what
-/// starting from another model keeps and what fine-tuning's gradient clipping groups.
-pub fn is_encoder(name: &str) -> bool {
-    !(name.starts_with("proj.") || name.starts_with("crf."))
 }
