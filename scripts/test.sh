@@ -21,6 +21,9 @@ step "cargo clippy --workspace --all-targets --release (with and without libtorc
 cargo clippy --workspace --all-targets --release --features ner-cli/torch --quiet -- -D warnings
 cargo clippy -p ner-cli --all-targets --release --quiet -- -D warnings
 
+step "no import circle inside a crate: scripts/module-cycles.py"
+python3 scripts/module-cycles.py
+
 # The demo page is tested in a real browser: install Debian's Chromium when it is missing.
 if ! command -v chromium >/dev/null 2>&1; then
   step "installing chromium for the browser test"
