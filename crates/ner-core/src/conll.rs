@@ -27,7 +27,9 @@ pub enum Column {
 }
 
 impl Column {
+    /// The first column.
     pub const FIRST: Column = Column::Index(0);
+    /// The last column.
     pub const LAST: Column = Column::FromEnd(0);
 
     fn resolve(self, ncols: usize) -> Option<usize> {
@@ -54,6 +56,7 @@ impl Column {
 /// How to read a CoNLL file.
 #[derive(Debug, Clone)]
 pub struct ReaderOptions {
+    /// The column that holds the token.
     pub token_column: Column,
     /// The tag columns to return, in this order (empty for untagged token files).
     pub tag_columns: Vec<Column>,
@@ -92,6 +95,7 @@ impl ReaderOptions {
 /// a file can be written back exactly as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sentence {
+    /// The tokens, one per line.
     pub tokens: Vec<String>,
     /// One typed sequence per tag column.
     pub tags: Vec<Vec<Tag>>,
@@ -107,10 +111,12 @@ pub struct Sentence {
 }
 
 impl Sentence {
+    /// Tokens in the sentence.
     pub fn len(&self) -> usize {
         self.tokens.len()
     }
 
+    /// Whether the sentence has no token.
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
@@ -127,19 +133,30 @@ impl Sentence {
 /// What went wrong, without the location.
 #[derive(Debug)]
 pub enum ConllErrorKind {
+    /// The file could not be read.
     Io(io::Error),
+    /// A line that is not UTF-8.
     InvalidUtf8 {
+        /// Where in the line the bad byte is.
         byte: usize,
     },
+    /// A line with another number of columns than the file's first.
     ColumnCount {
+        /// Columns on this line.
         found: usize,
+        /// Columns on the first line.
         expected: usize,
+        /// The first line, which set the count.
         first_line: usize,
     },
+    /// A column the options name is not there.
     MissingColumn {
+        /// The column asked for.
         column: Column,
+        /// Columns on the line.
         found: usize,
     },
+    /// A tag that cannot be read.
     Tag(TagError),
     /// More entity types than a label set can number.
     TooManyLabels,
@@ -148,8 +165,11 @@ pub enum ConllErrorKind {
 /// A reading error with its file and line.
 #[derive(Debug)]
 pub struct ConllError {
+    /// The file (or stream) name.
     pub source_name: String,
+    /// 1-based line number.
     pub line: usize,
+    /// What is wrong.
     pub kind: ConllErrorKind,
 }
 
@@ -202,8 +222,11 @@ impl std::error::Error for ConllError {
 /// Counts the reader keeps while streaming.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadStats {
+    /// Lines read.
     pub lines: usize,
+    /// Sentences read.
     pub sentences: usize,
+    /// Tokens read.
     pub tokens: usize,
     /// `-DOCSTART-` lines seen (conlleval counts each as one `O` token).
     pub docstarts: usize,
@@ -264,6 +287,7 @@ impl<R: BufRead> Reader<R> {
         }
     }
 
+    /// What was read so far.
     pub fn stats(&self) -> ReadStats {
         self.stats
     }

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 /// A whole tagged file.
 #[derive(Debug, Clone)]
 pub struct Corpus {
+    /// Where it was read from.
     pub path: PathBuf,
+    /// Its sentences, in file order.
     pub sentences: Vec<Sentence>,
     /// The entity types of the first tag column (and any other), in order of appearance.
     pub labels: LabelSet,
@@ -24,16 +26,24 @@ pub struct Corpus {
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     #[error("{0}: no such file")]
+    /// The file does not exist.
     Missing(PathBuf),
     #[error(transparent)]
+    /// The file is not valid CoNLL.
     Conll(#[from] ConllError),
     #[error("{0}: no sentences found (is this a CoNLL file: one token per line, blank lines between sentences?)")]
+    /// The file holds no sentence.
     Empty(PathBuf),
     #[error("{path}:{line}: label {label:?} is not one the model knows ({known})")]
+    /// A label the model does not know.
     UnknownLabel {
+        /// The file.
         path: PathBuf,
+        /// 1-based line number.
         line: usize,
+        /// The label found.
         label: String,
+        /// The labels known, for the message.
         known: String,
     },
 }
@@ -60,6 +70,7 @@ impl Corpus {
         })
     }
 
+    /// Tokens in all.
     pub fn tokens(&self) -> usize {
         self.sentences.iter().map(Sentence::len).sum()
     }
@@ -96,6 +107,7 @@ impl Corpus {
 pub struct LabelMap(Vec<Option<LabelId>>);
 
 impl LabelMap {
+    /// The map from `from`'s label ids to `to`'s.
     pub fn new(from: &LabelSet, to: &LabelSet) -> Self {
         LabelMap(from.names().iter().map(|n| to.get(n)).collect())
     }

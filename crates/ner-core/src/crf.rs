@@ -45,6 +45,7 @@ pub struct ForwardBackward {
 }
 
 impl ForwardBackward {
+    /// Forward and backward scores of one sentence's emissions `[len][K]`.
     pub fn new(tr: &Transitions, emissions: &[f32]) -> Self {
         Self::scaled(tr, emissions).unwrap_or_else(|| Self::in_log_space(tr, emissions))
     }

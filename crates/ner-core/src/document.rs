@@ -24,8 +24,11 @@ pub const DEFAULT_MAX_SENTENCE_TOKENS: usize = 128;
 pub struct Entity {
     /// Exactly the original text between `start` and `end`.
     pub text: String,
+    /// The entity type.
     pub label: String,
+    /// Offset of the first character, in the unit asked for.
     pub start: usize,
+    /// Offset just past the entity.
     pub end: usize,
     /// The probability that exactly this span carries this label.
     pub score: f64,
@@ -48,10 +51,15 @@ pub fn sentences_of<'t>(docs: &[Document<'t>]) -> (Vec<Vec<&'t str>>, Vec<usize>
 /// A word of a tagged text: its text, offsets, tag index and the tag's probability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaggedToken<'t> {
+    /// The word, a slice of the text.
     pub text: &'t str,
+    /// Offset of its first character.
     pub start: usize,
+    /// Offset just past it.
     pub end: usize,
+    /// Its tag's index in the tag set (`None` past its sentence's tagging).
     pub tag: Option<usize>,
+    /// The tag's probability.
     pub score: f64,
 }
 
@@ -75,10 +83,12 @@ impl<'t> Document<'t> {
         }
     }
 
+    /// The text.
     pub fn text(&self) -> &'t str {
         self.text
     }
 
+    /// Sentences (pieces) the text was cut into.
     pub fn num_sentences(&self) -> usize {
         self.sentences.len()
     }

@@ -69,10 +69,12 @@ impl LabelSet {
         self.frozen = true;
     }
 
+    /// Labels in the set.
     pub fn len(&self) -> usize {
         self.names.len()
     }
 
+    /// Whether the set has no label.
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }

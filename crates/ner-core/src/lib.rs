@@ -10,6 +10,7 @@
 //! - [`tokenize`] and [`offsets`]: raw text to words with offsets in chars, bytes or UTF-16;
 //! - [`viterbi`] — best and k-best CRF paths with the scheme's forbidden moves excluded.
 //! - [`results`] — a batch's decoded sentences as each text's answer: entities, tokens, n-best.
+#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

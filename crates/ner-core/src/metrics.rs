@@ -25,12 +25,16 @@ pub struct Counts {
 /// Precision, recall and F1 in percent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Prf {
+    /// Precision in percent.
     pub precision: f64,
+    /// Recall in percent.
     pub recall: f64,
+    /// F1 in percent.
     pub f1: f64,
 }
 
 impl Counts {
+    /// Precision, recall and F1 of these counts.
     pub fn prf(&self) -> Prf {
         let p = ratio(self.correct, self.predicted);
         let r = ratio(self.correct, self.gold);
@@ -77,6 +81,7 @@ fn typed<'a>(tags: &[&'a str]) -> Result<Vec<Tag<&'a str>>, TagError> {
 }
 
 impl Evaluator {
+    /// An empty tally.
     pub fn new() -> Self {
         Self::default()
     }
@@ -127,6 +132,7 @@ impl Evaluator {
         self.correct_tokens += n;
     }
 
+    /// The report of everything counted.
     pub fn report(&self) -> Report {
         let mut total = Counts::default();
         let mut per_type = BTreeMap::new();
@@ -163,8 +169,10 @@ impl Evaluator {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TypeReport {
     #[serde(flatten)]
+    /// Precision, recall and F1 of the type.
     pub prf: Prf,
     #[serde(flatten)]
+    /// Its counts.
     pub counts: Counts,
 }
 
@@ -172,12 +180,18 @@ pub struct TypeReport {
 /// per-type figures, all in percent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// Micro-averaged over all entities.
     pub overall: Prf,
     #[serde(rename = "macro")]
+    /// The mean of the types' scores.
     pub macro_avg: Prf,
+    /// Token accuracy in percent.
     pub accuracy: f64,
+    /// Tokens scored.
     pub tokens: usize,
+    /// The counts of all entities.
     pub counts: Counts,
+    /// Each entity type's report, by name.
     pub per_type: BTreeMap<String, TypeReport>,
 }
 

@@ -13,12 +13,16 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "lowercase")]
 pub enum OffsetUnit {
     #[default]
+    /// Unicode scalar values (Python's string indices).
     Char,
+    /// UTF-8 bytes.
     Byte,
+    /// UTF-16 code units (JavaScript's string indices).
     Utf16,
 }
 
 impl OffsetUnit {
+    /// Every unit.
     pub const ALL: [OffsetUnit; 3] = [OffsetUnit::Char, OffsetUnit::Byte, OffsetUnit::Utf16];
 
     fn width(self, c: char) -> usize {

@@ -15,7 +15,9 @@ use std::fmt;
 /// The part of a tag before the hyphen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Prefix {
+    /// Outside any entity.
     O,
+    /// The beginning of an entity.
     B,
     /// Inside; written `M` in BMES.
     I,
@@ -40,16 +42,20 @@ impl Prefix {
 /// A tag with a typed label: `O` has none, every other prefix has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Tag<L = LabelId> {
+    /// The position in the entity.
     pub prefix: Prefix,
+    /// The entity type (`None` for `O`).
     pub label: Option<L>,
 }
 
 impl<L> Tag<L> {
+    /// The outside tag.
     pub const O: Tag<L> = Tag {
         prefix: Prefix::O,
         label: None,
     };
 
+    /// A tag of `label` at `prefix`.
     pub fn new(prefix: Prefix, label: L) -> Self {
         Tag {
             prefix,
@@ -57,6 +63,7 @@ impl<L> Tag<L> {
         }
     }
 
+    /// Whether it is `O`.
     pub fn is_outside(&self) -> bool {
         self.prefix == Prefix::O
     }
@@ -66,8 +73,10 @@ impl<L> Tag<L> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
     #[error("tag {0:?} has an unknown prefix: expected O or B-, I-, E-, S-, M- (also L-, U-) followed by a type")]
+    /// A prefix that is not one of the scheme's.
     UnknownPrefix(String),
     #[error("tag {0:?} has no type after its prefix")]
+    /// An entity tag without its type.
     MissingType(String),
 }
 
@@ -106,6 +115,7 @@ pub enum TagScheme {
 }
 
 impl TagScheme {
+    /// Every scheme.
     pub const ALL: [TagScheme; 4] = [
         TagScheme::Iob1,
         TagScheme::Bio,
@@ -113,6 +123,7 @@ impl TagScheme {
         TagScheme::Bmes,
     ];
 
+    /// The scheme's name, as flags and files spell it.
     pub fn name(self) -> &'static str {
         match self {
             TagScheme::Iob1 => "iob1",
@@ -325,8 +336,10 @@ pub fn intern_tags(tags: &[&str], labels: &mut LabelSet) -> Result<Vec<Tag>, Int
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InternError {
     #[error(transparent)]
+    /// A tag that cannot be read.
     Tag(TagError),
     #[error("label {0:?} is not in the model's label set")]
+    /// A label that is not in the set.
     UnknownLabel(String),
 }
 
@@ -350,18 +363,22 @@ impl TagSet {
         TagSet { scheme, labels }
     }
 
+    /// The scheme.
     pub fn scheme(&self) -> TagScheme {
         self.scheme
     }
 
+    /// The entity labels.
     pub fn labels(&self) -> &LabelSet {
         &self.labels
     }
 
+    /// Tags in the set.
     pub fn len(&self) -> usize {
         1 + self.labels.len() * self.scheme.prefixes().len()
     }
 
+    /// Whether the set has no tag.
     pub fn is_empty(&self) -> bool {
         false
     }

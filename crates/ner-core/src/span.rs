@@ -10,6 +10,7 @@ use crate::label::LabelId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// A labelled range of tokens, never empty or inverted.
 pub struct Span<L = LabelId> {
     start: usize,
     end: usize,
@@ -27,10 +28,12 @@ impl<L> Span<L> {
         Span { start, end, label }
     }
 
+    /// The first token.
     pub fn start(&self) -> usize {
         self.start
     }
 
+    /// Just past the last token.
     pub fn end(&self) -> usize {
         self.end
     }
@@ -40,6 +43,7 @@ impl<L> Span<L> {
         self.end - self.start
     }
 
+    /// The label.
     pub fn label(&self) -> &L {
         &self.label
     }
@@ -48,6 +52,7 @@ impl<L> Span<L> {
 /// A span with the model's probability that exactly these tokens carry this label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
+    /// The entity.
     pub span: Span,
     /// In `[0, 1]`; 1.0 when not computed.
     pub probability: f64,
@@ -63,6 +68,7 @@ pub struct Tagged {
     pub score: f32,
     /// The marginal probability of each chosen tag (empty when not computed).
     pub token_probabilities: Vec<f64>,
+    /// The entities with their probabilities.
     pub entities: Vec<Scored>,
     /// The k best labelings (tag indices) with their probabilities, best first.
     pub nbest: Vec<(Vec<usize>, f64)>,

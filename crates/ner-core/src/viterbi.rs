@@ -60,15 +60,19 @@ impl Transitions {
         Some(t)
     }
 
+    /// Tags.
     pub fn num_tags(&self) -> usize {
         self.k
     }
+    /// Scores of starting with each tag.
     pub fn start(&self) -> &[f32] {
         &self.start
     }
+    /// Scores of ending with each tag.
     pub fn end(&self) -> &[f32] {
         &self.end
     }
+    /// Scores of each move `[from][to]`, row-major.
     pub fn trans(&self) -> &[f32] {
         &self.trans
     }
@@ -101,6 +105,7 @@ pub struct Viterbi {
 }
 
 impl Viterbi {
+    /// A decoder with empty buffers.
     pub fn new() -> Self {
         Self::default()
     }

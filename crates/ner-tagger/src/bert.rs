@@ -18,12 +18,18 @@ use std::path::Path;
 /// The fields of a BERT `config.json` that the forward pass needs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct BertConfig {
+    /// Width of a hidden state.
     pub hidden_size: usize,
+    /// Attention heads per layer.
     pub num_attention_heads: usize,
+    /// Layers.
     pub num_hidden_layers: usize,
+    /// Longest sequence, in pieces.
     pub max_position_embeddings: usize,
+    /// Width of the feed-forward layer.
     pub intermediate_size: usize,
     #[serde(default = "default_eps")]
+    /// Layer normalisation's epsilon.
     pub layer_norm_eps: f64,
 }
 
@@ -57,6 +63,7 @@ struct Layer {
 /// The encoder, in fp32.
 #[derive(Debug, Clone)]
 pub struct Bert {
+    /// The transformer's configuration.
     pub config: BertConfig,
     word: Vec<f32>,
     vocab: usize,
@@ -99,7 +106,9 @@ pub fn tuned_layers(upto: usize, finetune: usize) -> std::ops::Range<usize> {
 /// and the file they came from.
 #[derive(Debug, Default)]
 pub struct Tuned {
+    /// The file the tuned layers came from (for messages).
     pub origin: Option<std::path::PathBuf>,
+    /// The tuned layers' tensors, by name.
     pub tensors: std::collections::HashMap<String, Tensor>,
 }
 

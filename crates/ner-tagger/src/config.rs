@@ -24,6 +24,7 @@ pub enum CellKind {
 }
 
 impl CellKind {
+    /// Every cell.
     pub const ALL: [CellKind; 5] = [
         CellKind::Rnn,
         CellKind::Gru,
@@ -32,6 +33,7 @@ impl CellKind {
         CellKind::Cifg,
     ];
 
+    /// The cell's name, as flags spell it.
     pub fn name(self) -> &'static str {
         match self {
             CellKind::Lstm => "lstm",
@@ -79,6 +81,7 @@ pub enum DropoutKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+/// The architecture of a model, as `config.json` stores it.
 pub struct ModelConfig {
     /// Word embedding size.
     pub word_dim: i64,
@@ -88,10 +91,13 @@ pub struct ModelConfig {
     pub normalize_digits: bool,
     /// Probability of replacing a word by the unknown word during training.
     pub word_dropout: f64,
+    /// How characters are encoded.
     pub char_encoder: CharEncoderKind,
+    /// Width of a character embedding.
     pub char_dim: i64,
     /// CNN filters (output size of the char encoder for `cnn`).
     pub char_filters: i64,
+    /// Width of the character CNN's kernel.
     pub char_kernel: i64,
     /// Hidden size per direction of the char BiLSTM.
     pub char_hidden: i64,
@@ -114,14 +120,18 @@ pub struct ModelConfig {
     /// the model keeps the whole dictionary, its words that training never matched sharing
     /// `<unseen>` (see [`crate::lexicon`]).
     pub lexicon_dropout: f64,
+    /// The recurrent cell.
     pub cell: CellKind,
     /// Initial bias of the forget gate (LSTM family; cifg's coupled gate): 1 by default
     /// (Jozefowicz et al. 2015), so that the cell starts out remembering.
     pub forget_bias: f64,
     /// Hidden size per direction.
     pub hidden: i64,
+    /// Recurrent layers.
     pub layers: i64,
+    /// Dropout rate.
     pub dropout: f64,
+    /// How dropout masks are drawn.
     pub dropout_kind: DropoutKind,
     /// Contextual word features: the hidden states of these transformer layers (0: its
     /// embedding output), mean-pooled per word and mixed by learned scalar weights (empty:

@@ -353,6 +353,7 @@ pub struct Layout {
     pub ids: Vec<i64>,
     /// True on `[CLS]`, the pieces and `[SEP]`.
     pub mask: Vec<bool>,
+    /// Sequences in the batch.
     pub sequences: usize,
     /// Pieces per sequence, the longest's (with `[CLS]` and `[SEP]`).
     pub pieces: usize,
@@ -365,9 +366,11 @@ pub struct Layout {
 pub struct Placed {
     /// The word's sentence (its index among those laid out) and its position there.
     pub sentence: usize,
+    /// The word's position in its sentence.
     pub position: usize,
     /// The flat index (`sequence * pieces + i`) of its first piece, and how many it has.
     pub first: usize,
+    /// Its pieces.
     pub count: usize,
 }
 

@@ -25,7 +25,9 @@ use std::sync::Arc;
 /// document's sentences together, never across documents.
 #[derive(Debug, Clone, Default)]
 pub struct Piece {
+    /// Each sentence's ids.
     pub sentences: Vec<Encoded>,
+    /// Each sentence's document.
     pub documents: Vec<usize>,
 }
 
@@ -40,8 +42,11 @@ impl Piece {
 /// `offsets[i]..offsets[i + 1]`, each `tags` wide.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Emissions {
+    /// Width of a row (the number of tags).
     pub tags: usize,
+    /// The rows of every sentence, one after another.
     pub data: Vec<f32>,
+    /// Where each sentence's rows start, and the end.
     pub offsets: Vec<usize>,
 }
 
@@ -65,6 +70,7 @@ impl Emissions {
         self.offsets.len().saturating_sub(1)
     }
 
+    /// Whether there is no sentence.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -78,6 +84,7 @@ impl Emissions {
         &self.data[self.rows(i)]
     }
 
+    /// Sentence `i`'s emissions, to fill.
     pub fn sentence_mut(&mut self, i: usize) -> &mut [f32] {
         let rows = self.rows(i);
         &mut self.data[rows]

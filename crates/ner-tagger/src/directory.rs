@@ -18,28 +18,37 @@ use std::path::{Path, PathBuf};
 /// The model-directory format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The weights' file.
 pub const WEIGHTS: &str = "model.safetensors";
+/// The configuration's file.
 pub const CONFIG: &str = "config.json";
+/// The vocabulary's file.
 pub const VOCAB: &str = "vocab.json";
+/// The labels' file.
 pub const LABELS: &str = "labels.json";
+/// The metadata's file.
 pub const META: &str = "meta.json";
 
 /// `labels.json`: the model's tag scheme and entity types, in index order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Labels {
+    /// The scheme the model tags in.
     pub scheme: TagScheme,
+    /// The entity types, in index order.
     pub labels: Vec<String>,
 }
 
 /// `meta.json`: format version, provenance and metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meta {
+    /// The directory format's version ([`FORMAT_VERSION`]).
     pub format_version: u32,
     /// A short model name, shown by the server.
     pub name: String,
     /// UTC creation time, RFC 3339.
     pub created: String,
+    /// The release that wrote it.
     pub ner_version: String,
     /// Training data and settings (free-form).
     #[serde(default)]
@@ -50,6 +59,7 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// Metadata of a model named `name`, created now.
     pub fn new(name: impl Into<String>) -> Self {
         Meta {
             format_version: FORMAT_VERSION,
@@ -89,11 +99,15 @@ pub fn utc_now() -> String {
 /// A model directory's files but its weights, read and validated.
 #[derive(Debug)]
 pub struct ModelFiles {
+    /// The directory.
     pub dir: PathBuf,
+    /// The architecture.
     pub config: ModelConfig,
     /// The vocabulary, with the subword tokenizer attached when the model has one.
     pub vocab: Vocab,
+    /// The tag set.
     pub tags: TagSet,
+    /// `meta.json`.
     pub meta: Meta,
     /// The frozen subword table, when the model has subword vectors.
     pub subword: Option<Table>,

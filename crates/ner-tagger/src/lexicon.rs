@@ -27,6 +27,7 @@ use std::path::Path;
 
 /// Index of the padding entry and of `<none>`, the stand-in for an empty set.
 pub const PAD: i64 = 0;
+/// The id of an empty set.
 pub const NONE: i64 = 1;
 /// B, M, E, S.
 pub const SETS: usize = 4;
@@ -218,6 +219,7 @@ impl Lexicon {
         self.words.len()
     }
 
+    /// Whether the lexicon has no entry.
     pub fn is_empty(&self) -> bool {
         self.words.len() <= 2
     }

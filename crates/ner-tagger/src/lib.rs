@@ -17,6 +17,7 @@
 //!
 //! ner-model (libtorch) trains the models this crate reads, from the same types, and tests the
 //! native forward pass against its own.
+#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

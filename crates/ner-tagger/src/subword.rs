@@ -9,7 +9,9 @@ use crate::weights::Weights;
 use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
+/// The subword table's file in a model directory.
 pub const TABLE_FILE: &str = "subword.safetensors";
+/// The tokenizer's file.
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 /// The name of the table's tensor in [`TABLE_FILE`].
 pub const TABLE: &str = "table";

@@ -8,7 +8,9 @@ use crate::lexicon::Lexicon;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
+/// The padding id.
 pub const PAD: i64 = 0;
+/// The unknown word's id.
 pub const UNK: i64 = 1;
 const SPECIALS: [&str; 2] = ["<pad>", "<unk>"];
 
@@ -65,8 +67,11 @@ pub fn casing(word: &str) -> i64 {
 /// padding).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Encoded {
+    /// Word ids.
     pub words: Vec<i64>,
+    /// Each word's character ids.
     pub chars: Vec<Vec<i64>>,
+    /// Each word's casing class.
     pub casing: Vec<i64>,
     /// Word-piece ids per word, when the model has subword vectors.
     pub pieces: Vec<Vec<i64>>,
@@ -101,9 +106,11 @@ pub struct Soft {
 }
 
 impl Encoded {
+    /// Words in the sentence.
     pub fn len(&self) -> usize {
         self.words.len()
     }
+    /// Whether the sentence has no word.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }
@@ -114,6 +121,7 @@ impl Encoded {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+/// A model's vocabularies: words, characters, bigrams, lexicon and subword pieces.
 pub struct Vocab {
     words: Vec<String>,
     chars: Vec<String>,
@@ -359,6 +367,7 @@ impl Vocab {
         i
     }
 
+    /// A word's id (`UNK` when unknown).
     pub fn word_id(&self, word: &str) -> i64 {
         let n = self.normalize(word);
         if let Some(&i) = self.word_index.get(&n) {
@@ -372,6 +381,7 @@ impl Vocab {
         UNK
     }
 
+    /// A word's character ids.
     pub fn char_ids(&self, word: &str) -> Vec<i64> {
         word.chars()
             .take(self.max_word_chars)
@@ -379,6 +389,7 @@ impl Vocab {
             .collect()
     }
 
+    /// A sentence's ids.
     pub fn encode<S: AsRef<str>>(&self, tokens: &[S]) -> Encoded {
         Encoded {
             words: tokens.iter().map(|t| self.word_id(t.as_ref())).collect(),
@@ -437,13 +448,16 @@ impl Vocab {
         self.piece_cache = PieceCache::default();
     }
 
+    /// The subword tokenizer, when the model has one.
     pub fn subword(&self) -> Option<&tokenizers::Tokenizer> {
         self.subword.as_ref()
     }
 
+    /// Words in the vocabulary.
     pub fn num_words(&self) -> usize {
         self.words.len()
     }
+    /// Characters in the vocabulary.
     pub fn num_chars(&self) -> usize {
         self.chars.len()
     }
@@ -451,9 +465,11 @@ impl Vocab {
     pub fn num_bigrams(&self) -> usize {
         self.bigrams.len()
     }
+    /// The words, in id order.
     pub fn words(&self) -> &[String] {
         &self.words
     }
+    /// Whether the (normalised) word is known.
     pub fn contains(&self, normalized: &str) -> bool {
         self.word_index.contains_key(normalized)
     }

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 /// One tensor: its shape and its values, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
+    /// The shape.
     pub shape: Vec<usize>,
+    /// The values, row-major.
     pub data: Vec<f32>,
 }
 
@@ -193,6 +195,7 @@ impl Weights {
         }
     }
 
+    /// An error about this file.
     pub fn bad(&self, message: String) -> Error {
         Error::checkpoint(&self.path, message)
     }

@@ -84,10 +84,15 @@ impl Workspace {
 /// The sizes of a model's tables, from its vocabulary and tag set.
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
+    /// Words in the vocabulary.
     pub words: usize,
+    /// Characters.
     pub chars: usize,
+    /// Bigrams.
     pub bigrams: usize,
+    /// Lexicon sets.
     pub lexicon: usize,
+    /// Tags.
     pub tags: usize,
 }
 
