@@ -9,7 +9,7 @@
 
 use crate::config::ModelConfig;
 use crate::contextual::{self, Contextual};
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::model::BiLstmCrf;
 use crate::vocab::Vocab;
 use ner_tagger::bert::TUNED_PREFIX;
@@ -45,8 +45,8 @@ impl std::fmt::Debug for LoadedModel {
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
-        .map_err(|source| ModelError::json(path.to_owned(), "writing", source))?;
-    std::fs::write(path, text + "\n").map_err(|e| ModelError::io(path, e))
+        .map_err(|source| TrainError::json(path.to_owned(), "writing", source))?;
+    std::fs::write(path, text + "\n").map_err(|e| TrainError::io(path, e))
 }
 
 /// Writes a model into `dir` (created if needed), replacing the model files of an earlier save
@@ -85,7 +85,7 @@ pub fn save_as(
     meta: &Meta,
     precision: Precision,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| ModelError::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     let stamp = format!(
         "{}-{}",
         std::process::id(),
@@ -95,7 +95,7 @@ pub fn save_as(
     );
     let staging = dir.join(format!(".staging-{stamp}"));
     let result = (|| -> Result<()> {
-        std::fs::create_dir(&staging).map_err(|e| ModelError::io(&staging, e))?;
+        std::fs::create_dir(&staging).map_err(|e| TrainError::io(&staging, e))?;
         write_weights(vs, &staging.join(WEIGHTS), precision)?;
         write_json(&staging.join(CONFIG), &model.config)?;
         write_json(&staging.join(VOCAB), vocab)?;
@@ -117,11 +117,11 @@ pub fn save_as(
             let p = staging.join(f);
             std::fs::File::open(&p)
                 .and_then(|f| f.sync_all())
-                .map_err(|e| ModelError::io(&p, e))?;
+                .map_err(|e| TrainError::io(&p, e))?;
         }
         for &f in &files {
             std::fs::rename(staging.join(f), dir.join(f))
-                .map_err(|e| ModelError::io(dir.join(f), e))?;
+                .map_err(|e| TrainError::io(dir.join(f), e))?;
         }
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
@@ -129,7 +129,7 @@ pub fn save_as(
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&staging);
-    result.map_err(|e| ModelError::Save {
+    result.map_err(|e| TrainError::Save {
         what: "the model",
         dir: dir.to_owned(),
         cause: Box::new(e),
@@ -146,7 +146,7 @@ fn write_weights(vs: &VarStore, path: &Path, precision: Precision) -> Result<()>
         }
     }
     Tensor::write_safetensors(&named, path)
-        .map_err(|e| ModelError::checkpoint(path.to_owned(), format!("writing the weights: {e}")))
+        .map_err(|e| TrainError::checkpoint(path.to_owned(), format!("writing the weights: {e}")))
 }
 
 /// Replaces `meta.json` of the model in `dir` (through a temporary file and a rename).
@@ -155,8 +155,8 @@ pub fn write_meta(dir: &Path, meta: &Meta) -> Result<()> {
     write_json(&tmp, meta)?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
-        .map_err(|e| ModelError::io(&tmp, e))?;
-    std::fs::rename(&tmp, dir.join(META)).map_err(|e| ModelError::io(dir.join(META), e))
+        .map_err(|e| TrainError::io(&tmp, e))?;
+    std::fs::rename(&tmp, dir.join(META)).map_err(|e| TrainError::io(dir.join(META), e))
 }
 
 /// Reads and validates a model directory onto `device`.
@@ -211,7 +211,7 @@ pub fn load_contextual(config: &ModelConfig, device: Device) -> Result<Option<Co
         device,
     )?;
     if c.dim() as i64 != config.contextual_dim {
-        return Err(ModelError::data(format!(
+        return Err(TrainError::data(format!(
             "the transformer {source:?} gives {}-wide features, the model was trained on {}",
             c.dim(),
             config.contextual_dim
@@ -223,7 +223,7 @@ pub fn load_contextual(config: &ModelConfig, device: Device) -> Result<Option<Co
 /// Copies tensors from a safetensors file into `vs` after checking that names and shapes match
 /// exactly (libtorch would silently broadcast some mismatches).
 pub fn load_weights(vs: &VarStore, path: &PathBuf) -> Result<()> {
-    let bad = |message: String| ModelError::checkpoint(path.clone(), message);
+    let bad = |message: String| TrainError::checkpoint(path.clone(), message);
     let stored: HashMap<String, Tensor> = Tensor::read_safetensors(path)
         .map_err(|e| bad(format!("corrupted or unreadable safetensors file: {e}")))?
         .into_iter()

@@ -9,7 +9,7 @@ use crate::batch::Batch;
 use crate::cells::Recurrent;
 use crate::checkpoint::LoadedModel;
 use crate::config::CellKind;
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -23,7 +23,7 @@ pub fn gradient_profile(cell: &Recurrent, inputs: &Tensor, readout: &Tensor) -> 
     let g = Tensor::run_backward(&[loss], &[&x], false, false)
         .into_iter()
         .next()
-        .ok_or_else(|| ModelError::data("no gradient"))?;
+        .ok_or_else(|| TrainError::data("no gradient"))?;
     let norms = g
         .square()
         .sum_dim_intlist([2].as_slice(), false, Kind::Float)
@@ -61,7 +61,7 @@ pub fn trained_profile(
 ) -> Result<Vec<f64>> {
     let need = (samples * length) as usize;
     if tokens.len() < need || length < 1 {
-        return Err(ModelError::data(format!(
+        return Err(TrainError::data(format!(
             "{} tokens given; {need} are needed",
             tokens.len()
         )));
@@ -76,7 +76,7 @@ pub fn trained_profile(
         .encoder
         .layers
         .first()
-        .ok_or_else(|| ModelError::data("the model has no encoder layer"))?;
+        .ok_or_else(|| TrainError::data("the model has no encoder layer"))?;
     tch::manual_seed(seed);
     let w = Tensor::randn([layer.fwd.hidden()], (Kind::Float, Device::Cpu));
     gradient_profile(&layer.fwd, &x, &w)

@@ -1,12 +1,12 @@
-//! Errors of the model crate. Each keeps its source; messages say what and where. What reading
-//! and running a model can fail with is ner-tagger's error, wrapped ([`ModelError::Tagger`]),
-//! not copied.
+//! Errors of training and of libtorch's model. Each keeps its source; messages say what and
+//! where. What reading and running a model can fail with is ner-tagger's error, wrapped
+//! ([`TrainError::Tagger`]), not copied.
 
 pub use ner_tagger::Error as TaggerError;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ModelError {
+pub enum TrainError {
     #[error(transparent)]
     Tch(#[from] tch::TchError),
     /// Reading a model directory, or anything the tagging crate does.
@@ -25,15 +25,15 @@ pub enum ModelError {
     Save {
         what: &'static str,
         dir: PathBuf,
-        cause: Box<ModelError>,
+        cause: Box<TrainError>,
     },
     #[error("invalid configuration: {0}")]
     Config(String),
 }
 
-pub type Result<T, E = ModelError> = std::result::Result<T, E>;
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
-impl ModelError {
+impl TrainError {
     /// A file that could not be read or written (ner-tagger's error, which this one wraps).
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         TaggerError::io(path, source).into()

@@ -37,7 +37,7 @@ pub use ner_tagger::{config, context, lexicon, vocab};
 pub use ner_tagger::{DecodeOptions, VERSION};
 
 pub use config::{CellKind, ModelConfig};
-pub use error::{ModelError, Result};
+pub use error::{Result, TrainError};
 pub use tagger::{TorchNet, TorchOptions, TorchTagger};
 pub use threading::EncoderThreading;
 

@@ -4,7 +4,7 @@
 //! with a `count dimension` header, which is recognised and skipped. A malformed line is an
 //! error with its line number; vectors of another dimension than the model's are refused.
 
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::model::BiLstmCrf;
 use crate::vocab::Vocab;
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ pub struct Vectors {
 }
 
 fn open(path: &Path) -> Result<Box<dyn BufRead>> {
-    let f = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
     let r: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
         Box::new(flate2::read::MultiGzDecoder::new(f))
     } else {
@@ -63,14 +63,14 @@ pub fn width(path: &Path) -> Result<usize> {
     let mut line = String::new();
     open(path)?
         .read_line(&mut line)
-        .map_err(|e| ModelError::io(path, e))?;
+        .map_err(|e| TrainError::io(path, e))?;
     let fields: Vec<&str> = line.split_whitespace().collect();
     match fields.as_slice() {
         [count, dim] if count.parse::<u64>().is_ok() => dim.parse().ok(),
         [_, values @ ..] if !values.is_empty() => Some(values.len()),
         _ => None,
     }
-    .ok_or_else(|| ModelError::Vectors {
+    .ok_or_else(|| TrainError::Vectors {
         path: path.to_owned(),
         line: 1,
         message: "expected `word v1 ... vD` or a `count dimension` header".into(),
@@ -84,7 +84,7 @@ pub fn read_vectors(path: &Path, dim: usize, vocab: &Vocab, extra: usize) -> Res
         dim,
         ..Default::default()
     };
-    let err = |line: usize, message: String| ModelError::Vectors {
+    let err = |line: usize, message: String| TrainError::Vectors {
         path: path.to_owned(),
         line,
         message,
@@ -168,7 +168,7 @@ pub fn copy_into(weights: &Tensor, vocab: &Vocab, vectors: &Vectors, first: usiz
 pub fn init_words_from_subword(model: &BiLstmCrf, vocab: &Vocab) -> Result<usize> {
     let pooled = pooled_subword_vectors(model, vocab)?;
     if pooled.dim as i64 != model.config.word_dim {
-        return Err(ModelError::Config(format!(
+        return Err(TrainError::Config(format!(
             "word_dim {} differs from the subword dimension {}; set --word-dim {}",
             model.config.word_dim, pooled.dim, pooled.dim
         )));
@@ -180,12 +180,12 @@ pub fn init_words_from_subword(model: &BiLstmCrf, vocab: &Vocab) -> Result<usize
 /// subword vectors (the model's frozen subword table).
 fn pooled_subword_vectors(model: &BiLstmCrf, vocab: &Vocab) -> Result<Vectors> {
     let Some(table) = &model.subword_table else {
-        return Err(ModelError::Config(
+        return Err(TrainError::Config(
             "the model has no subword vectors".into(),
         ));
     };
     let Some(tok) = vocab.subword() else {
-        return Err(ModelError::Config(
+        return Err(TrainError::Config(
             "the vocabulary has no subword tokenizer".into(),
         ));
     };

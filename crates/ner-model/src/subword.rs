@@ -8,7 +8,7 @@
 //! PCA to keep model directories small; it is stored in half precision as `subword.safetensors`
 //! beside `tokenizer.json`, and it stays frozen during training.
 
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 use tokenizers::Tokenizer;
@@ -31,8 +31,8 @@ impl std::fmt::Debug for Subword {
     }
 }
 
-fn bad(path: &Path, message: impl Into<String>) -> ModelError {
-    ModelError::checkpoint(path.to_owned(), message.into())
+fn bad(path: &Path, message: impl Into<String>) -> TrainError {
+    TrainError::checkpoint(path.to_owned(), message.into())
 }
 
 impl Subword {

@@ -3,7 +3,7 @@
 //! (self-attention, GELU feed-forward, post-LayerNorm), read from a Hugging Face directory's
 //! `config.json` and `*.safetensors`. Layers above the highest one used are never loaded.
 
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use ner_tagger::bert;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -96,8 +96,8 @@ impl std::fmt::Debug for Bert {
     }
 }
 
-fn bad(path: &Path, why: impl std::fmt::Display) -> ModelError {
-    ModelError::data(format!("{}: {why}", path.display()))
+fn bad(path: &Path, why: impl std::fmt::Display) -> TrainError {
+    TrainError::data(format!("{}: {why}", path.display()))
 }
 
 impl Bert {
@@ -105,7 +105,7 @@ impl Bert {
     pub fn load(dir: &Path, upto: usize, device: Device) -> Result<Bert> {
         let config_path = dir.join("config.json");
         let text =
-            std::fs::read_to_string(&config_path).map_err(|e| ModelError::io(&config_path, e))?;
+            std::fs::read_to_string(&config_path).map_err(|e| TrainError::io(&config_path, e))?;
         let config: BertConfig = serde_json::from_str(&text)
             .map_err(|e| bad(&config_path, format!("not a BERT config: {e}")))?;
         if upto > config.num_hidden_layers {

@@ -171,7 +171,7 @@ fn a_finished_run_continued_to_more_epochs_equals_a_longer_run() {
             seen: Vec::new(),
         };
         let r = Run::resume_with(&short, cont, Device::Cpu, &mut seen)?.fit(&mut seen)?;
-        Ok::<_, ner_model::ModelError>((r.epochs_done, seen.seen))
+        Ok::<_, ner_model::TrainError>((r.epochs_done, seen.seen))
     };
     Run::start(c, &short, Device::Cpu, &mut Silent)
         .unwrap()

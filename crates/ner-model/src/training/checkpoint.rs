@@ -12,7 +12,7 @@
 use super::options::TrainOptions;
 use super::trainer::Trainer;
 use crate::checkpoint::{self as model_dir, Meta};
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -89,7 +89,7 @@ pub fn save(out: &Path, trainer: &Trainer, state: &RunState) -> Result<()> {
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&partial);
-        return Err(ModelError::Save {
+        return Err(TrainError::Save {
             what: "the checkpoint",
             dir: root,
             cause: Box::new(e),
@@ -97,10 +97,10 @@ pub fn save(out: &Path, trainer: &Trainer, state: &RunState) -> Result<()> {
     }
     let done = root.join(&name);
     let _ = std::fs::remove_dir_all(&done);
-    std::fs::rename(&partial, &done).map_err(|e| ModelError::io(&done, e))?;
+    std::fs::rename(&partial, &done).map_err(|e| TrainError::io(&done, e))?;
     let tmp = root.join(format!("{LATEST}.tmp"));
     write_synced(&tmp, &name)?;
-    std::fs::rename(&tmp, root.join(LATEST)).map_err(|e| ModelError::io(root.join(LATEST), e))?;
+    std::fs::rename(&tmp, root.join(LATEST)).map_err(|e| TrainError::io(root.join(LATEST), e))?;
     sync_dir(&root);
     remove_other_epochs(&root, &name);
     Ok(())
@@ -111,16 +111,16 @@ pub fn load_state(out: &Path) -> Result<(PathBuf, RunState)> {
     let root = out.join(DIR);
     let latest = root.join(LATEST);
     let name = std::fs::read_to_string(&latest).map_err(|e| {
-        ModelError::checkpoint(
+        TrainError::checkpoint(
             latest.clone(),
             format!("no checkpoint to resume from ({e}); was the run started with this --out?"),
         )
     })?;
     let dir = root.join(name.trim());
     let state_path = dir.join(STATE);
-    let text = std::fs::read_to_string(&state_path).map_err(|e| ModelError::io(&state_path, e))?;
+    let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
     let state = serde_json::from_str(&text)
-        .map_err(|source| ModelError::json(state_path, "the run state", source))?;
+        .map_err(|source| TrainError::json(state_path, "the run state", source))?;
     Ok((dir, state))
 }
 
@@ -140,25 +140,25 @@ pub fn restore(dir: &Path, trainer: &mut Trainer, state: &RunState) -> Result<()
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| ModelError::data(format!("cannot serialise: {e}")))
+    serde_json::to_string_pretty(v).map_err(|e| TrainError::data(format!("cannot serialise: {e}")))
 }
 
 /// Writes a file and syncs it to disk.
 pub(crate) fn write_synced(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
-    let io = |e| ModelError::io(path, e);
+    let io = |e| TrainError::io(path, e);
     let mut f = std::fs::File::create(path).map_err(io)?;
     f.write_all(text.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
 }
 
 fn sync_all_files(dir: &Path) -> Result<()> {
-    for e in std::fs::read_dir(dir).map_err(|e| ModelError::io(dir, e))? {
-        let p = e.map_err(|e| ModelError::io(dir, e))?.path();
+    for e in std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))? {
+        let p = e.map_err(|e| TrainError::io(dir, e))?.path();
         if p.is_file() {
             std::fs::File::open(&p)
                 .and_then(|f| f.sync_all())
-                .map_err(|e| ModelError::io(&p, e))?;
+                .map_err(|e| TrainError::io(&p, e))?;
         }
     }
     sync_dir(dir);

@@ -6,7 +6,7 @@
 use super::config::RunConfig;
 use super::files::{read_config, write_config, RUN_CONFIG};
 use super::observer::Observer;
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use std::path::Path;
 
 /// The changes to a run's stored configuration; `None` keeps the stored value.
@@ -30,13 +30,13 @@ impl Continuation {
             return Ok(config);
         }
         if train.epochs < done {
-            return Err(ModelError::Config(format!(
+            return Err(TrainError::Config(format!(
                 "the run in {} has completed {done} epochs: the epoch limit must be at least {done} (got {})",
                 out.display(),
                 train.epochs
             )));
         }
-        config.validate().map_err(ModelError::Config)?;
+        config.validate().map_err(TrainError::Config)?;
         write_config(out, &config)?;
         obs.info(&format!(
             "{}: epochs {} -> {}, patience {} -> {}",

@@ -7,7 +7,7 @@ use super::observer::Observer;
 use super::trainer::Trainer;
 use crate::context;
 use crate::contextual::{self, WordPieces};
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::vocab::{Encoded, Soft};
 use ner_core::corpus::{Corpus, LabelMap};
 use ner_core::{LabelSet, TagSet};
@@ -17,7 +17,7 @@ use ner_core::{LabelSet, TagSet};
 pub fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Result<TagSet> {
     let train = &data.train;
     if train.labels.is_empty() {
-        return Err(ModelError::data(format!(
+        return Err(TrainError::data(format!(
             "{}: the training data has no entities",
             train.path.display()
         )));

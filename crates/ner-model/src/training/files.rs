@@ -4,7 +4,7 @@
 use super::checkpoint::write_synced;
 use super::config::RunConfig;
 use super::metrics::{self, EpochLine, METRICS};
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use std::io::Write;
 use std::path::Path;
 
@@ -13,17 +13,17 @@ pub const RUN_CONFIG: &str = "run.json";
 
 pub(super) fn write_config(out: &Path, config: &RunConfig) -> Result<()> {
     let text = serde_json::to_string_pretty(config)
-        .map_err(|e| ModelError::data(format!("cannot serialise the run configuration: {e}")))?;
+        .map_err(|e| TrainError::data(format!("cannot serialise the run configuration: {e}")))?;
     let tmp = out.join(format!("{RUN_CONFIG}.tmp"));
     write_synced(&tmp, &(text + "\n"))?;
-    std::fs::rename(&tmp, out.join(RUN_CONFIG)).map_err(|e| ModelError::io(out.join(RUN_CONFIG), e))
+    std::fs::rename(&tmp, out.join(RUN_CONFIG)).map_err(|e| TrainError::io(out.join(RUN_CONFIG), e))
 }
 
 /// The configuration a run in `out` was started with.
 pub fn read_config(out: &Path) -> Result<RunConfig> {
     let path = out.join(RUN_CONFIG);
     let text = std::fs::read_to_string(&path).map_err(|e| {
-        ModelError::checkpoint(
+        TrainError::checkpoint(
             path.clone(),
             format!(
                 "cannot read the run's configuration ({e}); was the run started with this --out?"
@@ -31,19 +31,19 @@ pub fn read_config(out: &Path) -> Result<RunConfig> {
         )
     })?;
     serde_json::from_str(&text)
-        .map_err(|source| ModelError::json(path, "a run configuration", source))
+        .map_err(|source| TrainError::json(path, "a run configuration", source))
 }
 
 pub(super) fn append_metrics(out: &Path, line: &EpochLine) -> Result<()> {
     let path = out.join(METRICS);
     let text = serde_json::to_string(line)
-        .map_err(|e| ModelError::data(format!("cannot serialise an epoch's metrics: {e}")))?;
+        .map_err(|e| TrainError::data(format!("cannot serialise an epoch's metrics: {e}")))?;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|e| ModelError::io(&path, e))?;
-    writeln!(f, "{text}").map_err(|e| ModelError::io(&path, e))
+        .map_err(|e| TrainError::io(&path, e))?;
+    writeln!(f, "{text}").map_err(|e| TrainError::io(&path, e))
 }
 
 /// Drops metric lines of epochs after `epoch` (written by an epoch whose checkpoint a crash
@@ -66,5 +66,5 @@ pub(super) fn truncate_metrics(out: &Path, epoch: usize) -> Result<()> {
     }
     let tmp = out.join(format!("{METRICS}.tmp"));
     write_synced(&tmp, &keep)?;
-    std::fs::rename(&tmp, &path).map_err(|e| ModelError::io(&path, e))
+    std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))
 }

@@ -9,7 +9,7 @@ use super::config::InputConfig;
 use super::observer::Observer;
 use super::trainer::Trainer;
 use crate::checkpoint::LoadedModel;
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::pretrained::{self, Vectors};
 use crate::vocab::Vocab;
 use ner_core::corpus::Corpus;
@@ -65,7 +65,7 @@ pub fn new_word_vectors(
     let (new, x_new) = rows(first..words.len());
     let d = vectors.dim as i64 + 1;
     if (shared.len() as i64) < d {
-        return Err(ModelError::Config(format!(
+        return Err(TrainError::Config(format!(
             "--init-from: only {} of the base model's words have vectors, too few to map \
              {}-dimensional vectors into its embeddings (at least {d} are needed)",
             shared.len(),

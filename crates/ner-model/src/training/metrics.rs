@@ -3,7 +3,7 @@
 //! script) reads them back through [`read`], where a line that does not parse is an error
 //! naming the file and the line, never a zero.
 
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use ner_core::metrics::Report;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,7 +91,7 @@ pub fn read(dir: &Path) -> Result<Vec<EpochLine>> {
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(ModelError::io(&path, e)),
+        Err(e) => return Err(TrainError::io(&path, e)),
     };
     parse(&path, &text)
 }
@@ -105,7 +105,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<EpochLine>> {
     lines
         .map(|(i, l)| {
             serde_json::from_str(l).map_err(|e| {
-                ModelError::data(format!(
+                TrainError::data(format!(
                     "{}:{}: not an epoch's metrics line ({e}); the file is written by `ner train`",
                     path.display(),
                     i + 1

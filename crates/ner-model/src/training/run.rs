@@ -20,7 +20,7 @@ use super::teacher::Teacher;
 use super::trainer::{EpochStats, Trainer};
 use crate::checkpoint::{self as model_dir, Meta};
 use crate::contextual::Contextual;
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::tagger::Inference;
 use crate::vocab::Encoded;
 use ner_core::corpus::Corpus;
@@ -80,17 +80,17 @@ impl Run {
         obs: &mut dyn Observer,
     ) -> Result<Run> {
         if model_dir::is_model_dir(out) || out.join(run_checkpoint::DIR).exists() {
-            return Err(ModelError::Config(format!(
+            return Err(TrainError::Config(format!(
                 "{} already holds a model or a run; choose a new --out, or continue it with --resume {}",
                 out.display(),
                 out.display()
             )));
         }
         let config = config.absolute_paths();
-        config.validate().map_err(ModelError::Config)?;
+        config.validate().map_err(TrainError::Config)?;
         let data = Corpora::read(&config)?;
         let run = Run::prepare(config, data, out, device, obs)?;
-        std::fs::create_dir_all(out).map_err(|e| ModelError::io(out, e))?;
+        std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
         write_config(out, &run.config)?;
         Ok(run)
     }
@@ -103,7 +103,7 @@ impl Run {
         device: Device,
         obs: &mut dyn Observer,
     ) -> Result<Run> {
-        config.validate().map_err(ModelError::Config)?;
+        config.validate().map_err(TrainError::Config)?;
         if let Some(dir) = config.inputs.init_from.clone() {
             return Run::prepare_from(config, data, out, device, &dir, obs);
         }
@@ -475,7 +475,7 @@ impl Run {
     /// After the last epoch: the best model must exist; the test set is scored with it.
     fn conclude(&mut self, interrupted: bool, obs: &mut dyn Observer) -> Result<RunResult> {
         if !model_dir::is_model_dir(&self.out) {
-            return Err(ModelError::data(format!(
+            return Err(TrainError::data(format!(
                 "no epoch completed: no model was written to {}",
                 self.out.display()
             )));
@@ -521,7 +521,7 @@ fn base_architecture(
 ) -> Result<RunConfig> {
     let finetune_layers = config.model.finetune_layers.max(base.finetune_layers);
     if finetune_layers > 0 && base.contextual_layers.is_empty() {
-        return Err(ModelError::Config(format!(
+        return Err(TrainError::Config(format!(
             "{} has no contextual features whose transformer could be fine-tuned",
             dir.display()
         )));
@@ -530,7 +530,7 @@ fn base_architecture(
         finetune_layers,
         ..base.clone()
     };
-    model.validate().map_err(ModelError::Config)?;
+    model.validate().map_err(TrainError::Config)?;
     Ok(RunConfig { model, ..config })
 }
 

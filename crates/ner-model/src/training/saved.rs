@@ -2,7 +2,7 @@
 //! written through a temporary file and a rename, read back with every name and shape checked
 //! against what they are loaded into.
 
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -11,7 +11,7 @@ use tch::Tensor;
 pub(crate) fn write(path: &Path, named: &[(String, &Tensor)]) -> Result<()> {
     let tmp = path.with_extension("tmp");
     Tensor::write_safetensors(named, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| ModelError::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
 
 /// A file of named tensors, read whole.
@@ -26,7 +26,7 @@ impl Saved {
     pub(crate) fn read(path: &Path, what: &'static str) -> Result<Saved> {
         let tensors = Tensor::read_safetensors(path)
             .map_err(|e| {
-                ModelError::checkpoint(path.to_owned(), format!("unreadable {what}: {e}"))
+                TrainError::checkpoint(path.to_owned(), format!("unreadable {what}: {e}"))
             })?
             .into_iter()
             .collect();
@@ -39,7 +39,7 @@ impl Saved {
 
     /// Copies tensor `name` into `dst`, which must have its shape.
     pub(crate) fn copy_into(&self, name: &str, dst: &mut Tensor) -> Result<()> {
-        let bad = |message: String| ModelError::checkpoint(self.path.clone(), message);
+        let bad = |message: String| TrainError::checkpoint(self.path.clone(), message);
         let src = self
             .tensors
             .get(name)

@@ -11,7 +11,7 @@
 //! documents at a time, so that its memory does not grow with the corpus.
 
 use super::evaluate::documents;
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::vocab::Soft;
 use ner_core::corpus::Corpus;
 use ner_core::crf::ForwardBackward;
@@ -77,7 +77,7 @@ impl Teacher {
             .collect();
         match map {
             Some(map) if theirs.len() == tags.len() => Ok(map),
-            _ => Err(ModelError::Config(format!(
+            _ => Err(TrainError::Config(format!(
                 "the teacher tags {} ({} scheme), the model being trained {} ({} scheme): train \
                  on data with the teacher's labels, with --model-scheme {}",
                 theirs.labels().names().join(" "),
@@ -171,7 +171,7 @@ fn scaled(tr: &Transitions, temperature: f64) -> Result<Transitions> {
         &div(tr.trans()),
         None,
     )
-    .ok_or_else(|| ModelError::Config("the teacher's CRF does not match its tags".into()))
+    .ok_or_else(|| TrainError::Config("the teacher's CRF does not match its tags".into()))
 }
 
 /// The posterior of one sentence whose teacher scores are `em` (teacher's tag order; `tr`

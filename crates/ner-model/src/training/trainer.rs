@@ -11,7 +11,7 @@ use super::optimizer::Optimizer;
 use super::options::TrainOptions;
 use crate::batch::Batch;
 use crate::config::ModelConfig;
-use crate::error::{ModelError, Result};
+use crate::error::{Result, TrainError};
 use crate::model::BiLstmCrf;
 use crate::vocab::{Encoded, Vocab};
 use ner_core::TagSet;
@@ -73,11 +73,11 @@ impl Trainer {
         opts: TrainOptions,
         device: Device,
     ) -> Result<Self> {
-        config.validate().map_err(ModelError::Config)?;
-        opts.validate().map_err(ModelError::Config)?;
+        config.validate().map_err(TrainError::Config)?;
+        opts.validate().map_err(TrainError::Config)?;
         if config.lexicon_dropout > 0.0 && !vocab.lexicon_keeps_unseen() {
             // Dropout replaces words by the table's last entry, which must be `<unseen>`.
-            return Err(ModelError::Config(
+            return Err(TrainError::Config(
                 "lexicon_dropout needs a lexicon that keeps the whole dictionary: train it from \
                  scratch with --lexicon FILE --lexicon-dropout P (a base model's lexicon is kept \
                  as it was built)"
@@ -207,13 +207,13 @@ impl Trainer {
             let t_max = batch.max_len() as usize;
             batch.transformer = t.pieces(items, t_max, self.device);
             if batch.transformer.is_none() && batch.contextual.is_none() {
-                return Err(ModelError::data(
+                return Err(TrainError::data(
                     "fine-tuning the transformer needs every training word's pieces",
                 ));
             }
         }
         let Some(loss) = self.model.loss(&batch, true, self.opts.teacher_weight) else {
-            return Err(ModelError::data("training sentences need gold tags"));
+            return Err(TrainError::data("training sentences need gold tags"));
         };
         self.optimizer.zero_grad();
         loss.backward();
@@ -227,7 +227,7 @@ impl Trainer {
         self.average.update();
         let l = loss.double_value(&[]);
         if !l.is_finite() {
-            return Err(ModelError::data(format!(
+            return Err(TrainError::data(format!(
                 "the training loss became {l} in epoch {epoch}; lower the learning rate or enable clipping"
             )));
         }
