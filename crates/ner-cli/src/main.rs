@@ -17,6 +17,7 @@ mod serve;
 mod stats;
 #[cfg(feature = "torch")]
 mod study;
+mod tokenize;
 #[cfg(feature = "torch")]
 mod train;
 
@@ -59,6 +60,9 @@ enum Command {
     Study(Unavailable),
     /// Ask a running server's /health (for container health checks).
     Health(health::Args),
+    /// Cut raw text into the tokens and sentences the server sees, one token per line (the
+    /// input of `ner train --unlabelled`).
+    Tokenize(tokenize::Args),
     /// Print a run's metrics.jsonl, checked line by line, as one JSON array.
     #[cfg(feature = "torch")]
     Metrics(MetricsArgs),
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => serve::run(*a),
         Command::Bench(a) => bench::run(a),
         Command::Health(a) => health::run(a),
+        Command::Tokenize(a) => tokenize::run(a),
         #[cfg(feature = "torch")]
         Command::Metrics(a) => print_metrics(&a),
         #[cfg(feature = "torch")]
