@@ -3,8 +3,8 @@
 //! the weight average), and the observer sees every epoch once.
 
 use ner_model::training::{
-    Continuation, DataConfig, EpochReport, Observer, OptimizerKind, Run, RunConfig, Silent,
-    TrainOptions,
+    metrics, Continuation, DataConfig, EpochReport, Observer, OptimizerKind, Run, RunConfig,
+    Silent, TrainOptions,
 };
 use ner_model::{Device, ModelConfig};
 use std::collections::BTreeMap;
@@ -237,19 +237,29 @@ fn a_run_killed_before_its_first_checkpoint_restarts_with_clean_metrics() {
     let c = config(OptimizerKind::Sgd);
     drop(Run::start(c, &dir, Device::Cpu, &mut Silent).unwrap());
     // Killed after the first epoch's metrics line was written, before its checkpoint.
-    std::fs::write(dir.join("metrics.jsonl"), "{\"epoch\":1}\n").unwrap();
+    let stale = metrics::EpochLine {
+        epoch: 1,
+        train_loss: 9.0,
+        lr: 0.1,
+        train_seconds: 1.0,
+        eval_seconds: 1.0,
+        tokens_per_second: 1.0,
+        dev: metrics::DevScores {
+            precision: 0.0,
+            recall: 0.0,
+            f1: 0.0,
+            per_type: Default::default(),
+        },
+        best: true,
+    };
+    let line = serde_json::to_string(&stale).unwrap() + "\n";
+    std::fs::write(dir.join("metrics.jsonl"), line).unwrap();
     Run::resume(&dir, Device::Cpu, &mut Silent)
         .unwrap()
         .fit(&mut Silent)
         .unwrap();
-    let epochs: Vec<u64> = std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
+    let lines = metrics::read(&dir).unwrap();
+    let epochs: Vec<usize> = lines.iter().map(|l| l.epoch).collect();
     assert_eq!(epochs, [1, 2, 3]);
+    assert_ne!(lines[0], stale, "the stale line of epoch 1 was replaced");
 }
