@@ -43,8 +43,6 @@ pub struct NerRequest {
     pub model: Option<String>,
 }
 
-pub use ner_core::results::MAX_NBEST;
-
 fn content_type(headers: &HeaderMap) -> Result<bool, ApiError> {
     let Some(ct) = headers.get(header::CONTENT_TYPE) else {
         return Ok(false);
@@ -245,7 +243,9 @@ pub async fn ner(
     Ok(resp)
 }
 
-/// The answer to `POST /ner`: one text's result, or a batch's.
+/// The answer to `POST /ner`: one text's result, or a batch's. It describes the answer in the
+/// OpenAPI document; the handler serialises `Single` or `Batch` directly.
+#[allow(dead_code)]
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum NerResponse {

@@ -12,19 +12,19 @@
 //! back on the request's side → entities built by slicing the original text → JSON.
 
 pub mod admin;
-pub mod api;
-pub mod auth;
-pub mod body;
+pub(crate) mod api;
+pub(crate) mod auth;
+pub(crate) mod body;
 pub mod config;
-pub mod conn;
-pub mod error;
-pub mod info;
-pub mod metrics;
+pub(crate) mod conn;
+pub(crate) mod error;
+pub(crate) mod info;
+pub(crate) mod metrics;
 pub mod model;
-pub mod models;
-pub mod openapi;
+pub(crate) mod models;
+pub(crate) mod openapi;
 pub mod router;
-pub mod state;
+pub(crate) mod state;
 pub mod worker;
 
 pub use config::{defaults, ServerConfig};

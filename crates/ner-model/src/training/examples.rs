@@ -14,7 +14,11 @@ use ner_core::{LabelSet, TagSet};
 
 /// The model's label set: the entity types of the training data (sorted), with a warning for
 /// types that only dev or test have.
-pub fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> Result<TagSet> {
+pub(crate) fn label_set(
+    data: &Corpora,
+    config: &RunConfig,
+    obs: &mut dyn Observer,
+) -> Result<TagSet> {
     let train = &data.train;
     if train.labels.is_empty() {
         return Err(TrainError::data(format!(
@@ -55,7 +59,7 @@ pub fn label_set(data: &Corpora, config: &RunConfig, obs: &mut dyn Observer) -> 
 
 /// The training sentences with their gold tags as the model's tag indices; with document
 /// context, joined into the windows the model reads (each sentence still scored alone).
-pub fn encode_examples(
+pub(crate) fn encode_examples(
     train: &Corpus,
     trainer: &Trainer,
     features: Option<Vec<Vec<f32>>>,

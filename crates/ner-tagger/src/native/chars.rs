@@ -8,7 +8,7 @@ use super::recurrent::{Direction, Scratch};
 use crate::weights::Table;
 
 #[derive(Debug, Clone)]
-pub enum CharNative {
+pub(crate) enum CharNative {
     Cnn {
         emb: Table,
         /// `[kernel · char_dim][filters]`: row `j · char_dim + d` holds tap `j` of input `d`.
@@ -25,7 +25,7 @@ pub enum CharNative {
 
 impl CharNative {
     /// The encoder's output size.
-    pub fn dim(&self) -> usize {
+    pub(crate) fn dim(&self) -> usize {
         match self {
             CharNative::Cnn { conv, .. } => conv.n,
             CharNative::Lstm { dirs, .. } => 2 * dirs.0.hidden,
@@ -33,7 +33,7 @@ impl CharNative {
     }
 
     /// Features of each word (`words[i]` its character ids) into `out[i · dim ..]`.
-    pub fn encode(&self, words: &[&[i64]], out: &mut [f32], s: &mut CharScratch) {
+    pub(crate) fn encode(&self, words: &[&[i64]], out: &mut [f32], s: &mut CharScratch) {
         match self {
             CharNative::Cnn {
                 emb,
@@ -48,7 +48,7 @@ impl CharNative {
 
 /// Reusable buffers of the character encoders.
 #[derive(Debug, Default)]
-pub struct CharScratch {
+pub(crate) struct CharScratch {
     cols: Vec<f32>,
     conv: Vec<f32>,
     x: Vec<f32>,

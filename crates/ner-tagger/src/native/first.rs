@@ -22,7 +22,7 @@ use crate::vocab::Encoded;
 
 /// The first layer's `W_ih` split by feature columns.
 #[derive(Debug, Clone)]
-pub struct FirstLayer {
+pub(crate) struct FirstLayer {
     /// Columns of a token's features that depend on the token alone, and the others.
     token: Vec<Range<usize>>,
     /// Whether the characters' columns are among `token` (then a hit needs no character
@@ -46,7 +46,7 @@ struct Split {
 
 /// Buffers of the first layer, reused.
 #[derive(Debug, Default)]
-pub struct FirstScratch {
+pub(crate) struct FirstScratch {
     memo: Option<Memo>,
     /// Slots of the memo when it is made (`None`: its default size).
     pub(super) slots: Option<usize>,
@@ -65,7 +65,7 @@ pub struct FirstScratch {
 
 impl FirstScratch {
     /// The memo's hits and misses so far.
-    pub fn counts(&self) -> (u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64) {
         self.memo.as_ref().map_or((0, 0), Memo::counts)
     }
 
@@ -87,7 +87,10 @@ struct Shared<'a> {
 impl FirstLayer {
     /// The split of the input weights of the first layer `(fwd, bwd)` of a model configured as
     /// `config`; `None` when no column is memoisable.
-    pub fn new((fwd, bwd): &(Direction, Direction), config: &ModelConfig) -> Option<FirstLayer> {
+    pub(crate) fn new(
+        (fwd, bwd): &(Direction, Direction),
+        config: &ModelConfig,
+    ) -> Option<FirstLayer> {
         let (token, rest) = columns(config);
         if token.is_empty() {
             return None;

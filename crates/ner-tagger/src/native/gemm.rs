@@ -10,7 +10,7 @@ use gemm_common::Parallelism;
 
 /// A weight matrix stored as `[k][n]` row-major: the right-hand operand of `x · W`.
 #[derive(Debug, Clone)]
-pub struct Matrix {
+pub(crate) struct Matrix {
     pub k: usize,
     pub n: usize,
     pub data: Vec<f32>,
@@ -18,7 +18,7 @@ pub struct Matrix {
 
 impl Matrix {
     /// From a PyTorch weight `[n][k]` (a layer's `out × in`), transposed once.
-    pub fn from_torch(w: &[f32], n: usize, k: usize) -> Matrix {
+    pub(crate) fn from_torch(w: &[f32], n: usize, k: usize) -> Matrix {
         let mut data = vec![0.0; k * n];
         for o in 0..n {
             for i in 0..k {
@@ -31,12 +31,12 @@ impl Matrix {
 
 /// `c[m][n] = a[m][k] · w + beta · c`, on the calling thread (the two directions of a layer
 /// already run on two).
-pub fn matmul(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32) {
+pub(crate) fn matmul(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32) {
     matmul_on(a, m, w, c, beta, 1);
 }
 
 /// [`matmul`] on `threads` threads of rayon's pool (the transformer's large products).
-pub fn matmul_on(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32, threads: usize) {
+pub(crate) fn matmul_on(a: &[f32], m: usize, w: &Matrix, c: &mut [f32], beta: f32, threads: usize) {
     let (k, n) = (w.k, w.n);
     if m == 0 || n == 0 {
         return;

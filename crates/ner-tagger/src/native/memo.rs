@@ -14,7 +14,7 @@ const MAX_SLOTS: usize = 4096;
 
 /// What a memoised row depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key<'a> {
+pub(crate) struct Key<'a> {
     pub word: i64,
     pub casing: i64,
     pub chars: &'a [i64],
@@ -40,7 +40,7 @@ impl Stored {
 
 /// The memo: `slots` rows of `width` values.
 #[derive(Debug, Default)]
-pub struct Memo {
+pub(crate) struct Memo {
     slots: usize,
     width: usize,
     keys: Vec<Option<Stored>>,
@@ -52,7 +52,7 @@ pub struct Memo {
 impl Memo {
     /// An empty memo of `slots` slots (rounded down to a power of two; 0 memoises nothing) of
     /// `width` values each; `None`: the default size for that width.
-    pub fn new(slots: Option<usize>, width: usize) -> Memo {
+    pub(crate) fn new(slots: Option<usize>, width: usize) -> Memo {
         let slots = slots.unwrap_or_else(|| default_slots(width));
         let slots = if slots == 0 { 0 } else { 1 << slots.ilog2() };
         Memo {
@@ -64,7 +64,7 @@ impl Memo {
     }
 
     /// The slot that holds `key`'s row, counting a hit or a miss.
-    pub fn find(&mut self, key: &Key) -> Option<usize> {
+    pub(crate) fn find(&mut self, key: &Key) -> Option<usize> {
         let found = self
             .slot(key)
             .filter(|&s| self.keys[s].as_ref().is_some_and(|k| k.is(key)));
@@ -76,14 +76,14 @@ impl Memo {
     }
 
     /// The row in slot `s` (as [`Memo::find`] gave it).
-    pub fn row(&self, s: usize) -> &[f32] {
+    pub(crate) fn row(&self, s: usize) -> &[f32] {
         &self.rows[s * self.width..(s + 1) * self.width]
     }
 
     /// Stores the row made of `parts`, one after the other, for `key`, replacing whatever held
     /// its slot; unknown words are not stored (their rows depend on the pieces alone, and a
     /// text of new words must not evict the vocabulary's).
-    pub fn put(&mut self, key: &Key, parts: &[&[f32]]) {
+    pub(crate) fn put(&mut self, key: &Key, parts: &[&[f32]]) {
         let width: usize = parts.iter().map(|p| p.len()).sum();
         let Some(s) = self
             .slot(key)
@@ -110,7 +110,7 @@ impl Memo {
     }
 
     /// Lookups that found their row, and lookups that did not, since the memo was made.
-    pub fn counts(&self) -> (u64, u64) {
+    pub(crate) fn counts(&self) -> (u64, u64) {
         (self.hits, self.misses)
     }
 

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::weights::Weights;
 
 /// The number of gate blocks of a cell's weights.
-pub fn gates(kind: CellKind) -> usize {
+pub(crate) fn gates(kind: CellKind) -> usize {
     match kind {
         CellKind::Lstm | CellKind::Peephole => 4,
         CellKind::Gru | CellKind::Cifg => 3,
@@ -18,7 +18,7 @@ pub fn gates(kind: CellKind) -> usize {
 
 /// One direction of a recurrent layer under `prefix` (`encoder.l0.fwd`): `w_ih [G·H, I]`,
 /// `w_hh [G·H, H]`, `b_ih`, `b_hh [G·H]` and, for the peephole cell, `peep [3·H]`.
-pub fn direction(
+pub(crate) fn direction(
     w: &mut Weights,
     prefix: &str,
     kind: CellKind,

@@ -7,7 +7,7 @@
 
 /// Lengths (non-increasing) and the first row of every step.
 #[derive(Debug, Default, Clone)]
-pub struct Packing {
+pub(crate) struct Packing {
     lengths: Vec<usize>,
     /// `offsets[t]`: the row of sequence 0 at step `t`; `offsets[steps]` is the total.
     offsets: Vec<usize>,
@@ -15,7 +15,7 @@ pub struct Packing {
 
 impl Packing {
     /// The packing of sequences of these lengths, which must be non-increasing.
-    pub fn set(&mut self, lengths: impl IntoIterator<Item = usize>) {
+    pub(crate) fn set(&mut self, lengths: impl IntoIterator<Item = usize>) {
         self.lengths.clear();
         self.lengths.extend(lengths);
         debug_assert!(self.lengths.windows(2).all(|w| w[0] >= w[1]));
@@ -31,44 +31,44 @@ impl Packing {
     }
 
     /// The number of sequences.
-    pub fn sequences(&self) -> usize {
+    pub(crate) fn sequences(&self) -> usize {
         self.lengths.len()
     }
 
     /// The length of the longest sequence.
-    pub fn steps(&self) -> usize {
+    pub(crate) fn steps(&self) -> usize {
         self.lengths.first().copied().unwrap_or(0)
     }
 
     /// The number of rows: the sum of the lengths.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.offsets.last().copied().unwrap_or(0)
     }
 
-    pub fn len_of(&self, b: usize) -> usize {
+    pub(crate) fn len_of(&self, b: usize) -> usize {
         self.lengths[b]
     }
 
     /// The sequences still running at step `t`.
-    pub fn active(&self, t: usize) -> usize {
+    pub(crate) fn active(&self, t: usize) -> usize {
         self.offsets[t + 1] - self.offsets[t]
     }
 
     /// The row of sequence `b` at step `t` (`t < len_of(b)`).
-    pub fn row(&self, t: usize, b: usize) -> usize {
+    pub(crate) fn row(&self, t: usize, b: usize) -> usize {
         debug_assert!(t < self.lengths[b]);
         self.offsets[t] + b
     }
 
     /// The row of sequence `b` at step `t` when the sequence is read backwards.
-    pub fn mirror(&self, t: usize, b: usize) -> usize {
+    pub(crate) fn mirror(&self, t: usize, b: usize) -> usize {
         self.row(self.lengths[b] - 1 - t, b)
     }
 }
 
 /// Makes `v` at least `n` long without clearing it, for buffers whose every element that is
 /// read is first written.
-pub fn grow(v: &mut Vec<f32>, n: usize) {
+pub(crate) fn grow(v: &mut Vec<f32>, n: usize) {
     if v.len() < n {
         v.resize(n, 0.0);
     }

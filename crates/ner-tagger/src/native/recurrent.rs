@@ -10,7 +10,7 @@ use crate::config::CellKind;
 
 /// The weights of one direction, packed for the kernels.
 #[derive(Debug, Clone)]
-pub struct Direction {
+pub(crate) struct Direction {
     pub kind: CellKind,
     pub hidden: usize,
     /// `W_ih^T`: `[input][G·H]`.
@@ -29,7 +29,7 @@ pub struct Direction {
 
 /// Reusable buffers of a direction run.
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     xw: Vec<f32>,
     gh: Vec<f32>,
     h: Vec<f32>,
@@ -43,7 +43,7 @@ fn resize(v: &mut Vec<f32>, n: usize) {
 }
 
 impl Direction {
-    pub fn gates(&self) -> usize {
+    pub(crate) fn gates(&self) -> usize {
         match self.kind {
             CellKind::Lstm | CellKind::Peephole => 4,
             CellKind::Gru | CellKind::Cifg => 3,
@@ -53,7 +53,7 @@ impl Direction {
 
     /// Runs over `x` (`[rows][input]`, packed as `p`) from a zero state and writes each step's
     /// output into `out` (`[rows][H]`, packed the same way).
-    pub fn run(&self, x: &[f32], p: &Packing, out: &mut [f32], s: &mut Scratch) {
+    pub(crate) fn run(&self, x: &[f32], p: &Packing, out: &mut [f32], s: &mut Scratch) {
         let total = p.total();
         self.project_inputs(x, total, self.inputs(p, s));
         self.recur(p, out, s);
@@ -62,7 +62,7 @@ impl Direction {
     /// The buffer of the input projection of a run over `p` (`[rows][G·H]`, packed as `p`),
     /// for a caller that fills every row itself before [`Direction::recur`]; its contents are
     /// left from earlier runs.
-    pub fn inputs<'s>(&self, p: &Packing, s: &'s mut Scratch) -> &'s mut [f32] {
+    pub(crate) fn inputs<'s>(&self, p: &Packing, s: &'s mut Scratch) -> &'s mut [f32] {
         let n = p.total() * self.gates() * self.hidden;
         grow(&mut s.xw, n);
         &mut s.xw[..n]
@@ -70,7 +70,7 @@ impl Direction {
 
     /// The recurrence over the input projection in [`Direction::inputs`], from a zero state:
     /// each step's output into `out` (`[rows][H]`, packed as `p`).
-    pub fn recur(&self, p: &Packing, out: &mut [f32], s: &mut Scratch) {
+    pub(crate) fn recur(&self, p: &Packing, out: &mut [f32], s: &mut Scratch) {
         let (h, gh) = (self.hidden, self.gates() * self.hidden);
         let rows = p.sequences();
         resize(&mut s.h, rows * h);
@@ -252,7 +252,7 @@ fn output_gate(
 /// place over all of `f32`, branch-free, so a loop over a gate vectorises; libm's `tanhf`
 /// was a fifth of the native forward pass.
 #[inline(always)]
-pub fn tanh_in_place(v: &mut [f32]) {
+pub(crate) fn tanh_in_place(v: &mut [f32]) {
     for x in v.iter_mut() {
         *x = fast_tanh(*x);
     }
@@ -260,7 +260,7 @@ pub fn tanh_in_place(v: &mut [f32]) {
 
 /// `σ(x) = (1 + tanh(x / 2)) / 2`.
 #[inline(always)]
-pub fn sigmoid_in_place(v: &mut [f32]) {
+pub(crate) fn sigmoid_in_place(v: &mut [f32]) {
     for x in v.iter_mut() {
         *x = 0.5 + 0.5 * fast_tanh(0.5 * *x);
     }
